@@ -1,0 +1,136 @@
+/**
+ * The intermediate representation: plain data, free of Envoy and Kubernetes types. Sources and policy
+ * parsing produce it; the Envoy builders consume it.
+ */
+
+export type ServerKind = 'triton' | 'tfserving' | 'generic';
+export type UpstreamProtocol = 'grpc' | 'http';
+
+/** Retry conditions by their Envoy/Istio names. HTTP ones apply to Envoy; gRPC ones to both. */
+export const HTTP_RETRY_CONDITIONS = [
+  '5xx',
+  'gateway-error',
+  'reset',
+  'reset-before-request',
+  'connect-failure',
+  'envoy-ratelimited',
+  'retriable-4xx',
+  'refused-stream',
+  'http3-post-connect-failure',
+] as const;
+export const GRPC_RETRY_CONDITIONS = [
+  'cancelled',
+  'deadline-exceeded',
+  'internal',
+  'resource-exhausted',
+  'unavailable',
+] as const;
+export const RETRY_CONDITIONS = [...HTTP_RETRY_CONDITIONS, ...GRPC_RETRY_CONDITIONS] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
+/** Where a policy document came from; every error and every IR model carries it. */
+export interface PolicySource {
+  namespace: string;
+  configMap: string;
+  key: string;
+  /** Position of the document within the key when the key holds a YAML list; 0 otherwise. */
+  index: number;
+  /** metadata.creationTimestamp of the ConfigMap (ISO 8601); the older owner wins a conflict. */
+  createdAt: string;
+  resourceVersion?: string;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first try; 0 disables retries. */
+  attempts: number;
+  perTryTimeoutMs?: number;
+  retryOn: RetryCondition[];
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export interface OutlierDetectionPolicy {
+  consecutiveErrors?: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+  failurePercentage?: { threshold: number; minimumHosts: number; requestVolume: number };
+  successRate?: { stdevFactor: number; minimumHosts: number; requestVolume: number };
+}
+
+export interface CircuitBreakerPolicy {
+  maxConnections?: number;
+  maxPendingRequests?: number;
+  maxRequests?: number;
+  maxRetries?: number;
+}
+
+export interface BackendPolicy {
+  name: string;
+  service: string;
+  /** Service/EndpointSlice port name, or number. */
+  port: string | number;
+  version?: string;
+  weight: number;
+}
+
+/** A validated, fully resolved policy for one model (defaults applied). */
+export interface ModelPolicy {
+  model: string;
+  aliases: string[];
+  server: ServerKind;
+  protocol: UpstreamProtocol;
+  backends: BackendPolicy[];
+  timeoutMs: number;
+  retries: RetryPolicy;
+  outlierDetection?: OutlierDetectionPolicy;
+  circuitBreaker?: CircuitBreakerPolicy;
+  source: PolicySource;
+}
+
+/** One address:port able to serve, as the IR sees it (from EndpointSlices). */
+export interface Endpoint {
+  address: string;
+  port: number;
+  zone?: string;
+  /** serving but terminating pods drain: existing connections finish, no new traffic. */
+  health: 'healthy' | 'draining';
+  podName?: string;
+}
+
+export interface Backend {
+  name: string;
+  version?: string;
+  weight: number;
+  /** The Envoy cluster (and EDS resource) name for this backend. */
+  clusterName: string;
+  service: { namespace: string; name: string; port: string | number };
+  endpoints: Endpoint[];
+}
+
+export interface Model {
+  policy: ModelPolicy;
+  backends: Backend[];
+}
+
+/** The whole routing world handed to the Envoy builders. */
+export interface MeshModel {
+  models: Model[];
+  settings: MeshSettings;
+}
+
+export interface MeshSettings {
+  modelHeader: string;
+  versionHeader: string;
+  /** The xds:/// target name proxyless gRPC clients dial; also the API listener and route names. */
+  grpcTarget: string;
+  sidecarListenerAddress: string;
+  sidecarListenerPort: number;
+}
+
+export const DEFAULT_SETTINGS: MeshSettings = {
+  modelHeader: 'x-model',
+  versionHeader: 'x-model-version',
+  grpcTarget: 'infermesh',
+  sidecarListenerAddress: '0.0.0.0',
+  sidecarListenerPort: 15001,
+};
