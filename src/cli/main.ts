@@ -1,0 +1,45 @@
+import { renderCommand } from './render.ts';
+import { serveCommand } from './serve.ts';
+import { validateCommand } from './validate.ts';
+import { UsageError } from './usage.ts';
+
+const HELP = `infermesh — model-aware Envoy control plane for TF Serving and Triton
+
+Usage:
+  infermesh serve    --config-dir DIR [--xds-address 0.0.0.0:18000] [--admin-address 0.0.0.0:9090]
+  infermesh validate PATH...
+  infermesh render   --config-dir DIR
+
+Run "infermesh COMMAND --help" for the options of one command.
+Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
+`;
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest, out, err);
+      case 'validate':
+        return await validateCommand(rest, out, err);
+      case 'render':
+        return await renderCommand(rest, out, err);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        out.write(HELP);
+        return command === undefined ? 2 : 0;
+      default:
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render\n\n${HELP}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err.write(`infermesh ${command}: ${error.message}\n\n${error.help}`);
+      return 2;
+    }
+    err.write(`infermesh ${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+import { DEFAULT_SETTINGS, type MeshSettings } from '../model/types.ts';
+
+/** Flags shared by every command that renders Envoy resources. */
+export const SETTINGS_OPTIONS = {
+  'model-header': { type: 'string' },
+  'version-header': { type: 'string' },
+  'grpc-target': { type: 'string' },
+  'sidecar-port': { type: 'string' },
+} as const;
+
+export const SETTINGS_HELP = `  --model-header NAME     request header naming the model (default ${DEFAULT_SETTINGS.modelHeader})
+  --version-header NAME   request header pinning a version (default ${DEFAULT_SETTINGS.versionHeader})
+  --grpc-target NAME      name proxyless gRPC clients dial as xds:///NAME (default ${DEFAULT_SETTINGS.grpcTarget})
+  --sidecar-port PORT     port of the sidecar listener (default ${DEFAULT_SETTINGS.sidecarListenerPort})
+`;
+
+const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+export function settingsFromFlags(values: { 'model-header'?: string; 'version-header'?: string; 'grpc-target'?: string; 'sidecar-port'?: string }): MeshSettings {
+  const settings: MeshSettings = {
+    ...DEFAULT_SETTINGS,
+    modelHeader: (values['model-header'] ?? DEFAULT_SETTINGS.modelHeader).toLowerCase(),
+    versionHeader: (values['version-header'] ?? DEFAULT_SETTINGS.versionHeader).toLowerCase(),
+    grpcTarget: values['grpc-target'] ?? DEFAULT_SETTINGS.grpcTarget,
+  };
+  for (const [flag, value] of [['--model-header', settings.modelHeader], ['--version-header', settings.versionHeader]] as const) {
+    if (!HEADER_NAME.test(value)) throw new Error(`${flag} "${value}" is not a valid header name: use lowercase letters, digits and dashes, e.g. x-model`);
+  }
+  if (settings.modelHeader === settings.versionHeader) throw new Error('--model-header and --version-header must differ');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(settings.grpcTarget)) throw new Error(`--grpc-target "${settings.grpcTarget}" must be letters, digits, ".", "_" or "-"`);
+  if (values['sidecar-port'] !== undefined) {
+    const port = Number(values['sidecar-port']);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--sidecar-port "${values['sidecar-port']}" must be a port number 1-65535`);
+    settings.sidecarListenerPort = port;
+  }
+  return settings;
+}

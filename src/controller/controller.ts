@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { MeshSettings } from '../model/types.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { formatPolicyError } from '../policy/index.ts';
+import { assembleSnapshot } from '../snapshot/assemble.ts';
+import type { ResourceCodec } from '../snapshot/codec.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { SourceWorld } from '../sources/types.ts';
+import type { SnapshotStore } from '../xds/snapshot-store.ts';
+import { diffStatuses, hasChanges } from './changes.ts';
+import { debounce, realTimers, type Timers } from './debounce.ts';
+import { EMPTY_LAST_GOOD, reconcileWorld, type LastGood, type ModelStatus } from './reconcile.ts';
+
+/** What the controller needs from a source: a full read, and a change notification. */
+export interface WorldSource {
+  read(): Promise<SourceWorld>;
+  watch?(onChange: () => void): void;
+  close?(): void;
+}
+
+export interface ControllerOptions {
+  source: WorldSource;
+  store: SnapshotStore;
+  codec: ResourceCodec;
+  settings: MeshSettings;
+  logger: Logger;
+  metrics: Metrics;
+  holdoffMs?: number;
+  maxDelayMs?: number;
+  timers?: Timers;
+}
+
+export interface ControllerStatus {
+  ready: boolean;
+  snapshotVersion?: string;
+  models: ModelStatus[];
+  policyErrors: string[];
+  readErrors: { origin: string; message: string }[];
+  warnings: { model: string; message: string }[];
+}
+
+/**
+ * Ties the pipeline together: source -> reconcile -> snapshot -> store. Nothing is published before the
+ * first complete read; a reconcile that fails keeps the previous snapshot serving.
+ */
+export class Controller {
+  readonly #options: ControllerOptions;
+  #lastGood: LastGood = EMPTY_LAST_GOOD;
+  #status: ControllerStatus = { ready: false, models: [], policyErrors: [], readErrors: [], warnings: [] };
+  #sequence = 0;
+  #running: Promise<void> = Promise.resolve();
+  #debounced: ReturnType<typeof debounce>;
+  #onReconciled = new Set<() => void>();
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
+    this.#debounced = debounce(() => void this.refresh(), options.holdoffMs ?? 100, options.maxDelayMs ?? 1_000, options.timers ?? realTimers);
+  }
+
+  status(): ControllerStatus {
+    return this.#status;
+  }
+
+  /** First complete read and publish, then watch for changes. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.#options.source.watch?.(() => this.#debounced.trigger());
+  }
+
+  stop(): void {
+    this.#debounced.cancel();
+    this.#options.source.close?.();
+  }
+
+  /** Resolves after the next reconcile completes (tests and the demo wait on this instead of sleeping). */
+  nextReconcile(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#onReconciled.delete(done);
+        resolve();
+      };
+      this.#onReconciled.add(done);
+    });
+  }
+
+  /** Re-reads the source and reconciles; serialised so two reads never race. */
+  refresh(): Promise<void> {
+    this.#running = this.#running.then(async () => {
+      try {
+        this.apply(await this.#options.source.read());
+      } catch (error) {
+        this.#options.logger.error({ err: error }, 'reconcile failed; the previous snapshot keeps serving');
+      }
+      for (const listener of [...this.#onReconciled]) listener();
+    });
+    return this.#running;
+  }
+
+  /** Reconciles one world and publishes the snapshot if it differs. Returns the snapshot being served. */
+  apply(world: SourceWorld): Snapshot | undefined {
+    const { codec, settings, store, metrics, logger } = this.#options;
+    const stopBuild = metrics.buildSeconds.startTimer();
+    const result = reconcileWorld(world, this.#lastGood, codec, settings);
+    const version = String(this.#sequence + 1);
+    const assembled = assembleSnapshot(result.encoded, settings, codec, version);
+    stopBuild();
+    if (!assembled.ok) {
+      logger.error({ problems: assembled.problems }, 'snapshot is inconsistent; the previous snapshot keeps serving');
+      return store.current();
+    }
+    codec.endGeneration();
+    const changes = diffStatuses(this.#status.models, result.statuses);
+    this.#lastGood = result.lastGood;
+    const previous = store.current();
+    const changed = !previous || (['cluster', 'endpoint', 'listener', 'route'] as const).some((kind) => previous.typeVersion(kind) !== assembled.snapshot.typeVersion(kind));
+    if (changed) {
+      this.#sequence += 1;
+      store.set(assembled.snapshot);
+      metrics.snapshotVersion.set(this.#sequence);
+    }
+    const served = store.current();
+    this.#status = {
+      ready: true,
+      ...(served ? { snapshotVersion: served.version } : {}),
+      models: result.statuses,
+      policyErrors: result.policyErrors.map(formatPolicyError),
+      readErrors: world.readErrors,
+      warnings: result.warnings,
+    };
+    this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
+    return served;
+  }
+
+  #record(statuses: ModelStatus[], errorCount: number, changes: ReturnType<typeof diffStatuses>, readErrors: SourceWorld['readErrors']): void {
+    const { metrics, logger } = this.#options;
+    for (const state of ['serving', 'stale', 'rejected', 'conflict'] as const) {
+      metrics.models.set({ state }, statuses.filter((s) => s.state === state).length);
+    }
+    metrics.policyErrors.set({ kind: 'policy' }, errorCount);
+    metrics.policyErrors.set({ kind: 'source' }, readErrors.length);
+    for (const error of readErrors) logger.warn({ origin: error.origin }, `cannot use ${error.origin}: ${error.message}`);
+    for (const status of statuses.filter((s) => s.state !== 'serving')) {
+      const where = status.source ? `${status.source.namespace}/${status.source.configMap} key "${status.source.key}"` : '';
+      logger.warn({ model: status.model, state: status.state, source: where, problems: status.problems }, `model ${status.model} ${status.state}: ${status.problems.join('; ')}`);
+    }
+    if (hasChanges(changes)) {
+      logger.info({ ...changes, snapshot: this.#status.snapshotVersion }, `models: +${changes.added.length} added, ~${changes.changed.length} changed, -${changes.removed.length} removed, !${changes.rejected.length} rejected`);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import type { MeshSettings } from '../model/types.ts';
+import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER } from './names.ts';
+import { localReplyConfig } from './local-reply.ts';
+import { EXTENSION_TYPES, TYPE_URLS } from './type-urls.ts';
+
+type Json = Record<string, unknown>;
+
+/**
+ * HTTP filters shared by both listeners. The fault filter carries no faults of its own: error routes
+ * switch it on per route (unknown model, missing header), which both Envoy and gRPC clients honour.
+ * The router filter is last, as Envoy and gRPC require.
+ */
+function httpFilters(): Json[] {
+  return [
+    { name: FAULT_FILTER, typed_config: { '@type': EXTENSION_TYPES.fault } },
+    { name: ROUTER_FILTER, typed_config: { '@type': EXTENSION_TYPES.router } },
+  ];
+}
+
+function rdsOverAds(routeName: string): Json {
+  return { route_config_name: routeName, config_source: { ads: {}, resource_api_version: 'V3' } };
+}
+
+/** The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by RDS. */
+export function sidecarListener(settings: MeshSettings): Json {
+  const connectionManager = {
+    '@type': EXTENSION_TYPES.httpConnectionManager,
+    stat_prefix: 'infermesh',
+    codec_type: 'AUTO',
+    rds: rdsOverAds(settings.grpcTarget),
+    http_filters: httpFilters(),
+    local_reply_config: localReplyConfig(settings),
+  };
+  return {
+    name: SIDECAR_LISTENER,
+    address: {
+      socket_address: { address: settings.sidecarListenerAddress, port_value: settings.sidecarListenerPort },
+    },
+    filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: connectionManager }] }],
+    traffic_direction: 'OUTBOUND',
+  };
+}
+
+/** The API listener proxyless gRPC clients fetch by the name they dial (xds:///infermesh). */
+export function apiListener(settings: MeshSettings): Json {
+  return {
+    name: settings.grpcTarget,
+    api_listener: {
+      api_listener: {
+        '@type': EXTENSION_TYPES.httpConnectionManager,
+        stat_prefix: 'infermesh',
+        rds: rdsOverAds(settings.grpcTarget),
+        http_filters: httpFilters(),
+      },
+    },
+  };
+}
+
+export const LISTENER_TYPE_URL = TYPE_URLS.listener;

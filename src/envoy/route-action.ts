@@ -1,0 +1,63 @@
+import type { Backend, Model } from '../model/types.ts';
+import { durationJson } from './duration.ts';
+import { EXTENSION_TYPES } from './type-urls.ts';
+
+type Json = Record<string, unknown>;
+
+/** Envoy accepts HTTP and gRPC condition names in one list; gRPC clients use the gRPC names and ignore the rest. */
+export function retryPolicy(model: Model): Json | undefined {
+  const retries = model.policy.retries;
+  if (retries.attempts === 0 || retries.retryOn.length === 0) return undefined;
+  const policy: Json = {
+    retry_on: retries.retryOn.join(','),
+    num_retries: retries.attempts,
+    // Retry on a different endpoint than the ones that already failed this request.
+    retry_host_predicate: [
+      { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': EXTENSION_TYPES.previousHosts } },
+    ],
+    host_selection_retry_max_attempts: 3,
+  };
+  if (retries.perTryTimeoutMs !== undefined) policy['per_try_timeout'] = durationJson(retries.perTryTimeoutMs);
+  if (retries.backoff) {
+    policy['retry_back_off'] = {
+      base_interval: durationJson(retries.backoff.baseMs),
+      max_interval: durationJson(retries.backoff.maxMs),
+    };
+  }
+  return policy;
+}
+
+/**
+ * Timeout for both data planes: Envoy reads `timeout`; gRPC clients read max_stream_duration (gRFC A31).
+ */
+function timeouts(model: Model): Json {
+  const timeout = durationJson(model.policy.timeoutMs);
+  return { timeout, max_stream_duration: { max_stream_duration: timeout } };
+}
+
+function withPolicy(model: Model, target: Json): Json {
+  const retry = retryPolicy(model);
+  return { ...target, ...timeouts(model), ...(retry ? { retry_policy: retry } : {}) };
+}
+
+/** Route action sending to exactly one backend (a version pin). */
+export function singleBackendAction(model: Model, backend: Backend): Json {
+  return withPolicy(model, { cluster: backend.clusterName });
+}
+
+/**
+ * The weighted split across a model's backends. Zero-weight backends stay reachable by version pin but get
+ * no share. total_weight is set to the sum because gRPC 1.51 requires it (it defaults to 100 otherwise).
+ */
+export function splitAction(model: Model): Json {
+  const weighted = model.backends.filter((backend) => backend.weight > 0);
+  const only = weighted[0];
+  if (weighted.length === 1 && only) return withPolicy(model, { cluster: only.clusterName });
+  const total = weighted.reduce((sum, backend) => sum + backend.weight, 0);
+  return withPolicy(model, {
+    weighted_clusters: {
+      clusters: weighted.map((backend) => ({ name: backend.clusterName, weight: backend.weight })),
+      total_weight: total,
+    },
+  });
+}

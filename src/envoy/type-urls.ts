@@ -1,0 +1,30 @@
+const PREFIX = 'type.googleapis.com/';
+
+export const TYPE_URLS = {
+  listener: `${PREFIX}envoy.config.listener.v3.Listener`,
+  route: `${PREFIX}envoy.config.route.v3.RouteConfiguration`,
+  cluster: `${PREFIX}envoy.config.cluster.v3.Cluster`,
+  endpoint: `${PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+} as const;
+
+export type ResourceKind = keyof typeof TYPE_URLS;
+export type TypeUrl = (typeof TYPE_URLS)[ResourceKind];
+
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['cluster', 'endpoint', 'listener', 'route'];
+
+export const EXTENSION_TYPES = {
+  httpConnectionManager: `${PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+  router: `${PREFIX}envoy.extensions.filters.http.router.v3.Router`,
+  fault: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
+  httpProtocolOptions: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+  previousHosts: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
+} as const;
+
+/** The protobuf message name behind a type URL. */
+export function messageName(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
+
+export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
+  return RESOURCE_KINDS.find((kind) => TYPE_URLS[kind] === typeUrl);
+}

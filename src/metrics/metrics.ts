@@ -1,0 +1,46 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric infermesh exports, in one registry owned by the caller (no global state). */
+export interface Metrics {
+  registry: Registry;
+  connectedStreams: Gauge;
+  pushes: Counter<'type'>;
+  pushedBytes: Counter<'type'>;
+  acks: Counter<'type'>;
+  nacks: Counter<'type'>;
+  buildSeconds: Histogram;
+  encodeSeconds: Histogram;
+  snapshotVersion: Gauge;
+  models: Gauge<'state'>;
+  policyErrors: Gauge<'kind'>;
+}
+
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'infermesh_' });
+  const registers = [registry];
+  const typeLabel = ['type'] as const;
+  return {
+    registry,
+    connectedStreams: new Gauge({ name: 'infermesh_xds_connected_streams', help: 'Open ADS streams.', registers }),
+    pushes: new Counter({ name: 'infermesh_xds_pushes_total', help: 'DiscoveryResponses sent, by resource type.', labelNames: typeLabel, registers }),
+    pushedBytes: new Counter({ name: 'infermesh_xds_pushed_resource_bytes_total', help: 'Encoded resource bytes sent, by resource type.', labelNames: typeLabel, registers }),
+    acks: new Counter({ name: 'infermesh_xds_acks_total', help: 'ACKs received, by resource type.', labelNames: typeLabel, registers }),
+    nacks: new Counter({ name: 'infermesh_xds_nacks_total', help: 'NACKs received (client rejected a response), by resource type.', labelNames: typeLabel, registers }),
+    buildSeconds: new Histogram({
+      name: 'infermesh_snapshot_build_seconds',
+      help: 'Time to turn sources into a snapshot (parse, translate, validate, encode).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    encodeSeconds: new Histogram({
+      name: 'infermesh_snapshot_encode_seconds',
+      help: 'Time spent validating and encoding resources within a build.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    snapshotVersion: new Gauge({ name: 'infermesh_snapshot_version', help: 'Sequence number of the snapshot being served.', registers }),
+    models: new Gauge({ name: 'infermesh_models', help: 'Models by state: serving, stale (last good kept), rejected, conflict.', labelNames: ['state'] as const, registers }),
+    policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Policy durations: a number and a unit, optionally compound from the largest unit down, in milliseconds.
+ * "250ms", "5s", "1.5s", "1m", "1m30s", "1h". No bare numbers, signs, spaces or sub-millisecond values.
+ */
+
+export const DURATION_EXAMPLES = '250ms, 5s, 1.5s, 1m30s, 1h';
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+
+const UNIT_MS: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+const UNITS_DESCENDING = ['h', 'm', 's', 'ms'];
+const PART = /(\d+)(?:\.(\d+))?([a-zA-Zµ]+)/y;
+
+export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
+
+function fail(text: string, problem: string): DurationResult {
+  return { ok: false, message: `${JSON.stringify(text)} ${problem}; write a number and a unit (ms, s, m, h), e.g. ${DURATION_EXAMPLES}` };
+}
+
+function shapeProblem(text: string): string {
+  if (text === '') return 'is empty';
+  if (/\s/.test(text)) return 'contains spaces';
+  if (text.startsWith('-')) return 'is negative';
+  if (text.startsWith('+')) return 'has a sign';
+  if (/^\d+(\.\d+)?$/.test(text)) return 'has no unit';
+  return 'is not a duration';
+}
+
+export function parseDuration(text: string): DurationResult {
+  let ms = 0;
+  let position = 0;
+  let lastUnit = -1;
+  while (position < text.length) {
+    PART.lastIndex = position;
+    const match = PART.exec(text);
+    if (!match) return fail(text, shapeProblem(text));
+    const [whole, integer = '', fraction = '', unit = ''] = match;
+    const unitMs = UNIT_MS[unit];
+    if (unitMs === undefined) return fail(text, `has unknown unit ${JSON.stringify(unit)}`);
+    const rank = UNITS_DESCENDING.indexOf(unit);
+    if (rank <= lastUnit) return fail(text, 'must list units once each, largest first (as in 1m30s)');
+    if (integer.length > 9 || fraction.length > 9) return fail(text, 'is too long');
+    const fractionMs = fraction === '' ? 0 : (Number(fraction) * unitMs) / 10 ** fraction.length;
+    if (!Number.isInteger(fractionMs)) return fail(text, 'is finer than a millisecond');
+    ms += Number(integer) * unitMs + fractionMs;
+    lastUnit = rank;
+    position += whole.length;
+  }
+  if (position === 0) return fail(text, shapeProblem(text));
+  if (ms > MAX_DURATION_MS) return fail(text, 'is longer than 24h');
+  return { ok: true, ms };
+}
+
+/** The shortest compound form: 90000 -> "1m30s", 250 -> "250ms", 0 -> "0s". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const unit of UNITS_DESCENDING) {
+    const size = UNIT_MS[unit] ?? 1;
+    const count = Math.floor(rest / size);
+    if (count > 0) text += `${count}${unit}`;
+    rest -= count * size;
+  }
+  return text;
+}

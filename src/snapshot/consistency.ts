@@ -1,0 +1,60 @@
+import type { Snapshot } from './snapshot.ts';
+
+interface RouteJson {
+  virtual_hosts?: { routes?: { route?: { cluster?: string; weighted_clusters?: { clusters?: { name: string }[] } } }[] }[];
+}
+interface ClusterJson {
+  type?: string;
+  eds_cluster_config?: { service_name?: string };
+  name: string;
+}
+interface ListenerJson {
+  name: string;
+  filter_chains?: { filters?: { typed_config?: { rds?: { route_config_name?: string } } }[] }[];
+  api_listener?: { api_listener?: { rds?: { route_config_name?: string } } };
+}
+
+function referencedClusters(route: RouteJson): string[] {
+  return (route.virtual_hosts ?? []).flatMap((host) =>
+    (host.routes ?? []).flatMap((r) => [
+      ...(r.route?.cluster ? [r.route.cluster] : []),
+      ...(r.route?.weighted_clusters?.clusters ?? []).map((c) => c.name),
+    ]),
+  );
+}
+
+function referencedRouteConfigs(listener: ListenerJson): string[] {
+  const fromChains = (listener.filter_chains ?? []).flatMap((chain) =>
+    (chain.filters ?? []).flatMap((filter) => filter.typed_config?.rds?.route_config_name ?? []),
+  );
+  const fromApi = listener.api_listener?.api_listener?.rds?.route_config_name;
+  return [...fromChains, ...(fromApi ? [fromApi] : [])];
+}
+
+/**
+ * go-control-plane's Snapshot.Consistent(), stricter: every cluster a route names exists, every EDS cluster
+ * has its ClusterLoadAssignment, every route configuration a listener names exists. Returns the problems.
+ */
+export function checkConsistency(snapshot: Snapshot): string[] {
+  const problems: string[] = [];
+  const clusters = snapshot.resources('cluster');
+  const endpoints = snapshot.resources('endpoint');
+  const routes = snapshot.resources('route');
+  for (const route of routes.values()) {
+    for (const name of referencedClusters(route.json as RouteJson)) {
+      if (!clusters.has(name)) problems.push(`route configuration ${route.name} names cluster ${name}, which does not exist`);
+    }
+  }
+  for (const cluster of clusters.values()) {
+    const json = cluster.json as ClusterJson;
+    if (json.type !== 'EDS') continue;
+    const serviceName = json.eds_cluster_config?.service_name ?? json.name;
+    if (!endpoints.has(serviceName)) problems.push(`EDS cluster ${cluster.name} has no ClusterLoadAssignment ${serviceName}`);
+  }
+  for (const listener of snapshot.resources('listener').values()) {
+    for (const name of referencedRouteConfigs(listener.json as ListenerJson)) {
+      if (!routes.has(name)) problems.push(`listener ${listener.name} names route configuration ${name}, which does not exist`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
+import type { EncodedResource } from './codec.ts';
+
+export type ResourceSet = ReadonlyMap<string, EncodedResource>;
+
+/**
+ * An immutable, versioned set of xDS resources. The xDS server sees only this: it never builds or encodes.
+ * Resources hidden from wildcard are sent only to clients that name them (the proxyless API listener must
+ * not reach Envoy sidecars, which subscribe to listeners by wildcard).
+ */
+export class Snapshot {
+  readonly version: string;
+  readonly #resources: ReadonlyMap<ResourceKind, ResourceSet>;
+  readonly #hiddenFromWildcard: ReadonlySet<string>;
+  readonly #typeVersions: ReadonlyMap<ResourceKind, string>;
+
+  constructor(version: string, resources: Map<ResourceKind, Map<string, EncodedResource>>, hiddenFromWildcard: Set<string> = new Set()) {
+    this.version = version;
+    this.#resources = resources;
+    this.#hiddenFromWildcard = hiddenFromWildcard;
+    this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf([...this.resources(kind).values()])]));
+  }
+
+  resources(kind: ResourceKind): ResourceSet {
+    return this.#resources.get(kind) ?? new Map();
+  }
+
+  /** Hash of every resource of one kind: unchanged kinds are not pushed again. */
+  typeVersion(kind: ResourceKind): string {
+    return this.#typeVersions.get(kind) ?? '';
+  }
+
+  /** What a subscription gets: every non-hidden resource for wildcard, else the named ones that exist. */
+  select(kind: ResourceKind, names: ReadonlySet<string> | 'wildcard'): EncodedResource[] {
+    const all = this.resources(kind);
+    if (names === 'wildcard') return [...all.values()].filter((r) => !this.#hiddenFromWildcard.has(`${kind}/${r.name}`));
+    const selected: EncodedResource[] = [];
+    for (const name of names) {
+      const resource = all.get(name);
+      if (resource) selected.push(resource);
+    }
+    return selected;
+  }
+
+  count(): Record<ResourceKind, number> {
+    return Object.fromEntries(RESOURCE_KINDS.map((kind) => [kind, this.resources(kind).size])) as Record<ResourceKind, number>;
+  }
+
+  static typeUrl(kind: ResourceKind): string {
+    return TYPE_URLS[kind];
+  }
+}
+
+/** A version string for a list of resources: stable under reordering, changes when any resource changes. */
+export function versionOf(resources: readonly EncodedResource[]): string {
+  if (resources.length === 0) return 'empty';
+  const hash = createHash('sha256');
+  for (const resource of [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    hash.update(resource.name).update('\0').update(resource.version).update('\n');
+  }
+  return hash.digest('hex').slice(0, 16);
+}

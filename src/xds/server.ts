@@ -1,0 +1,146 @@
+import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.ts';
+import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
+import type { SnapshotSource } from './snapshot-store.ts';
+import { SotwStream, type Push, type StreamEvents } from './sotw-stream.ts';
+
+const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+export interface XdsServerOptions {
+  root: protobuf.Root;
+  snapshots: SnapshotSource;
+  logger: Logger;
+  metrics: Metrics;
+  /** Identifies this control plane replica in every response (DiscoveryResponse.control_plane). */
+  controlPlaneId: string;
+}
+
+function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest): grpc.ServiceDefinition {
+  const passThrough = (value: Buffer) => value;
+  return {
+    StreamAggregatedResources: {
+      path: `${ADS_SERVICE}/StreamAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: passThrough,
+      requestDeserialize: decode,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+    DeltaAggregatedResources: {
+      path: `${ADS_SERVICE}/DeltaAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+  };
+}
+
+/** The ADS server. It knows snapshots and streams; it never builds or encodes resources itself. */
+export class XdsServer {
+  readonly #options: XdsServerOptions;
+  readonly #server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  readonly #streams = new Map<string, { protocol: SotwStream; call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer> }>();
+  #nextStreamId = 0;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(options: XdsServerOptions) {
+    this.#options = options;
+    const decode = discoveryRequestDecoder(options.root);
+    this.#server.addService(adsServiceDefinition(decode), {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not served yet; use state-of-the-world ADS' });
+      },
+    });
+  }
+
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  async listen(address: string): Promise<number> {
+    const port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+        error ? reject(error) : resolve(boundPort),
+      );
+    });
+    this.#unsubscribe = this.#options.snapshots.subscribe((snapshot) => {
+      for (const { protocol } of this.#streams.values()) protocol.onSnapshot(snapshot);
+    });
+    return port;
+  }
+
+  streams(): SotwStream[] {
+    return [...this.#streams.values()].map((s) => s.protocol);
+  }
+
+  /** Stops accepting streams, lets in-flight writes finish for up to graceMs, then closes what is left. */
+  async close(graceMs = 5_000): Promise<void> {
+    this.#unsubscribe?.();
+    for (const { call } of this.#streams.values()) call.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void {
+    const { logger, metrics, snapshots, controlPlaneId } = this.#options;
+    const id = String(++this.#nextStreamId);
+    const log = logger.child({ stream: id, peer: call.getPeer() });
+    const send = (push: Push) => {
+      call.write(encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }));
+    };
+    const protocol = new SotwStream(id, send, this.#streamEvents(log));
+    this.#streams.set(id, { protocol, call });
+    metrics.connectedStreams.inc();
+    log.debug('xDS stream opened');
+    call.on('data', (request: DiscoveryRequest) => {
+      if (request.node && !protocol.node) log.info({ node: request.node.id, agent: `${request.node.userAgentName}/${request.node.userAgentVersion}` }, 'xDS client connected');
+      protocol.onRequest(request, snapshots.current());
+    });
+    const finish = () => {
+      if (!this.#streams.delete(id)) return;
+      metrics.connectedStreams.dec();
+      log.info({ node: protocol.node?.id }, 'xDS stream closed');
+    };
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('cancelled', finish);
+    call.on('error', (error) => {
+      log.debug({ err: error }, 'xDS stream error');
+      finish();
+    });
+  }
+
+  #streamEvents(log: Logger): StreamEvents {
+    const { metrics } = this.#options;
+    return {
+      push: (kind, resourceCount, bytes) => {
+        metrics.pushes.inc({ type: kind });
+        metrics.pushedBytes.inc({ type: kind }, bytes);
+        log.debug({ type: kind, resources: resourceCount, bytes }, 'pushed');
+      },
+      ack: (kind, node, version) => {
+        metrics.acks.inc({ type: kind });
+        log.debug({ type: kind, node: node?.id, version }, 'ACK');
+      },
+      nack: (kind, node, nack) => {
+        metrics.nacks.inc({ type: kind });
+        log.warn({ type: kind, node: node?.id, rejectedVersion: nack.version, keptVersion: nack.keptVersion, error: nack.message }, 'NACK: client rejected configuration');
+      },
+      ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored'),
+    };
+  }
+}

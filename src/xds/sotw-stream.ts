@@ -1,0 +1,139 @@
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import { versionOf } from '../snapshot/snapshot.ts';
+import type { DiscoveryRequest, NodeInfo } from './messages.ts';
+
+export interface NackRecord {
+  /** The nonce of the response the client rejected, and the version that response carried. */
+  nonce: string;
+  version: string;
+  /** The version the client still runs (its request's version_info). */
+  keptVersion: string;
+  code: number;
+  message: string;
+  at: Date;
+}
+
+/** Per type: what the client asked for, what it was sent, what it accepted and what it refused. */
+export interface TypeSyncState {
+  subscription: ReadonlySet<string> | 'wildcard';
+  sentVersion?: string;
+  sentNonce?: string;
+  sentAt?: Date;
+  ackedVersion?: string;
+  ackedAt?: Date;
+  lastNack?: NackRecord;
+}
+
+export interface StreamEvents {
+  push(kind: ResourceKind, resourceCount: number, bytes: number): void;
+  ack(kind: ResourceKind, node: NodeInfo | undefined, version: string): void;
+  nack(kind: ResourceKind, node: NodeInfo | undefined, nack: NackRecord): void;
+  ignored(reason: string, request: DiscoveryRequest): void;
+}
+
+export interface Push {
+  kind: ResourceKind;
+  typeUrl: string;
+  version: string;
+  nonce: string;
+  resources: Uint8Array[];
+}
+
+/** LDS and CDS are wildcard when first asked with no names (the legacy rule) or with "*". */
+function subscriptionOf(kind: ResourceKind, names: readonly string[], previous: TypeSyncState | undefined): ReadonlySet<string> | 'wildcard' {
+  if (names.includes('*')) return 'wildcard';
+  const wildcardCapable = kind === 'listener' || kind === 'cluster';
+  if (names.length === 0 && wildcardCapable && (previous === undefined || previous.subscription === 'wildcard')) return 'wildcard';
+  return new Set(names);
+}
+
+function sameSubscription(a: ReadonlySet<string> | 'wildcard', b: ReadonlySet<string> | 'wildcard'): boolean {
+  if (a === 'wildcard' || b === 'wildcard') return a === b;
+  return a.size === b.size && [...a].every((name) => b.has(name));
+}
+
+/**
+ * The state-of-the-world protocol for one ADS stream, free of gRPC so it can be tested directly.
+ * A response goes out only when a type is first requested, its subscription changes, or the snapshot
+ * changes what the client would receive. A NACK is recorded and never answered with a push, so a client
+ * that rejects a resource is not pushed the same thing in a loop.
+ */
+export class SotwStream {
+  readonly id: string;
+  readonly connectedAt: Date;
+  node: NodeInfo | undefined;
+  readonly #types = new Map<ResourceKind, TypeSyncState>();
+  readonly #send: (push: Push) => void;
+  readonly #events: StreamEvents;
+  readonly #now: () => Date;
+  #nonce = 0;
+
+  constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date()) {
+    this.id = id;
+    this.#send = send;
+    this.#events = events;
+    this.#now = now;
+    this.connectedAt = now();
+  }
+
+  syncState(): ReadonlyMap<ResourceKind, Readonly<TypeSyncState>> {
+    return this.#types;
+  }
+
+  onRequest(request: DiscoveryRequest, snapshot: Snapshot | undefined): void {
+    if (request.node && !this.node) this.node = request.node;
+    const kind = kindOfTypeUrl(request.typeUrl);
+    if (!kind) return this.#events.ignored(`unsupported type ${request.typeUrl}`, request);
+    const previous = this.#types.get(kind);
+    if (previous && request.responseNonce !== '' && request.responseNonce !== previous.sentNonce) {
+      return this.#events.ignored(`stale nonce ${request.responseNonce} (latest ${previous.sentNonce})`, request);
+    }
+    const subscription = subscriptionOf(kind, request.resourceNames, previous);
+    const state: TypeSyncState = { ...previous, subscription };
+    this.#types.set(kind, state);
+    const subscriptionChanged = !previous || !sameSubscription(previous.subscription, subscription);
+    if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
+    if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
+  }
+
+  onSnapshot(snapshot: Snapshot): void {
+    for (const kind of RESOURCE_KINDS) {
+      if (this.#types.has(kind)) this.#push(kind, snapshot, false);
+    }
+  }
+
+  #recordReply(kind: ResourceKind, state: TypeSyncState, request: DiscoveryRequest): void {
+    if (request.errorDetail) {
+      const nack: NackRecord = {
+        nonce: request.responseNonce,
+        version: state.sentVersion ?? '',
+        keptVersion: request.versionInfo,
+        code: request.errorDetail.code,
+        message: request.errorDetail.message,
+        at: this.#now(),
+      };
+      state.lastNack = nack;
+      this.#events.nack(kind, this.node, nack);
+      return;
+    }
+    state.ackedVersion = request.versionInfo;
+    state.ackedAt = this.#now();
+    this.#events.ack(kind, this.node, request.versionInfo);
+  }
+
+  #push(kind: ResourceKind, snapshot: Snapshot | undefined, force: boolean): void {
+    const state = this.#types.get(kind);
+    if (!state || !snapshot) return;
+    const selected = snapshot.select(kind, state.subscription);
+    const version = versionOf(selected);
+    if (!force && version === state.sentVersion) return;
+    const nonce = String(++this.#nonce);
+    state.sentVersion = version;
+    state.sentNonce = nonce;
+    state.sentAt = this.#now();
+    const resources = selected.map((resource) => resource.any);
+    this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, resources });
+    this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
+  }
+}
