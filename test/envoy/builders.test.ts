@@ -1,0 +1,196 @@
+import { describe, expect, it } from 'vitest';
+import { backendCluster } from '../../src/envoy/cluster.ts';
+import { durationJson } from '../../src/envoy/duration.ts';
+import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
+import { outlierDetection } from '../../src/envoy/outlier-detection.ts';
+import { restPathRoutes } from '../../src/envoy/rest-routes.ts';
+import { retryPolicy, splitAction } from '../../src/envoy/route-action.ts';
+import { modelHeaderRoutes } from '../../src/envoy/route-config.ts';
+import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
+import { testModel, testPolicy } from '../support/models.ts';
+
+describe('durationJson', () => {
+  it.each([
+    [30_000, '30s'],
+    [250, '0.25s'],
+    [1, '0.001s'],
+    [0, '0s'],
+  ])('%i ms -> %s', (ms, expected) => expect(durationJson(ms)).toBe(expected));
+});
+
+describe('splitAction', () => {
+  it('splits by weight and sets total_weight to the sum (gRPC 1.51 needs it)', () => {
+    const action = splitAction(testModel());
+    expect(action['weighted_clusters']).toEqual({
+      clusters: [
+        { name: 'infermesh|resnet50|stable', weight: 90 },
+        { name: 'infermesh|resnet50|canary', weight: 10 },
+      ],
+      total_weight: 100,
+    });
+    expect(action['timeout']).toBe('30s');
+    expect(action['max_stream_duration']).toEqual({ max_stream_duration: '30s' });
+  });
+
+  it('sends to one cluster when only one backend has weight, leaving zero-weight backends out', () => {
+    const policy = testPolicy();
+    const model = testModel(testPolicy({ backends: policy.backends.map((b) => ({ ...b, weight: b.name === 'canary' ? 0 : 5 })) }));
+    const action = splitAction(model);
+    expect(action['cluster']).toBe('infermesh|resnet50|stable');
+    expect(action['weighted_clusters']).toBeUndefined();
+  });
+});
+
+describe('retryPolicy', () => {
+  it('maps attempts, conditions, backoff and retries on another host', () => {
+    expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 3, perTryTimeoutMs: 5000, retryOn: ['unavailable', '5xx'], backoff: { baseMs: 25, maxMs: 250 } } })))).toEqual({
+      retry_on: 'unavailable,5xx',
+      num_retries: 3,
+      per_try_timeout: '5s',
+      retry_back_off: { base_interval: '0.025s', max_interval: '0.25s' },
+      retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
+      host_selection_retry_max_attempts: 3,
+    });
+  });
+
+  it('is absent when attempts is 0 (gRPC clients reject num_retries 0)', () => {
+    expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 0, retryOn: ['unavailable'] } })))).toBeUndefined();
+  });
+});
+
+describe('outlierDetection', () => {
+  it('sets every enforcing field so Envoy and gRPC clients apply exactly the configured detectors', () => {
+    expect(outlierDetection({ intervalMs: 1000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50, failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 } })).toEqual({
+      interval: '1s',
+      base_ejection_time: '30s',
+      max_ejection_percent: 50,
+      enforcing_consecutive_5xx: 0,
+      enforcing_consecutive_gateway_failure: 0,
+      enforcing_success_rate: 0,
+      enforcing_failure_percentage: 100,
+      failure_percentage_threshold: 50,
+      failure_percentage_minimum_hosts: 2,
+      failure_percentage_request_volume: 10,
+    });
+  });
+
+  it('enables consecutive errors and success rate only when configured', () => {
+    const result = outlierDetection({ consecutiveErrors: 5, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10, successRate: { stdevFactor: 1900, minimumHosts: 3, requestVolume: 20 } });
+    expect(result).toMatchObject({ consecutive_5xx: 5, enforcing_consecutive_5xx: 100, enforcing_success_rate: 100, success_rate_stdev_factor: 1900, enforcing_failure_percentage: 0 });
+  });
+});
+
+describe('backendCluster', () => {
+  it('is an EDS-over-ADS cluster with HTTP/2 upstream for grpc and circuit breakers', () => {
+    const model = testModel(testPolicy({ circuitBreaker: { maxConnections: 10, maxRequests: 20 } }));
+    const backend = model.backends[0]!;
+    const cluster = backendCluster(model, backend);
+    expect(cluster).toMatchObject({
+      name: 'infermesh|resnet50|stable',
+      type: 'EDS',
+      eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'infermesh|resnet50|stable' },
+      lb_policy: 'ROUND_ROBIN',
+      circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_connections: 10, max_requests: 20 }] },
+    });
+    expect(cluster['typed_extension_protocol_options']).toBeDefined();
+  });
+
+  it('keeps HTTP/1.1 upstream for protocol http', () => {
+    const model = testModel(testPolicy({ protocol: 'http' }));
+    expect(backendCluster(model, model.backends[0]!)['typed_extension_protocol_options']).toBeUndefined();
+  });
+});
+
+describe('clusterLoadAssignment', () => {
+  it('groups by zone, weights each locality by its healthy endpoints, marks draining', () => {
+    const assignment = clusterLoadAssignment('c', [
+      { address: '10.0.0.2', port: 8001, zone: 'b', health: 'healthy' },
+      { address: '10.0.0.1', port: 8001, zone: 'a', health: 'healthy' },
+      { address: '10.0.0.3', port: 8001, zone: 'a', health: 'draining' },
+      { address: '10.0.0.4', port: 8001, zone: 'a', health: 'healthy' },
+    ]);
+    expect(assignment).toEqual({
+      cluster_name: 'c',
+      endpoints: [
+        {
+          locality: { zone: 'a' },
+          load_balancing_weight: 2,
+          lb_endpoints: [
+            { endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 8001 } } }, health_status: 'HEALTHY' },
+            { endpoint: { address: { socket_address: { address: '10.0.0.3', port_value: 8001 } } }, health_status: 'DRAINING' },
+            { endpoint: { address: { socket_address: { address: '10.0.0.4', port_value: 8001 } } }, health_status: 'HEALTHY' },
+          ],
+        },
+        {
+          locality: { zone: 'b' },
+          load_balancing_weight: 1,
+          lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.2', port_value: 8001 } } }, health_status: 'HEALTHY' }],
+        },
+      ],
+    });
+  });
+
+  it('gives a locality without zone an empty locality (gRPC clients need one)', () => {
+    const assignment = clusterLoadAssignment('c', [{ address: '10.0.0.1', port: 1, health: 'healthy' }]);
+    expect((assignment['endpoints'] as { locality: unknown }[])[0]?.locality).toEqual({});
+  });
+});
+
+describe('modelHeaderRoutes', () => {
+  it('puts version pins before the unknown-version route and the split, for the model and each alias', () => {
+    const routes = modelHeaderRoutes(testModel(testPolicy({ aliases: ['resnet'] })), DEFAULT_SETTINGS);
+    expect(routes.map((r) => r['name'])).toEqual([
+      'resnet50|version=1',
+      'resnet50|version=2',
+      'resnet50|unknown-version',
+      'resnet50',
+      'resnet|version=1',
+      'resnet|version=2',
+      'resnet|unknown-version',
+      'resnet',
+    ]);
+    expect(routes[0]?.['match']).toEqual({
+      prefix: '/',
+      headers: [
+        { name: 'x-model', exact_match: 'resnet50' },
+        { name: 'x-model-version', exact_match: '1' },
+      ],
+    });
+  });
+
+  it('uses the configured header names', () => {
+    const routes = modelHeaderRoutes(testModel(), { ...DEFAULT_SETTINGS, modelHeader: 'model', versionHeader: 'model-ver' });
+    expect(JSON.stringify(routes)).toContain('"name":"model-ver"');
+    expect(JSON.stringify(routes)).not.toContain('x-model');
+  });
+});
+
+describe('restPathRoutes', () => {
+  function matcher(route: Record<string, unknown>): RegExp {
+    const match = route['match'] as { safe_regex: { regex: string } };
+    return new RegExp(match.safe_regex.regex);
+  }
+
+  it.each([
+    ['triton', '/v2/models/resnet50/infer', 'resnet50'],
+    ['triton', '/v2/models/resnet50', 'resnet50'],
+    ['triton', '/v2/models/resnet50/versions/2/infer', 'resnet50|version=2'],
+    ['tfserving', '/v1/models/resnet50:predict', 'resnet50'],
+    ['tfserving', '/v1/models/resnet50/versions/1:predict', 'resnet50|version=1'],
+  ] as const)('%s: %s goes to route %s', (server, path, expected) => {
+    const routes = restPathRoutes(testModel(testPolicy({ server })));
+    const first = routes.find((route) => matcher(route).test(path));
+    expect(String(first?.['name']).endsWith(expected)).toBe(true);
+  });
+
+  it.each(['/v2/models/resnet500/infer', '/v2/models/resnet50x', '/v1/models/resnet50:predict', '/v2/models/resnet.50/infer'])('triton model resnet50 does not match %s', (path) => {
+    const routes = restPathRoutes(testModel(testPolicy({ server: 'triton' })));
+    expect(routes.some((route) => matcher(route).test(path))).toBe(false);
+  });
+
+  it('escapes regex characters in model names', () => {
+    const routes = restPathRoutes(testModel(testPolicy({ model: 'org/bert.v1', server: 'triton' })));
+    expect(routes.some((route) => matcher(route).test('/v2/models/org/bertXv1/infer'))).toBe(false);
+    expect(routes.some((route) => matcher(route).test('/v2/models/org/bert.v1/infer'))).toBe(true);
+  });
+});

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { TYPE_URLS, type ResourceKind } from '../../src/envoy/type-urls.ts';
+import type { EncodedResource } from '../../src/snapshot/codec.ts';
+import { Snapshot } from '../../src/snapshot/snapshot.ts';
+import type { DiscoveryRequest } from '../../src/xds/messages.ts';
+import { SotwStream, type NackRecord, type Push } from '../../src/xds/sotw-stream.ts';
+
+function resource(kind: ResourceKind, name: string, content: string): EncodedResource {
+  return { name, typeUrl: TYPE_URLS[kind], version: `${name}:${content}`, any: Buffer.from(`${name}=${content}`), json: { name } };
+}
+
+function snapshot(version: string, spec: Partial<Record<ResourceKind, [string, string][]>>, hidden: string[] = []): Snapshot {
+  const sets = new Map<ResourceKind, Map<string, EncodedResource>>();
+  for (const [kind, entries] of Object.entries(spec) as [ResourceKind, [string, string][]][]) {
+    sets.set(kind, new Map(entries.map(([name, content]) => [name, resource(kind, name, content)])));
+  }
+  return new Snapshot(version, sets, new Set(hidden));
+}
+
+function request(kind: ResourceKind, overrides: Partial<DiscoveryRequest> = {}): DiscoveryRequest {
+  return { versionInfo: '', resourceNames: [], typeUrl: TYPE_URLS[kind], responseNonce: '', ...overrides };
+}
+
+function harness() {
+  const pushes: Push[] = [];
+  const nacks: NackRecord[] = [];
+  const acks: string[] = [];
+  const ignored: string[] = [];
+  const stream = new SotwStream('1', (push) => pushes.push(push), {
+    push: () => {},
+    ack: (_kind, _node, version) => acks.push(version),
+    nack: (_kind, _node, nack) => nacks.push(nack),
+    ignored: (reason) => ignored.push(reason),
+  }, () => new Date(0));
+  return { stream, pushes, nacks, acks, ignored };
+}
+
+const world = snapshot('1', {
+  cluster: [['a', '1'], ['b', '1']],
+  endpoint: [['a', '1'], ['b', '1']],
+  listener: [['sidecar', '1'], ['infermesh', '1']],
+  route: [['infermesh', '1']],
+}, ['listener/infermesh']);
+
+describe('SotwStream', () => {
+  it('answers the first request of a type with every wildcard resource, hiding the API listener from wildcard', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('listener'), world);
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]?.resources.map((b) => Buffer.from(b).toString())).toEqual(['sidecar=1']);
+  });
+
+  it('sends the API listener to a client that names it', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('listener', { resourceNames: ['infermesh'] }), world);
+    expect(pushes[0]?.resources.map((b) => Buffer.from(b).toString())).toEqual(['infermesh=1']);
+  });
+
+  it('sends only the named EDS resources, and an empty set for no names', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['b', 'missing'] }), world);
+    expect(pushes[0]?.resources.map((b) => Buffer.from(b).toString())).toEqual(['b=1']);
+  });
+
+  it('records an ACK without pushing again', () => {
+    const { stream, pushes, acks } = harness();
+    stream.onRequest(request('cluster'), world);
+    const sent = pushes[0]!;
+    stream.onRequest(request('cluster', { versionInfo: sent.version, responseNonce: sent.nonce }), world);
+    expect(pushes).toHaveLength(1);
+    expect(acks).toEqual([sent.version]);
+    expect(stream.syncState().get('cluster')?.ackedVersion).toBe(sent.version);
+  });
+
+  it('records a NACK with its detail and never answers it with a push', () => {
+    const { stream, pushes, nacks } = harness();
+    stream.onRequest(request('cluster'), world);
+    const sent = pushes[0]!;
+    for (let i = 0; i < 3; i += 1) {
+      stream.onRequest(request('cluster', { versionInfo: '', responseNonce: sent.nonce, errorDetail: { code: 3, message: 'bad cluster a' } }), world);
+    }
+    expect(pushes).toHaveLength(1);
+    expect(nacks).toHaveLength(3);
+    expect(nacks[0]).toMatchObject({ nonce: sent.nonce, version: sent.version, message: 'bad cluster a' });
+    expect(stream.syncState().get('cluster')?.lastNack?.message).toBe('bad cluster a');
+  });
+
+  it('ignores requests carrying a stale nonce', () => {
+    const { stream, pushes, ignored } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['a'] }), world);
+    stream.onSnapshot(snapshot('2', { endpoint: [['a', '2']] }));
+    expect(pushes).toHaveLength(2);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], responseNonce: pushes[0]!.nonce }), world);
+    expect(pushes).toHaveLength(2);
+    expect(ignored[0]).toContain('stale nonce');
+  });
+
+  it('pushes again when the subscription changes', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['a'] }), world);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], responseNonce: pushes[0]!.nonce, versionInfo: pushes[0]!.version }), world);
+    expect(pushes).toHaveLength(2);
+    expect(pushes[1]?.resources).toHaveLength(2);
+  });
+
+  it('on a new snapshot pushes only the types whose selected resources changed', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('cluster'), world);
+    stream.onRequest(request('endpoint', { resourceNames: ['a'] }), world);
+    pushes.length = 0;
+    const next = snapshot('2', {
+      cluster: [['a', '1'], ['b', '1']],
+      endpoint: [['a', '1'], ['b', '2']],
+      listener: [['sidecar', '1']],
+      route: [['infermesh', '1']],
+    });
+    stream.onSnapshot(next);
+    expect(pushes).toEqual([]);
+    stream.onSnapshot(snapshot('3', { cluster: [['a', '1'], ['b', '1']], endpoint: [['a', '2']] }));
+    expect(pushes.map((p) => p.kind)).toEqual(['endpoint']);
+  });
+
+  it('waits for the first snapshot instead of sending an empty world', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('cluster'), undefined);
+    expect(pushes).toEqual([]);
+    stream.onSnapshot(world);
+    expect(pushes).toHaveLength(1);
+  });
+
+  it('ignores types it does not serve', () => {
+    const { stream, pushes, ignored } = harness();
+    stream.onRequest({ versionInfo: '', resourceNames: [], typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', responseNonce: '' }, world);
+    expect(pushes).toEqual([]);
+    expect(ignored).toHaveLength(1);
+  });
+});
