@@ -1,0 +1,131 @@
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { startFakeModelServer, type FakeModelServer, type FakeServerKind } from '../../demo/fake-model-server.ts';
+import { startServer, type RunningServer } from '../../src/cli/serve.ts';
+import { silentLogger } from '../../src/logging/logger.ts';
+import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
+
+export interface PodSpec {
+  kind: FakeServerKind;
+  host: string;
+  pod: string;
+  service: string;
+  models: string[];
+  version: string;
+  zone?: string;
+}
+
+/** Channel options pointing a @grpc/grpc-js-xds channel at this control plane, with its own node id. */
+export function xdsChannelOptions(xdsPort: number, nodeId: string): grpc.ChannelOptions {
+  const bootstrap = {
+    xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id: nodeId, cluster: 'e2e', locality: {} },
+  };
+  return { 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': JSON.stringify(bootstrap) };
+}
+
+/** One EndpointSlice per pod: pods listen on different ports, and merging slices is part of what is tested. */
+export function endpointSlicesYaml(pods: readonly { spec: PodSpec; server: FakeModelServer }[], namespace: string): string {
+  return pods
+    .map(({ spec, server }) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${spec.pod}
+  namespace: ${namespace}
+  labels: { kubernetes.io/service-name: ${spec.service} }
+addressType: IPv4
+ports: [{ name: grpc, port: ${server.grpcPort} }]
+endpoints:
+  - addresses: ["${spec.host}"]
+    conditions: { ready: ${server.ready} }
+    ${spec.zone ? `zone: ${spec.zone}` : ''}
+    targetRef: { kind: Pod, name: ${spec.pod} }
+`)
+    .join('---\n');
+}
+
+export function policyConfigMapYaml(name: string, namespace: string, policy: string): string {
+  const indented = policy.trim().split('\n').map((line) => `    ${line}`).join('\n');
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}
+  namespace: ${namespace}
+  labels: { infermesh.io/policy: "true" }
+data:
+  policy.yaml: |
+${indented}
+`;
+}
+
+/** Fake model pods, a folder describing them, and the control plane serving that folder over real gRPC. */
+export class Mesh {
+  readonly dir: string;
+  readonly namespace = 'models';
+  readonly pods = new Map<string, FakeModelServer>();
+  readonly specs: PodSpec[];
+  server!: RunningServer;
+
+  private constructor(dir: string, specs: PodSpec[]) {
+    this.dir = dir;
+    this.specs = specs;
+  }
+
+  static async start(specs: PodSpec[], policies: Record<string, string>): Promise<Mesh> {
+    const mesh = new Mesh(await mkdtemp(path.join(tmpdir(), 'infermesh-e2e-')), specs);
+    for (const spec of specs) {
+      mesh.pods.set(spec.pod, await startFakeModelServer({ kind: spec.kind, host: spec.host, pod: spec.pod, models: spec.models, version: spec.version }));
+    }
+    await mesh.writeSlices();
+    for (const [name, policy] of Object.entries(policies)) await mesh.writePolicy(name, policy);
+    mesh.server = await startServer({
+      configDir: mesh.dir,
+      xdsAddress: '127.0.0.1:0',
+      adminAddress: '127.0.0.1:0',
+      settings: DEFAULT_SETTINGS,
+      logger: silentLogger(),
+      holdoffMs: 20,
+    });
+    return mesh;
+  }
+
+  pod(name: string): FakeModelServer {
+    const pod = this.pods.get(name);
+    if (!pod) throw new Error(`no pod ${name}`);
+    return pod;
+  }
+
+  channelOptions(nodeId: string): grpc.ChannelOptions {
+    return xdsChannelOptions(this.server.xdsPort, nodeId);
+  }
+
+  /** Writes like an editor does: to a temporary file, then an atomic rename over the target. */
+  async writeFileAtomically(name: string, text: string): Promise<void> {
+    const target = path.join(this.dir, name);
+    const temporary = path.join(this.dir, `.${name}.tmp`);
+    await writeFile(temporary, text);
+    await rename(temporary, target);
+  }
+
+  async writePolicy(name: string, policy: string): Promise<void> {
+    await this.writeFileAtomically(`${name}.yaml`, policyConfigMapYaml(name, this.namespace, policy));
+  }
+
+  async writeSlices(): Promise<void> {
+    const pods = this.specs.map((spec) => ({ spec, server: this.pod(spec.pod) }));
+    await this.writeFileAtomically('endpointslices.yaml', endpointSlicesYaml(pods, this.namespace));
+  }
+
+  async metrics(): Promise<string> {
+    const response = await fetch(`http://127.0.0.1:${this.server.adminPort}/metrics`);
+    return response.text();
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+    await Promise.all([...this.pods.values()].map((pod) => pod.close()));
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
