@@ -13,7 +13,7 @@ const PART = /(\d+)(?:\.(\d+))?([a-zA-Zµ]+)/y;
 export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
 
 function fail(text: string, problem: string): DurationResult {
-  return { ok: false, message: `${JSON.stringify(text)} ${problem}; write a number and a unit (ms, s, m, h), e.g. ${DURATION_EXAMPLES}` };
+  return { ok: false, message: `${JSON.stringify(text)} ${problem}; a duration is a number and a unit (ms, s, m, h), e.g. ${DURATION_EXAMPLES}` };
 }
 
 function shapeProblem(text: string): string {
@@ -46,7 +46,7 @@ export function parseDuration(text: string): DurationResult {
     position += whole.length;
   }
   if (position === 0) return fail(text, shapeProblem(text));
-  if (ms > MAX_DURATION_MS) return fail(text, 'is longer than 24h');
+  if (ms > MAX_DURATION_MS) return fail(text, 'is longer than the maximum, 24h');
   return { ok: true, ms };
 }
 

@@ -1,0 +1,200 @@
+/**
+ * Effective policies: built-in defaults, then defaults layers in order (later wins), then the document.
+ * Nested sections merge field by field; `null` turns a field or section off, and a section turned back on
+ * above a `null` starts again from the built-in values.
+ */
+import type { BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, RetryPolicy } from '../model/types.ts';
+import type { PolicyDefaultsValues, PolicyDocument } from './schema.ts';
+
+/** Where an effective value came from. */
+export type ProvenanceSource = 'policy' | 'builtin' | `default:${string}`;
+/**
+ * By field path as written in YAML ("timeout", "retries.backoff.max"): who set each effective value, or who
+ * turned it off (then the field is absent from the policy). Fields nobody set have no entry.
+ */
+export type Provenance = Record<string, ProvenanceSource>;
+
+/** One layer of partial defaults (e.g. a namespace's or the mesh's defaults ConfigMap). */
+export interface PolicyDefaults {
+  /** Shown in provenance as `default:<name>`, e.g. "namespace/ml". */
+  name: string;
+  values: PolicyDefaultsValues;
+}
+
+const SUCCESS_RATE_BASE = { stdevFactor: 1900, minimumHosts: 5, requestVolume: 100 };
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * What applies when nobody says otherwise. Failure-percentage ejection is on because proxyless gRPC clients
+ * apply only failure_percentage and success_rate, never consecutive errors.
+ */
+export const BUILTIN_DEFAULTS = deepFreeze({
+  server: 'generic',
+  protocol: 'grpc',
+  timeout: 30_000,
+  retries: {
+    attempts: 2,
+    retryOn: ['connect-failure', 'refused-stream', 'unavailable', 'reset'],
+    backoff: { base: 25, max: 250 },
+  },
+  outlierDetection: {
+    consecutiveErrors: 5,
+    interval: 10_000,
+    baseEjectionTime: 30_000,
+    maxEjectionPercent: 50,
+    failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 },
+  },
+  circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+} satisfies PolicyDefaultsValues);
+
+interface Step<T> {
+  source: ProvenanceSource;
+  value: T | null | undefined;
+}
+
+/** The same field of every step. */
+function sub<T, K extends keyof NonNullable<T>>(steps: readonly Step<T>[], key: K): Step<NonNullable<T>[K]>[] {
+  return steps.map((step) => ({ source: step.source, value: step.value == null ? undefined : step.value[key] }));
+}
+
+/** The last step that says anything about a leaf decides it; `null` means unset. */
+function leaf<T>(path: string, steps: readonly Step<T>[], provenance: Provenance): NonNullable<T> | undefined {
+  for (const step of [...steps].reverse()) {
+    if (step.value === undefined) continue;
+    provenance[path] = step.source;
+    return step.value ?? undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The steps that shape a section, or undefined when it is off (never set, or turned off by the last `null`).
+ * `base` (built-in values) comes first, so fields nobody sets keep built-in values and say so.
+ */
+function section<T>(path: string, steps: readonly Step<T>[], base: NonNullable<T> | undefined, provenance: Provenance): Step<NonNullable<T>>[] | undefined {
+  const lastOff = steps.findLastIndex((step) => step.value === null);
+  const after = steps.slice(lastOff + 1).flatMap((step) => (step.value == null ? [] : [{ source: step.source, value: step.value }]));
+  const off = steps[lastOff];
+  if (after.length === 0) {
+    if (off) provenance[path] = off.source;
+    return undefined;
+  }
+  return base === undefined ? after : [{ source: 'builtin', value: base }, ...after];
+}
+
+function resolveRetries(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): RetryPolicy {
+  const retries = sub(steps, 'retries');
+  const perTry = leaf('retries.perTryTimeout', sub(retries, 'perTryTimeout'), provenance);
+  const backoffSteps = section('retries.backoff', sub(retries, 'backoff'), BUILTIN_DEFAULTS.retries.backoff, provenance);
+  const base = backoffSteps && leaf('retries.backoff.base', sub(backoffSteps, 'base'), provenance);
+  const max = backoffSteps && leaf('retries.backoff.max', sub(backoffSteps, 'max'), provenance);
+  return {
+    attempts: leaf('retries.attempts', sub(retries, 'attempts'), provenance) ?? BUILTIN_DEFAULTS.retries.attempts,
+    ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}),
+    retryOn: [...(leaf('retries.retryOn', sub(retries, 'retryOn'), provenance) ?? BUILTIN_DEFAULTS.retries.retryOn)],
+    ...(base !== undefined && max !== undefined ? { backoff: { baseMs: base, maxMs: max } } : {}),
+  };
+}
+
+/** Numeric fields of a section, each falling back to `base` (the built-in value) when nobody sets it. */
+function numbers<K extends string>(
+  path: string,
+  steps: Step<Partial<Record<K, number | null>>>[],
+  base: Readonly<Record<K, number>>,
+  keys: readonly K[],
+  provenance: Provenance,
+): Record<K, number> {
+  const result: Record<K, number> = { ...base };
+  for (const key of keys) result[key] = leaf(`${path}.${key}`, sub(steps, key), provenance) ?? base[key];
+  return result;
+}
+
+const DETECTOR_KEYS = ['minimumHosts', 'requestVolume'] as const;
+
+function resolveOutlier(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): OutlierDetectionPolicy | undefined {
+  const builtin = BUILTIN_DEFAULTS.outlierDetection;
+  const outlier = section('outlierDetection', sub(steps, 'outlierDetection'), builtin, provenance);
+  if (!outlier) return undefined;
+  const path = 'outlierDetection';
+  const consecutiveErrors = leaf(`${path}.consecutiveErrors`, sub(outlier, 'consecutiveErrors'), provenance);
+  const timing = numbers(path, outlier, builtin, ['interval', 'baseEjectionTime', 'maxEjectionPercent'], provenance);
+  const failurePath = `${path}.failurePercentage`;
+  const failure = section(failurePath, sub(outlier, 'failurePercentage'), builtin.failurePercentage, provenance);
+  const successPath = `${path}.successRate`;
+  const success = section(successPath, sub(outlier, 'successRate'), SUCCESS_RATE_BASE, provenance);
+  return {
+    ...(consecutiveErrors !== undefined ? { consecutiveErrors } : {}),
+    intervalMs: timing.interval,
+    baseEjectionTimeMs: timing.baseEjectionTime,
+    maxEjectionPercent: timing.maxEjectionPercent,
+    ...(failure
+      ? { failurePercentage: numbers(failurePath, failure, builtin.failurePercentage, ['threshold', ...DETECTOR_KEYS], provenance) }
+      : {}),
+    ...(success ? { successRate: numbers(successPath, success, SUCCESS_RATE_BASE, ['stdevFactor', ...DETECTOR_KEYS], provenance) } : {}),
+  };
+}
+
+const CIRCUIT_BREAKER_KEYS = ['maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries'] as const;
+
+function resolveCircuitBreaker(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): CircuitBreakerPolicy | undefined {
+  const breaker = section('circuitBreaker', sub(steps, 'circuitBreaker'), BUILTIN_DEFAULTS.circuitBreaker, provenance);
+  if (!breaker) return undefined;
+  const result: CircuitBreakerPolicy = {};
+  for (const key of CIRCUIT_BREAKER_KEYS) {
+    const value = leaf(`circuitBreaker.${key}`, sub(breaker, key), provenance);
+    if (value !== undefined) result[key] = value;
+  }
+  return result;
+}
+
+/** Weights as written, or an equal split (1 each) when no backend sets one. */
+function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
+  return doc.backends.map((backend) => ({
+    name: backend.name,
+    service: backend.service,
+    port: backend.port,
+    ...(backend.version !== undefined ? { version: backend.version } : {}),
+    weight: backend.weight ?? 1,
+  }));
+}
+
+/** The effective policy and where each of its values came from. Pure; inputs are not modified. */
+export function resolvePolicyWithProvenance(
+  doc: PolicyDocument,
+  source: PolicySource,
+  layers: readonly PolicyDefaults[] = [],
+): { policy: ModelPolicy; provenance: Provenance } {
+  const provenance: Provenance = {};
+  const steps: Step<PolicyDefaultsValues>[] = [
+    { source: 'builtin', value: BUILTIN_DEFAULTS },
+    ...layers.map((layer): Step<PolicyDefaultsValues> => ({ source: `default:${layer.name}`, value: layer.values })),
+    { source: 'policy', value: doc },
+  ];
+  const outlierDetection = resolveOutlier(steps, provenance);
+  const circuitBreaker = resolveCircuitBreaker(steps, provenance);
+  const policy: ModelPolicy = {
+    model: doc.model,
+    aliases: [...(doc.aliases ?? [])],
+    server: leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server,
+    protocol: leaf('protocol', sub(steps, 'protocol'), provenance) ?? BUILTIN_DEFAULTS.protocol,
+    backends: resolveBackends(doc),
+    timeoutMs: leaf('timeout', sub(steps, 'timeout'), provenance) ?? BUILTIN_DEFAULTS.timeout,
+    retries: resolveRetries(steps, provenance),
+    ...(outlierDetection ? { outlierDetection } : {}),
+    ...(circuitBreaker ? { circuitBreaker } : {}),
+    source: { ...source },
+  };
+  return { policy, provenance };
+}
+
+/** The effective policy for a validated document: document over layers (later wins) over built-in defaults. */
+export function resolvePolicy(doc: PolicyDocument, source: PolicySource, layers: readonly PolicyDefaults[] = []): ModelPolicy {
+  return resolvePolicyWithProvenance(doc, source, layers).policy;
+}

@@ -1,0 +1,158 @@
+/** The policy document schema (DESIGN.md "Policy ConfigMaps"). Durations come out in milliseconds. */
+import { z } from 'zod';
+import { RETRY_CONDITIONS } from '../model/types.ts';
+import { formatDuration } from './duration.ts';
+import { describeValue, duration, int, list, mapping, mustBe, oneOf, text, UINT32_MAX } from './fields.ts';
+
+/** x-model values: safe in a header, an Envoy exact match and a cluster name (no `|`, spaces or control characters). */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,252}$/;
+const MODEL_NAME_RULE = '1-253 letters, digits or . _ : / -, starting with a letter or digit';
+const DNS_LABEL_RULE = '1-63 lowercase letters, digits or -, starting and ending with a letter or digit';
+/** RFC 1123 label, as Kubernetes names most things. */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** RFC 1035 label: what a Service name must be. */
+export const DNS_1035_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** IANA_SVC_NAME (Kubernetes port names): <= 15 chars, lowercase alphanumerics and single inner dashes, one letter at least. */
+export const PORT_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/;
+
+export const MAX_WEIGHT = 1_000_000;
+const PORT_RULE =
+  'a Service port name (1-15 lowercase letters, digits and single dashes, with a letter, e.g. grpc) or number from 1 to 65535';
+
+const modelName = (what: string) => text(MODEL_NAME, `${what} (${MODEL_NAME_RULE})`);
+
+/** Port name or number; a quoted number ("8080") is a number, since a port name always has a letter. */
+const port = z.unknown().transform((value, ctx) => {
+  const candidate = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value;
+  if (typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 1 && candidate <= 65535) return candidate;
+  if (typeof candidate === 'string' && PORT_NAME.test(candidate)) return candidate;
+  ctx.issues.push({ code: 'custom', message: mustBe(PORT_RULE)({ input: value }) ?? PORT_RULE, input: value });
+  return z.NEVER;
+});
+
+const backend = mapping({
+  name: text(DNS_LABEL, `a DNS label (${DNS_LABEL_RULE})`),
+  service: text(
+    DNS_1035_LABEL,
+    "a Service name in the ConfigMap's namespace (1-63 lowercase letters, digits or -, starting with a letter, ending with a letter or digit)",
+  ),
+  port,
+  version: modelName('a version').optional(),
+  weight: int(0, MAX_WEIGHT).optional(),
+});
+type BackendDocument = z.output<typeof backend>;
+
+function firstIndex(values: readonly (string | undefined)[], index: number): number {
+  const value = values[index];
+  return value === undefined ? -1 : values.indexOf(value);
+}
+
+function checkBackends(backends: BackendDocument[], ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const names = backends.map((b) => b.name);
+  const versions = backends.map((b) => b.version);
+  backends.forEach((b, i) => {
+    const sameName = firstIndex(names, i);
+    if (sameName !== i) issue([i, 'name'], `${describeValue(b.name)} is already the name of backends[${sameName}]; backend names must be unique`);
+    const sameVersion = firstIndex(versions, i);
+    if (sameVersion !== i && sameVersion >= 0) {
+      issue([i, 'version'], `${describeValue(b.version)} is already the version of backends[${sameVersion}]; a version must select one backend`);
+    }
+  });
+  const weighted = backends.findIndex((b) => b.weight !== undefined);
+  if (weighted < 0) return;
+  backends.forEach((b, i) => {
+    if (b.weight === undefined) {
+      issue([i, 'weight'], `required because backends[${weighted}] sets a weight: set weight on every backend, or on none for an equal split`);
+    }
+  });
+  const total = backends.reduce((sum, b) => sum + (b.weight ?? 0), 0);
+  if (total === 0 && backends.every((b) => b.weight !== undefined)) {
+    issue([], 'weights sum to 0: give at least one backend a weight > 0 (a weight-0 backend is reachable only by version)');
+  }
+  if (total > UINT32_MAX) issue([], `weights sum to ${total}: the total must be at most ${UINT32_MAX}`);
+}
+
+const unique = (field: string) => (values: string[], ctx: z.RefinementCtx): void => {
+  values.forEach((value, i) => {
+    const first = values.indexOf(value);
+    const message = `${describeValue(value)} is already listed as ${field}[${first}]; list each once`;
+    if (first !== i) ctx.addIssue({ code: 'custom', path: [i], message });
+  });
+};
+
+const backoff = mapping({ base: duration(), max: duration() }).superRefine((value, ctx) => {
+  if (value.max < value.base) {
+    const message = `must be >= base (${formatDuration(value.base)}), got ${formatDuration(value.max)}`;
+    ctx.addIssue({ code: 'custom', path: ['max'], message });
+  }
+});
+
+const retries = mapping({
+  attempts: int(0, 10, ' (retries after the first try; 0 disables retries)').optional(),
+  perTryTimeout: duration().nullable().optional(),
+  retryOn: list(oneOf(RETRY_CONDITIONS), 'retry conditions', 'must list at least one condition; to disable retries set attempts: 0')
+    .superRefine(unique('retryOn'))
+    .optional(),
+  backoff: backoff.nullable().optional(),
+});
+
+const failurePercentage = mapping({
+  threshold: int(0, 100, ' (percent of failed requests)').optional(),
+  minimumHosts: int(1).optional(),
+  requestVolume: int(1).optional(),
+}, ' (or null to turn it off)');
+
+const successRate = mapping({
+  stdevFactor: int(1, undefined, ' (thousandths, as Envoy: 1900 means 1.9 standard deviations)').optional(),
+  minimumHosts: int(1).optional(),
+  requestVolume: int(1).optional(),
+}, ' (or null to turn it off)');
+
+const outlierDetection = mapping({
+  consecutiveErrors: int(1).nullable().optional(),
+  interval: duration().optional(),
+  baseEjectionTime: duration().optional(),
+  maxEjectionPercent: int(0, 100).optional(),
+  failurePercentage: failurePercentage.nullable().optional(),
+  successRate: successRate.nullable().optional(),
+}, ' (or null to turn outlier detection off)');
+
+const circuitBreaker = mapping({
+  maxConnections: int(1).nullable().optional(),
+  maxPendingRequests: int(1).nullable().optional(),
+  maxRequests: int(1).nullable().optional(),
+  maxRetries: int(1).nullable().optional(),
+}, ' (or null to turn it off)');
+
+/** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
+const defaultable = {
+  server: oneOf(['triton', 'tfserving', 'generic']).optional(),
+  protocol: oneOf(['grpc', 'http']).optional(),
+  timeout: duration().optional(),
+  retries: retries.optional(),
+  outlierDetection: outlierDetection.nullable().optional(),
+  circuitBreaker: circuitBreaker.nullable().optional(),
+};
+
+export const policyDefaultsSchema = mapping(defaultable);
+
+export const policyDocumentSchema = mapping({
+  model: modelName('a model name'),
+  aliases: list(modelName('a model name'), 'model names').superRefine(unique('aliases')).optional(),
+  server: defaultable.server,
+  protocol: defaultable.protocol,
+  backends: list(backend, 'backends', 'must list at least one backend (name, service, port)').superRefine(checkBackends),
+  timeout: defaultable.timeout,
+  retries: defaultable.retries,
+  outlierDetection: defaultable.outlierDetection,
+  circuitBreaker: defaultable.circuitBreaker,
+}).superRefine((doc, ctx) => {
+  const index = doc.aliases?.indexOf(doc.model) ?? -1;
+  if (index >= 0) ctx.addIssue({ code: 'custom', path: ['aliases', index], message: `${describeValue(doc.model)} is the model name itself; list only other names` });
+});
+
+/** A validated document: `undefined` = not set (inherit), `null` = turned off. Durations in milliseconds. */
+export type PolicyDocument = z.output<typeof policyDocumentSchema>;
+/** The defaultable subset, as a defaults layer holds it. */
+export type PolicyDefaultsValues = z.output<typeof policyDefaultsSchema>;
