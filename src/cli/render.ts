@@ -23,6 +23,8 @@ ${SETTINGS_HELP}`;
 export interface RenderedWorld {
   snapshot: Snapshot;
   problems: string[];
+  /** Not errors, but worth an operator's eye (e.g. an EndpointSlice without the named port). */
+  warnings: string[];
 }
 
 /** One-shot pipeline over a world: what `serve` would publish first, plus every problem found. */
@@ -35,7 +37,8 @@ export function renderWorld(world: SourceWorld, settings: MeshSettings, codec: R
     ...result.policyErrors.map(formatPolicyError),
     ...result.statuses.filter((s) => s.state === 'rejected' && s.problems.length > 0 && !result.policyErrors.some((e) => e.model === s.model)).flatMap((s) => s.problems.map((p) => `model ${s.model}: ${p}`)),
   ];
-  return { snapshot: assembled.snapshot, problems };
+  const warnings = result.warnings.map((w) => `model ${w.model}: ${w.message}`);
+  return { snapshot: assembled.snapshot, problems, warnings };
 }
 
 export function snapshotJson(snapshot: Snapshot): Record<string, unknown[]> {
@@ -54,6 +57,7 @@ export async function renderCommand(argv: string[], out: NodeJS.WritableStream, 
   if (!dir) throw new UsageError('--config-dir is required', HELP);
   const rendered = renderWorld(await readFolder(dir), settingsFromFlags(values));
   out.write(`${JSON.stringify(snapshotJson(rendered.snapshot), null, 2)}\n`);
+  for (const warning of rendered.warnings) err.write(`warning: ${warning}\n`);
   for (const problem of rendered.problems) err.write(`${problem}\n`);
   return rendered.problems.length > 0 ? 1 : 0;
 }

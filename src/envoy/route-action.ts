@@ -45,12 +45,27 @@ export function singleBackendAction(model: Model, backend: Backend): Json {
   return withPolicy(model, { cluster: backend.clusterName });
 }
 
+function hasHealthyEndpoint(backend: Backend): boolean {
+  return backend.endpoints.some((endpoint) => endpoint.health === 'healthy');
+}
+
+/**
+ * The backends that share the split: positive weight, and at least one healthy endpoint so that a backend
+ * scaled to zero (or not ready yet) does not fail its share of requests. When none has endpoints, all
+ * weighted backends stay in, and requests fail as they must.
+ */
+export function splitBackends(model: Model): Backend[] {
+  const weighted = model.backends.filter((backend) => backend.weight > 0);
+  const serving = weighted.filter(hasHealthyEndpoint);
+  return serving.length > 0 ? serving : weighted;
+}
+
 /**
  * The weighted split across a model's backends. Zero-weight backends stay reachable by version pin but get
  * no share. total_weight is set to the sum because gRPC 1.51 requires it (it defaults to 100 otherwise).
  */
 export function splitAction(model: Model): Json {
-  const weighted = model.backends.filter((backend) => backend.weight > 0);
+  const weighted = splitBackends(model);
   const only = weighted[0];
   if (weighted.length === 1 && only) return withPolicy(model, { cluster: only.clusterName });
   const total = weighted.reduce((sum, backend) => sum + backend.weight, 0);

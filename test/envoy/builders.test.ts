@@ -41,6 +41,22 @@ describe('splitAction', () => {
   });
 });
 
+describe('splitAction with endpoints', () => {
+  const healthy = { address: '10.0.0.1', port: 1, health: 'healthy' as const };
+  const draining = { address: '10.0.0.2', port: 1, health: 'draining' as const };
+
+  it('leaves a backend without healthy endpoints out of the split, so its share is not failed', () => {
+    const model = testModel();
+    model.backends[0]!.endpoints = [healthy];
+    model.backends[1]!.endpoints = [draining];
+    expect(splitAction(model)['cluster']).toBe('infermesh|resnet50|stable');
+  });
+
+  it('keeps every weighted backend when none has healthy endpoints', () => {
+    expect(splitAction(testModel())['weighted_clusters']).toBeDefined();
+  });
+});
+
 describe('retryPolicy', () => {
   it('maps attempts, conditions, backoff and retries on another host', () => {
     expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 3, perTryTimeoutMs: 5000, retryOn: ['unavailable', '5xx'], backoff: { baseMs: 25, maxMs: 250 } } })))).toEqual({
