@@ -104,6 +104,7 @@ export class Controller {
     const version = String(this.#sequence + 1);
     const assembled = assembleSnapshot(result.encoded, settings, codec, version);
     stopBuild();
+    metrics.encodeSeconds.observe(codec.takeEncodeSeconds());
     if (!assembled.ok) {
       logger.error({ problems: assembled.problems }, 'snapshot is inconsistent; the previous snapshot keeps serving');
       return store.current();

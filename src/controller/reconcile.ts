@@ -1,5 +1,6 @@
-import type { ModelPolicy, MeshSettings, PolicySource } from '../model/types.ts';
+import { createHash } from 'node:crypto';
 import { buildModels } from '../model/build.ts';
+import type { MeshSettings, ModelPolicy, PolicySource } from '../model/types.ts';
 import { isPolicyConfigMap, parsePolicyConfigMap, resolveOwnership, type PolicyError } from '../policy/index.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
@@ -13,17 +14,20 @@ export interface ModelStatus {
   source?: PolicySource;
   /** Why the latest policy is not what serves (stale, rejected, conflict). */
   problems: string[];
-  /** Fingerprint of what serves: policy and endpoints. Changes mean the model changed. */
+  /** Short hash of what serves (resources and routes); a change means the model changed. */
   fingerprint: string;
 }
 
-/** What the controller remembers between reconciles: the last policy that built cleanly, by location and by model. */
+/**
+ * What the controller remembers between reconciles: the last policy that was accepted at each document
+ * location, and the last resources each model was served with.
+ */
 export interface LastGood {
-  byLocation: ReadonlyMap<string, ModelPolicy>;
-  byModel: ReadonlyMap<string, ModelPolicy>;
+  policyByLocation: ReadonlyMap<string, ModelPolicy>;
+  encodedByModel: ReadonlyMap<string, EncodedModel>;
 }
 
-export const EMPTY_LAST_GOOD: LastGood = { byLocation: new Map(), byModel: new Map() };
+export const EMPTY_LAST_GOOD: LastGood = { policyByLocation: new Map(), encodedByModel: new Map() };
 
 export interface ReconcileResult {
   encoded: EncodedModel[];
@@ -33,99 +37,111 @@ export interface ReconcileResult {
   lastGood: LastGood;
 }
 
-export function locationKey(source: Pick<PolicySource, 'namespace' | 'configMap' | 'key' | 'index'>): string {
+type Location = Pick<PolicySource, 'namespace' | 'configMap' | 'key' | 'index'>;
+
+export function locationKey(source: Location): string {
   return `${source.namespace}/${source.configMap}/${source.key}#${source.index}`;
+}
+
+/** The lastGood locations an error covers: its document, or every document of its key when it has no index. */
+function coveredLocations(error: PolicyError, lastGood: LastGood): string[] {
+  if (error.index !== undefined) return [locationKey({ ...error, index: error.index })];
+  const prefix = `${error.namespace}/${error.configMap}/${error.key}#`;
+  return [...lastGood.policyByLocation.keys()].filter((key) => key.startsWith(prefix));
+}
+
+function describe(error: PolicyError): string {
+  return `${error.path || '(document)'}: ${error.message}`;
 }
 
 function formatBuildErrors(errors: ModelBuildError[]): string[] {
   return errors.flatMap((failure) => failure.errors.map((e) => `${failure.resource}: ${e.path}: ${e.message}`));
 }
 
-/**
- * A document that fails validation keeps its last good version serving, found by where it lives
- * (namespace/ConfigMap/key/index), because a broken document may not even name its model any more.
- */
-function withLastGoodFallback(policies: ModelPolicy[], errors: PolicyError[], lastGood: LastGood): { policies: ModelPolicy[]; staleLocations: Map<string, PolicyError[]> } {
-  const staleLocations = new Map<string, PolicyError[]>();
-  const present = new Set(policies.map((p) => locationKey(p.source)));
-  for (const error of errors) {
-    const key = locationKey({ ...error, index: error.index ?? 0 });
-    const previous = lastGood.byLocation.get(key);
-    if (!previous || present.has(key)) continue;
-    staleLocations.set(key, [...(staleLocations.get(key) ?? []), error]);
-  }
-  const fallbacks = [...staleLocations.keys()].flatMap((key) => lastGood.byLocation.get(key) ?? []);
-  return { policies: [...policies, ...fallbacks], staleLocations };
+function fingerprint(encoded: EncodedModel): string {
+  const hash = createHash('sha256');
+  for (const resource of [...encoded.clusters, ...encoded.endpoints]) hash.update(resource.version);
+  return hash.update(JSON.stringify(encoded.routes)).digest('hex').slice(0, 16);
 }
 
-function fingerprint(encoded: EncodedModel): string {
-  return [...encoded.clusters, ...encoded.endpoints].map((r) => r.version).join(',') + JSON.stringify(encoded.routes);
+/**
+ * A document that no longer validates keeps its last accepted policy, found by where it lives
+ * (namespace/ConfigMap/key/index), because a broken document may not even name its model any more.
+ */
+function withLastGoodPolicies(policies: ModelPolicy[], errors: PolicyError[], lastGood: LastGood) {
+  const present = new Set(policies.map((p) => locationKey(p.source)));
+  const staleProblems = new Map<string, string[]>();
+  for (const error of errors) {
+    for (const key of coveredLocations(error, lastGood)) {
+      if (lastGood.policyByLocation.has(key) && !present.has(key)) staleProblems.set(key, [...(staleProblems.get(key) ?? []), describe(error)]);
+    }
+  }
+  const fallbacks = [...staleProblems.keys()].flatMap((key) => lastGood.policyByLocation.get(key) ?? []);
+  return { policies: [...policies, ...fallbacks], staleProblems };
+}
+
+function sourceOf(error: PolicyError): PolicySource {
+  return { namespace: error.namespace, configMap: error.configMap, key: error.key, index: error.index ?? 0, createdAt: '' };
 }
 
 /**
  * One pass of the pipeline, best effort per model: parse every policy, resolve ownership, join endpoints,
- * translate and validate each model on its own. A model whose latest policy fails keeps its last good one.
+ * translate and validate each model on its own. A model whose latest policy fails keeps its last good
+ * version; every other model is untouched.
  */
 export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
   const parsed = world.configMaps.filter(isPolicyConfigMap).map(parsePolicyConfigMap);
-  const policyErrors = parsed.flatMap((p) => p.errors);
-  const { policies, staleLocations } = withLastGoodFallback(parsed.flatMap((p) => p.policies), policyErrors, lastGood);
+  const invalid = parsed.flatMap((p) => p.errors);
+  const { policies, staleProblems } = withLastGoodPolicies(parsed.flatMap((p) => p.policies), invalid, lastGood);
   const ownership = resolveOwnership(policies);
-  policyErrors.push(...ownership.conflicts);
-
   const built = buildModels(ownership.winners, world.endpointSlices);
-  const byLocation = new Map<string, ModelPolicy>();
-  const byModel = new Map<string, ModelPolicy>();
+
+  const policyByLocation = new Map<string, ModelPolicy>();
+  const encodedByModel = new Map<string, EncodedModel>();
   const encoded: EncodedModel[] = [];
   const statuses: ModelStatus[] = [];
+  const accounted = new Set<string>();
 
   for (const model of built.models) {
-    const key = locationKey(model.policy.source);
-    const staleErrors = staleLocations.get(key);
-    let result = encodeModel(model, settings, codec);
-    let problems = staleErrors ? staleErrors.map((e) => `${e.path || '(document)'}: ${e.message}`) : [];
-    let serving = model.policy;
-    if (!result.ok) {
-      problems = formatBuildErrors(result.errors);
-      const previous = lastGood.byModel.get(model.policy.model);
-      if (previous && previous !== model.policy) {
-        const fallback = buildModels([previous], world.endpointSlices).models[0];
-        if (fallback) {
-          result = encodeModel(fallback, settings, codec);
-          serving = previous;
-        }
-      }
-    }
-    if (!result.ok) {
-      statuses.push({ model: model.policy.model, state: 'rejected', source: model.policy.source, problems, fingerprint: '' });
+    const name = model.policy.model;
+    const location = locationKey(model.policy.source);
+    accounted.add(location);
+    const result = encodeModel(model, settings, codec);
+    const previous = lastGood.encodedByModel.get(name);
+    const chosen = result.ok ? result.encoded : previous;
+    const problems = [...(staleProblems.get(location) ?? []), ...(result.ok ? [] : formatBuildErrors(result.errors))];
+    if (!chosen) {
+      statuses.push({ model: name, state: 'rejected', source: model.policy.source, problems, fingerprint: '' });
       continue;
     }
-    encoded.push(result.encoded);
+    encoded.push(chosen);
+    encodedByModel.set(name, chosen);
     const stale = problems.length > 0;
-    statuses.push({ model: serving.model, state: stale ? 'stale' : 'serving', source: serving.source, problems, fingerprint: fingerprint(result.encoded) });
-    if (!stale) {
-      byModel.set(serving.model, serving);
-      byLocation.set(key, serving);
-    } else {
-      byModel.set(serving.model, lastGood.byModel.get(serving.model) ?? serving);
-      const previous = lastGood.byLocation.get(locationKey(serving.source));
-      if (previous) byLocation.set(locationKey(serving.source), previous);
-    }
+    statuses.push({ model: name, state: stale ? 'stale' : 'serving', source: model.policy.source, problems, fingerprint: fingerprint(chosen) });
+    // Only a policy that built cleanly becomes the new last good for its location.
+    const keep = result.ok ? model.policy : lastGood.policyByLocation.get(location);
+    if (keep) policyByLocation.set(location, keep);
   }
   for (const conflict of ownership.conflicts) {
-    statuses.push({ model: conflict.model ?? '?', state: 'conflict', source: { namespace: conflict.namespace, configMap: conflict.configMap, key: conflict.key, index: conflict.index ?? 0, createdAt: '' }, problems: [conflict.message], fingerprint: '' });
+    accounted.add(locationKey(sourceOf(conflict)));
+    statuses.push({ model: conflict.model ?? '?', state: 'conflict', source: sourceOf(conflict), problems: [conflict.message], fingerprint: '' });
   }
-  for (const error of policyErrors) {
-    const key = locationKey({ ...error, index: error.index ?? 0 });
-    if (error.kind === 'conflict' || staleLocations.has(key)) continue;
-    if (statuses.some((s) => s.source && locationKey(s.source) === key)) continue;
-    statuses.push({ model: error.model ?? `(${key})`, state: 'rejected', source: { namespace: error.namespace, configMap: error.configMap, key: error.key, index: error.index ?? 0, createdAt: '' }, problems: [`${error.path || '(document)'}: ${error.message}`], fingerprint: '' });
+  for (const error of invalid) {
+    const location = locationKey(sourceOf(error));
+    if (accounted.has(location) || staleProblems.has(location)) continue;
+    statuses.push({ model: error.model ?? `(${location})`, state: 'rejected', source: sourceOf(error), problems: [describe(error)], fingerprint: '' });
   }
-  return { encoded, statuses: mergeRejected(statuses), policyErrors, warnings: built.warnings, lastGood: { byLocation, byModel } };
+  return {
+    encoded,
+    statuses: mergeByModelAndState(statuses),
+    policyErrors: [...invalid, ...ownership.conflicts],
+    warnings: built.warnings,
+    lastGood: { policyByLocation, encodedByModel },
+  };
 }
 
 /** Several errors in one rejected document are one rejected model with several problems. */
-function mergeRejected(statuses: ModelStatus[]): ModelStatus[] {
+function mergeByModelAndState(statuses: ModelStatus[]): ModelStatus[] {
   const merged = new Map<string, ModelStatus>();
   for (const status of statuses) {
     const key = `${status.state}|${status.model}|${status.source ? locationKey(status.source) : ''}`;

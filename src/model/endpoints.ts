@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { EndpointSliceObject, EndpointSlicePort } from '../sources/types.ts';
 import type { Endpoint } from './types.ts';
 
@@ -53,6 +54,10 @@ export function resolveEndpoints(
       const health = endpoint.ready ? 'healthy' : endpoint.serving && endpoint.terminating ? 'draining' : undefined;
       if (health === undefined) continue;
       for (const address of endpoint.addresses) {
+        if (isIP(address) === 0) {
+          warnings.push(`EndpointSlice ${slice.namespace}/${slice.name} lists "${address}", which is not an IP address; skipped`);
+          continue;
+        }
         const key = `${address}:${port}`;
         if (byAddress.get(key)?.health === 'healthy') continue;
         byAddress.set(key, {

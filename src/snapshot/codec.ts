@@ -31,6 +31,7 @@ export class ResourceCodec {
   readonly root: protobuf.Root;
   #cache = new Map<string, EncodedResource>();
   #previousCache = new Map<string, EncodedResource>();
+  #encodeSeconds = 0;
 
   constructor(root: protobuf.Root) {
     this.root = root;
@@ -50,6 +51,22 @@ export class ResourceCodec {
       this.#cache.set(key, cached);
       return { ok: true, resource: cached };
     }
+    const started = performance.now();
+    try {
+      return this.#encodeFresh(key, typeUrl, name, json);
+    } finally {
+      this.#encodeSeconds += (performance.now() - started) / 1000;
+    }
+  }
+
+  /** Seconds spent validating and encoding (cache misses) since the last call. */
+  takeEncodeSeconds(): number {
+    const seconds = this.#encodeSeconds;
+    this.#encodeSeconds = 0;
+    return seconds;
+  }
+
+  #encodeFresh(key: string, typeUrl: string, name: string, json: unknown): EncodeResult {
     const typeName = messageName(typeUrl);
     const parsed = fromProto3Json(this.root, typeName, json);
     if (!parsed.message || parsed.errors.length > 0) return { ok: false, errors: parsed.errors };
