@@ -13,7 +13,7 @@ export interface JsonReader {
 }
 
 /** What a value is read as: a field's proto type, or a map's key/value type. */
-export interface ValueKind {
+interface ValueKind {
   type: string;
   resolved: protobuf.Type | protobuf.Enum | null;
 }
@@ -36,30 +36,38 @@ export function readMessage(reader: JsonReader, type: protobuf.Type, json: unkno
   return readObject(reader, type, json, path);
 }
 
+/** Fields read so far from one JSON object. */
+interface ObjectState {
+  properties: Record<string, unknown>;
+  keysByField: Map<protobuf.Field, string>;
+  setOneofs: Map<protobuf.OneOf, string>;
+}
+
 /** Reads the fields of an ordinary message from a JSON object. */
 export function readObject(reader: JsonReader, type: protobuf.Type, json: Record<string, unknown>, path: string): protobuf.Message {
-  const properties: Record<string, unknown> = {};
-  const keysByField = new Map<protobuf.Field, string>();
-  const setOneofs = new Map<protobuf.OneOf, string>();
-  for (const [key, value] of Object.entries(json)) {
-    const field = fieldByJsonKey(type, key);
-    if (field === undefined) {
-      fail(reader, fieldPath(path, key), unknownFieldMessage(type, key));
-      continue;
-    }
-    const at = fieldPath(path, field.name);
-    const earlierKey = keysByField.get(field);
-    keysByField.set(field, key);
-    if (earlierKey !== undefined) {
-      fail(reader, at, `set twice (as "${earlierKey}" and "${key}")`);
-      continue;
-    }
-    if (value === null && !acceptsNull({ type: field.type, resolved: field.resolvedType })) continue;
-    if (!claimOneof(reader, field, setOneofs, at)) continue;
-    const read = readFieldValue(reader, field, value, at);
-    if (read !== undefined) properties[field.name] = read;
+  const state: ObjectState = { properties: {}, keysByField: new Map(), setOneofs: new Map() };
+  for (const [key, value] of Object.entries(json)) readEntry(reader, type, state, key, value, path);
+  return type.create(state.properties);
+}
+
+function readEntry(reader: JsonReader, type: protobuf.Type, state: ObjectState, key: string, value: unknown, path: string): void {
+  const field = fieldByJsonKey(type, key);
+  if (field === undefined) {
+    fail(reader, fieldPath(path, key), unknownFieldMessage(type, key));
+    return;
   }
-  return type.create(properties);
+  const at = fieldPath(path, field.name);
+  const earlierKey = state.keysByField.get(field);
+  state.keysByField.set(field, key);
+  if (earlierKey !== undefined) {
+    fail(reader, at, `set twice (as "${earlierKey}" and "${key}")`);
+    return;
+  }
+  // null (and undefined, from objects built in code) mean "unset", except where null is a value.
+  if (value === undefined || (value === null && !acceptsNull({ type: field.type, resolved: field.resolvedType }))) return;
+  if (!claimOneof(reader, field, state.setOneofs, at)) return;
+  const read = readFieldValue(reader, field, value, at);
+  if (read !== undefined) state.properties[field.name] = read;
 }
 
 function unknownFieldMessage(type: protobuf.Type, key: string): string {
@@ -152,7 +160,7 @@ function readMapKey(keyType: string, key: string): string | undefined {
 }
 
 /** Reads one (non-repeated) value of the given kind. */
-export function readValue(reader: JsonReader, kind: ValueKind, json: unknown, path: string): unknown {
+function readValue(reader: JsonReader, kind: ValueKind, json: unknown, path: string): unknown {
   const resolved = kind.resolved;
   if (resolved instanceof protobuf.Type) return readMessage(reader, resolved, json, path);
   if (resolved instanceof protobuf.Enum) return readEnum(reader, resolved, json, path);

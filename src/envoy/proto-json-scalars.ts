@@ -16,7 +16,7 @@ const MAX_FLOAT = 3.4028234663852886e38;
 
 /** A short description of a JSON value for error messages: `string "abc"`, `an object`. */
 export function describeJson(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   if (typeof value === 'object') return 'an object';
@@ -103,7 +103,7 @@ export function readScalar(type: string, json: unknown): ScalarResult {
 /** The proto3 default value test for a scalar (or enum number) in protobufjs' representation. */
 export function isDefaultScalar(value: unknown): boolean {
   if (value === undefined || value === null || value === 0 || value === '' || value === false) return true;
-  if (value instanceof Uint8Array) return value.length === 0;
+  if (value instanceof Uint8Array || Array.isArray(value)) return value.length === 0;
   return toBigInt(value) === 0n;
 }
 

@@ -55,10 +55,6 @@ export function messageTypeOf(field: protobuf.FieldBase): protobuf.Type | undefi
   return field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
 }
 
-export function enumTypeOf(field: protobuf.FieldBase): protobuf.Enum | undefined {
-  return field.resolvedType instanceof protobuf.Enum ? field.resolvedType : undefined;
-}
-
 /** Message fields, oneof members and `optional` scalars track presence; other proto3 scalars do not. */
 export function hasExplicitPresence(field: protobuf.Field): boolean {
   if (field.repeated || field.map) return false;
@@ -129,10 +125,12 @@ export function fieldByJsonKey(type: protobuf.Type, key: string): protobuf.Field
 
 /** The message type a type URL (`type.googleapis.com/envoy.config.cluster.v3.Cluster`) names, if loaded. */
 export function typeForUrl(root: protobuf.Root, typeUrl: string): protobuf.Type | undefined {
-  const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
-  if (name === '') return undefined;
-  const found = root.lookup(name.startsWith('.') ? name : `.${name}`);
-  return found instanceof protobuf.Type ? found : undefined;
+  const slash = typeUrl.lastIndexOf('/');
+  const name = typeUrl.slice(slash + 1);
+  if (slash < 0 || name === '') return undefined;
+  const found = root.lookup(`.${name}`);
+  // protobufjs' lookup also matches by suffix in nested namespaces; a type URL names the full name.
+  return found instanceof protobuf.Type && found.fullName === `.${name}` ? found : undefined;
 }
 
 /** `record[key] = value` that stays an own data property even for keys like "__proto__". */
@@ -143,6 +141,8 @@ export function setEntry(record: Record<string, unknown>, key: string, value: un
 /** Bytes held as Uint8Array (decoded) or base64 string (some plain objects). */
 export function toBytes(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
+  // protobufjs' default for an unset bytes field is a shared empty Array.
+  if (Array.isArray(value) && value.every((byte) => typeof byte === 'number')) return Uint8Array.from(value);
   if (typeof value === 'string') return Buffer.from(value, 'base64');
   return undefined;
 }

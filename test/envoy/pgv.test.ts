@@ -73,7 +73,8 @@ function validateJson(typeName: string, json: unknown): FieldError[] {
 
 const CLUSTER = 'envoy.config.cluster.v3.Cluster';
 const RULES = 'infermesh.test.Rules';
-const VALID_RULES = { required_inner: { id: 'a' }, must_be_true: true };
+/** The rules message's fields without presence are checked even when unset (as PGV does): fill those. */
+const VALID_RULES = { required_inner: { id: 'a' }, must_be_true: true, blob: 'YWI=' };
 
 function listenerWithHcm(hcm: Record<string, unknown>): Record<string, unknown> {
   return { name: 'l', filter_chains: [{ filters: [{ name: 'hcm', typed_config: { '@type': HCM_URL, ...hcm } }] }] };
@@ -219,9 +220,10 @@ describe('validateMessage rule coverage (test message)', () => {
     expect(validateJson(RULES, { ...VALID_RULES, ...json })).toEqual(expected === undefined ? [] : [expected]);
   });
 
-  it('message.required and bool.const on an otherwise empty message', () => {
+  it('message.required, bool.const and bytes.prefix on an otherwise empty message', () => {
     expect(validateJson(RULES, {})).toEqual([
       { path: 'required_inner', message: 'required field not set' },
+      { path: 'blob', message: 'must start with 0x6162' },
       { path: 'must_be_true', message: 'must be true' },
     ]);
   });
