@@ -1,7 +1,7 @@
 import type { MeshSettings } from '../model/types.ts';
 import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER } from './names.ts';
 import { localReplyConfig } from './local-reply.ts';
-import { EXTENSION_TYPES, TYPE_URLS } from './type-urls.ts';
+import { EXTENSION_TYPES } from './type-urls.ts';
 
 type Json = Record<string, unknown>;
 
@@ -56,4 +56,3 @@ export function apiListener(settings: MeshSettings): Json {
   };
 }
 
-export const LISTENER_TYPE_URL = TYPE_URLS.listener;

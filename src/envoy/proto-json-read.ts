@@ -3,7 +3,7 @@ import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
 import { readWellKnown } from './proto-json-wkt-read.ts';
 import { fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from './proto-reflect.ts';
-import { closestMatch } from './suggest.ts';
+import { closestMatch } from '../util/suggest.ts';
 
 /** Strict proto3 JSON -> protobufjs message. Errors are collected, never thrown. */
 

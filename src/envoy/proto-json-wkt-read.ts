@@ -4,7 +4,7 @@ import { fail, type JsonReader, readObject, readMessage, typeLabel } from './pro
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
 import { hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
 import { parseDuration, parseTimestamp, splitNanos } from './proto-time.ts';
-import { closestMatch } from './suggest.ts';
+import { closestMatch } from '../util/suggest.ts';
 
 /** Reading the well-known types that have their own proto3 JSON form. */
 

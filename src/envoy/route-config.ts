@@ -1,4 +1,4 @@
-import type { Backend, MeshModel, MeshSettings, Model } from '../model/types.ts';
+import type { Backend, MeshSettings, Model } from '../model/types.ts';
 import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND, abortRoute } from './error-routes.ts';
 import { restPathRoutes } from './rest-routes.ts';
 import { singleBackendAction, splitAction } from './route-action.ts';
@@ -87,4 +87,3 @@ export function routeConfiguration(parts: ModelRoutes[], settings: MeshSettings)
   };
 }
 
-export type { MeshModel };

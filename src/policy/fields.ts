@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration, DURATION_EXAMPLES } from './duration.ts';
-import { nearest } from './suggest.ts';
+import { nearest } from '../util/suggest.ts';
 
 export const UINT32_MAX = 4_294_967_295;
 

@@ -1,6 +1,6 @@
 /** zod issues -> field problems with a path and a message saying what would be valid. */
 import { z } from 'zod';
-import { nearest } from './suggest.ts';
+import { nearest } from '../util/suggest.ts';
 
 export interface FieldProblem {
   path: PropertyKey[];

@@ -1,7 +1,7 @@
 import { blackholeCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import { apiListener, sidecarListener } from '../envoy/listener.ts';
-import { BLACKHOLE_CLUSTER } from '../envoy/names.ts';
+import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER } from '../envoy/names.ts';
 import { routeConfiguration } from '../envoy/route-config.ts';
 import { TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { MeshSettings } from '../model/types.ts';
@@ -41,7 +41,7 @@ export function assembleSnapshot(models: readonly EncodedModel[], settings: Mesh
   add('endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, [])));
   const routeJson = routeConfiguration(models.map((m) => m.routes), settings);
   add('route', encodeOrThrow(codec, TYPE_URLS.route, settings.grpcTarget, routeJson));
-  add('listener', encodeOrThrow(codec, TYPE_URLS.listener, 'infermesh-sidecar', sidecarListener(settings)));
+  add('listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings)));
   add('listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings)));
   const snapshot = new Snapshot(version, sets, new Set([`listener/${settings.grpcTarget}`]));
   const problems = checkConsistency(snapshot);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nearest, levenshtein } from '../../src/policy/suggest.ts';
+import { editDistance, nearest } from '../../src/util/suggest.ts';
 import { policyDefaultsSchema, toFieldProblems } from '../../src/policy/index.ts';
 import { backendWith, docWith, problems } from './helpers.ts';
 
@@ -70,9 +70,10 @@ describe('suggestions', () => {
     ['', 'abc', 3],
     ['same', 'same', 0],
     ['flaw', 'lawn', 2],
-  ])('levenshtein(%s, %s) = %i', (a, b, distance) => {
-    expect(levenshtein(a, b)).toBe(distance);
-    expect(levenshtein(b, a)).toBe(distance);
+    ['retyrOn', 'retryOn', 1],
+  ])('editDistance(%s, %s) = %i', (a, b, distance) => {
+    expect(editDistance(a, b)).toBe(distance);
+    expect(editDistance(b, a)).toBe(distance);
   });
 
   it.each([

@@ -44,3 +44,8 @@ export function closestMatch(input: string, candidates: ReadonlyArray<readonly [
   }
   return best?.name;
 }
+
+/** closestMatch over plain names: the policy layer's unknown fields and enum values. */
+export function nearest(input: string, candidates: readonly string[]): string | undefined {
+  return closestMatch(input, candidates.map((candidate) => [candidate] as const));
+}
