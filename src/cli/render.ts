@@ -1,6 +1,6 @@
 import { reconcileWorld, EMPTY_LAST_GOOD } from '../controller/reconcile.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
-import type { MeshSettings } from '../model/types.ts';
+import type { MeshSettings, ModelPolicy } from '../model/types.ts';
 import { formatPolicyError } from '../policy/index.ts';
 import { assembleSnapshot } from '../snapshot/assemble.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
@@ -18,10 +18,14 @@ Prints the Envoy resources infermesh would serve for a folder of Kubernetes YAML
 
 Options:
   --config-dir DIR        folder of policy ConfigMaps and EndpointSlices (required)
+  --show-policies         also print "policies": each model's effective policy and where every value came
+                          from (policy, namespace or global defaults ConfigMap, or built-in)
 ${SETTINGS_HELP}`;
 
 export interface RenderedWorld {
   snapshot: Snapshot;
+  /** The effective policy of every serving model, with where each value came from. */
+  policies: EffectivePolicy[];
   problems: string[];
   /** Not errors, but worth an operator's eye (e.g. an EndpointSlice without the named port). */
   warnings: string[];
@@ -38,7 +42,19 @@ export function renderWorld(world: SourceWorld, settings: MeshSettings, codec: R
     ...result.statuses.filter((s) => s.state === 'rejected' && s.problems.length > 0 && !result.policyErrors.some((e) => e.model === s.model)).flatMap((s) => s.problems.map((p) => `model ${s.model}: ${p}`)),
   ];
   const warnings = result.warnings.map((w) => `model ${w.model}: ${w.message}`);
-  return { snapshot: assembled.snapshot, problems, warnings };
+  return { snapshot: assembled.snapshot, policies: result.served.map(effectivePolicy), problems, warnings };
+}
+
+export interface EffectivePolicy {
+  model: string;
+  source: string;
+  policy: Omit<ModelPolicy, 'source' | 'provenance'>;
+  provenance: Readonly<Record<string, string>>;
+}
+
+function effectivePolicy(policy: ModelPolicy): EffectivePolicy {
+  const { source, provenance, ...rest } = policy;
+  return { model: policy.model, source: `${source.namespace}/${source.configMap} key "${source.key}" [doc ${source.index}]`, policy: rest, provenance: provenance ?? {} };
 }
 
 export function snapshotJson(snapshot: Snapshot): Record<string, unknown[]> {
@@ -48,7 +64,7 @@ export function snapshotJson(snapshot: Snapshot): Record<string, unknown[]> {
 }
 
 export async function renderCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const { values } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, ...SETTINGS_OPTIONS }, HELP);
+  const { values } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, 'show-policies': { type: 'boolean' }, ...SETTINGS_OPTIONS }, HELP);
   if (values.help) {
     out.write(HELP);
     return 0;
@@ -56,7 +72,8 @@ export async function renderCommand(argv: string[], out: NodeJS.WritableStream, 
   const dir = values['config-dir'];
   if (!dir) throw new UsageError('--config-dir is required', HELP);
   const rendered = renderWorld(await readFolder(dir), settingsFromFlags(values));
-  out.write(`${JSON.stringify(snapshotJson(rendered.snapshot), null, 2)}\n`);
+  const output = { ...snapshotJson(rendered.snapshot), ...(values['show-policies'] ? { policies: rendered.policies } : {}) };
+  out.write(`${JSON.stringify(output, null, 2)}\n`);
   for (const warning of rendered.warnings) err.write(`warning: ${warning}\n`);
   for (const problem of rendered.problems) err.write(`${problem}\n`);
   return rendered.problems.length > 0 ? 1 : 0;

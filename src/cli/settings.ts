@@ -6,19 +6,43 @@ export const SETTINGS_OPTIONS = {
   'version-header': { type: 'string' },
   'grpc-target': { type: 'string' },
   'sidecar-port': { type: 'string' },
+  'control-plane-namespace': { type: 'string' },
+  'allow-cross-namespace': { type: 'string', multiple: true },
 } as const;
 
 export const SETTINGS_HELP = `  --model-header NAME     request header naming the model (default ${DEFAULT_SETTINGS.modelHeader})
   --version-header NAME   request header pinning a version (default ${DEFAULT_SETTINGS.versionHeader})
   --grpc-target NAME      name proxyless gRPC clients dial as xds:///NAME (default ${DEFAULT_SETTINGS.grpcTarget})
   --sidecar-port PORT     port of the sidecar listener (default ${DEFAULT_SETTINGS.sidecarListenerPort})
+  --control-plane-namespace NS
+                          where cluster-wide defaults ConfigMaps live (default $POD_NAMESPACE, else ${DEFAULT_SETTINGS.controlPlaneNamespace})
+  --allow-cross-namespace NS
+                          let policies route to Services in NS besides their own namespace (repeatable)
 `;
 
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-export function settingsFromFlags(values: { 'model-header'?: string; 'version-header'?: string; 'grpc-target'?: string; 'sidecar-port'?: string }): MeshSettings {
+interface SettingsFlags {
+  'model-header'?: string;
+  'version-header'?: string;
+  'grpc-target'?: string;
+  'sidecar-port'?: string;
+  'control-plane-namespace'?: string;
+  'allow-cross-namespace'?: string[];
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function namespaceFlag(flag: string, value: string): string {
+  if (!NAMESPACE.test(value)) throw new Error(`${flag} "${value}" is not a namespace name (lowercase letters, digits and -)`);
+  return value;
+}
+
+export function settingsFromFlags(values: SettingsFlags, env: NodeJS.ProcessEnv = process.env): MeshSettings {
   const settings: MeshSettings = {
     ...DEFAULT_SETTINGS,
+    controlPlaneNamespace: namespaceFlag('--control-plane-namespace', values['control-plane-namespace'] ?? env['POD_NAMESPACE'] ?? DEFAULT_SETTINGS.controlPlaneNamespace),
+    crossNamespaceTargets: (values['allow-cross-namespace'] ?? []).map((ns) => namespaceFlag('--allow-cross-namespace', ns)),
     modelHeader: (values['model-header'] ?? DEFAULT_SETTINGS.modelHeader).toLowerCase(),
     versionHeader: (values['version-header'] ?? DEFAULT_SETTINGS.versionHeader).toLowerCase(),
     grpcTarget: values['grpc-target'] ?? DEFAULT_SETTINGS.grpcTarget,

@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import { buildModels } from '../model/build.ts';
 import type { MeshSettings, ModelPolicy, PolicySource } from '../model/types.ts';
-import { isPolicyConfigMap, parsePolicyConfigMap, resolveOwnership, type PolicyError } from '../policy/index.ts';
+import {
+  checkNamespaceBoundary,
+  isPolicyConfigMap,
+  layersFor,
+  parseDefaults,
+  parsePolicyConfigMapWithDefaults,
+  resolveOwnership,
+  type NamespacedDefaults,
+  type PolicyError,
+} from '../policy/index.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
 import type { SourceWorld } from '../sources/types.ts';
@@ -25,12 +34,16 @@ export interface ModelStatus {
 export interface LastGood {
   policyByLocation: ReadonlyMap<string, ModelPolicy>;
   encodedByModel: ReadonlyMap<string, EncodedModel>;
+  /** A defaults document that breaks keeps applying its last good values, so its policies do not all shift. */
+  defaultsByLocation: ReadonlyMap<string, NamespacedDefaults>;
 }
 
-export const EMPTY_LAST_GOOD: LastGood = { policyByLocation: new Map(), encodedByModel: new Map() };
+export const EMPTY_LAST_GOOD: LastGood = { policyByLocation: new Map(), encodedByModel: new Map(), defaultsByLocation: new Map() };
 
 export interface ReconcileResult {
   encoded: EncodedModel[];
+  /** The policy each served model is built from (its last good one when stale). */
+  served: ModelPolicy[];
   statuses: ModelStatus[];
   policyErrors: PolicyError[];
   warnings: { model: string; message: string }[];
@@ -43,11 +56,23 @@ export function locationKey(source: Location): string {
   return `${source.namespace}/${source.configMap}/${source.key}#${source.index}`;
 }
 
-/** The lastGood locations an error covers: its document, or every document of its key when it has no index. */
-function coveredLocations(error: PolicyError, lastGood: LastGood): string[] {
+/** The remembered locations an error covers: its document, or every document of its key when it has no index. */
+function coveredLocations(error: PolicyError, remembered: Iterable<string>): string[] {
   if (error.index !== undefined) return [locationKey({ ...error, index: error.index })];
   const prefix = `${error.namespace}/${error.configMap}/${error.key}#`;
-  return [...lastGood.policyByLocation.keys()].filter((key) => key.startsWith(prefix));
+  return [...remembered].filter((key) => key.startsWith(prefix));
+}
+
+/** Defaults as written, with broken documents replaced by their last good version. */
+function effectiveDefaults(world: SourceWorld, lastGood: LastGood, controlPlaneNamespace: string) {
+  const parsed = parseDefaults(world.configMaps, controlPlaneNamespace);
+  const present = new Set(parsed.defaults.map((d) => locationKey(d)));
+  const kept = parsed.errors
+    .flatMap((error) => coveredLocations(error, lastGood.defaultsByLocation.keys()))
+    .filter((key) => !present.has(key))
+    .flatMap((key) => lastGood.defaultsByLocation.get(key) ?? []);
+  const defaults = [...parsed.defaults, ...new Set(kept)];
+  return { defaults, errors: parsed.errors, byLocation: new Map(defaults.map((d) => [locationKey(d), d])) };
 }
 
 function describe(error: PolicyError): string {
@@ -72,7 +97,7 @@ function withLastGoodPolicies(policies: ModelPolicy[], errors: PolicyError[], la
   const present = new Set(policies.map((p) => locationKey(p.source)));
   const staleProblems = new Map<string, string[]>();
   for (const error of errors) {
-    for (const key of coveredLocations(error, lastGood)) {
+    for (const key of coveredLocations(error, lastGood.policyByLocation.keys())) {
       if (lastGood.policyByLocation.has(key) && !present.has(key)) staleProblems.set(key, [...(staleProblems.get(key) ?? []), describe(error)]);
     }
   }
@@ -90,15 +115,21 @@ function sourceOf(error: PolicyError): PolicySource {
  * version; every other model is untouched.
  */
 export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
-  const parsed = world.configMaps.filter(isPolicyConfigMap).map(parsePolicyConfigMap);
-  const invalid = parsed.flatMap((p) => p.errors);
-  const { policies, staleProblems } = withLastGoodPolicies(parsed.flatMap((p) => p.policies), invalid, lastGood);
+  const { controlPlaneNamespace, crossNamespaceTargets } = settings;
+  const defaults = effectiveDefaults(world, lastGood, controlPlaneNamespace);
+  const parsed = world.configMaps
+    .filter(isPolicyConfigMap)
+    .map((cm) => parsePolicyConfigMapWithDefaults(cm, layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace)));
+  const boundary = checkNamespaceBoundary(parsed.flatMap((p) => p.policies), crossNamespaceTargets);
+  const invalid = [...parsed.flatMap((p) => p.errors), ...boundary.errors];
+  const { policies, staleProblems } = withLastGoodPolicies(boundary.accepted, invalid, lastGood);
   const ownership = resolveOwnership(policies);
   const built = buildModels(ownership.winners, world.endpointSlices);
 
   const policyByLocation = new Map<string, ModelPolicy>();
   const encodedByModel = new Map<string, EncodedModel>();
   const encoded: EncodedModel[] = [];
+  const served: ModelPolicy[] = [];
   const statuses: ModelStatus[] = [];
   const accounted = new Set<string>();
 
@@ -115,6 +146,7 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
       continue;
     }
     encoded.push(chosen);
+    served.push(result.ok ? model.policy : (lastGood.policyByLocation.get(location) ?? model.policy));
     encodedByModel.set(name, chosen);
     const stale = problems.length > 0;
     statuses.push({ model: name, state: stale ? 'stale' : 'serving', source: model.policy.source, problems, fingerprint: fingerprint(chosen) });
@@ -133,10 +165,11 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
   }
   return {
     encoded,
+    served,
     statuses: mergeByModelAndState(statuses),
-    policyErrors: [...invalid, ...ownership.conflicts],
+    policyErrors: [...defaults.errors, ...invalid, ...ownership.conflicts],
     warnings: built.warnings,
-    lastGood: { policyByLocation, encodedByModel },
+    lastGood: { policyByLocation, encodedByModel, defaultsByLocation: defaults.byLocation },
   };
 }
 

@@ -11,7 +11,7 @@ export interface BuiltModels {
 /** Equal split when no backend sets a weight (the policy layer turns "omitted everywhere" into equal weights). */
 function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof indexSlices>, warnings: BuiltModels['warnings']): Model {
   const backends = policy.backends.map((backend) => {
-    const service = { namespace: policy.source.namespace, name: backend.service, port: backend.port };
+    const service = { namespace: backend.namespace ?? policy.source.namespace, name: backend.service, port: backend.port };
     const resolved = resolveEndpoints(service, slicesByService);
     for (const message of resolved.warnings) warnings.push({ model: policy.model, message });
     return {

@@ -67,6 +67,8 @@ export interface CircuitBreakerPolicy {
 export interface BackendPolicy {
   name: string;
   service: string;
+  /** The Service's namespace when not the policy's own (subject to the cross-namespace allow list). */
+  namespace?: string;
   /** Service/EndpointSlice port name, or number. */
   port: string | number;
   version?: string;
@@ -85,6 +87,8 @@ export interface ModelPolicy {
   outlierDetection?: OutlierDetectionPolicy;
   circuitBreaker?: CircuitBreakerPolicy;
   source: PolicySource;
+  /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
+  provenance?: Readonly<Record<string, string>>;
 }
 
 /** One address:port able to serve, as the IR sees it (from EndpointSlices). */
@@ -125,6 +129,10 @@ export interface MeshSettings {
   grpcTarget: string;
   sidecarListenerAddress: string;
   sidecarListenerPort: number;
+  /** Where cluster-wide defaults ConfigMaps live (the control plane's own namespace). */
+  controlPlaneNamespace: string;
+  /** Namespaces any policy may route to besides its own. */
+  crossNamespaceTargets: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: MeshSettings = {
@@ -133,4 +141,6 @@ export const DEFAULT_SETTINGS: MeshSettings = {
   grpcTarget: 'infermesh',
   sidecarListenerAddress: '0.0.0.0',
   sidecarListenerPort: 15001,
+  controlPlaneNamespace: 'infermesh-system',
+  crossNamespaceTargets: [],
 };

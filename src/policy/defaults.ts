@@ -159,6 +159,7 @@ function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
   return doc.backends.map((backend) => ({
     name: backend.name,
     service: backend.service,
+    ...(backend.namespace !== undefined ? { namespace: backend.namespace } : {}),
     port: backend.port,
     ...(backend.version !== undefined ? { version: backend.version } : {}),
     weight: backend.weight ?? 1,

@@ -29,3 +29,5 @@ export {
   type ParsedPolicies,
 } from './parse.ts';
 export { compareSources, resolveOwnership, type Ownership } from './conflicts.ts';
+export { DEFAULTS_LABEL, isDefaultsConfigMap, layersFor, parseDefaults, type NamespacedDefaults } from './defaults-configmap.ts';
+export { checkNamespaceBoundary } from './namespace-boundary.ts';

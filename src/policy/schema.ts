@@ -36,6 +36,8 @@ const backend = mapping({
     DNS_1035_LABEL,
     "a Service name in the ConfigMap's namespace (1-63 lowercase letters, digits or -, starting with a letter, ending with a letter or digit)",
   ),
+  /** Another namespace's Service; allowed only for namespaces the control plane is told to allow. */
+  namespace: text(DNS_LABEL, `a namespace name (${DNS_LABEL_RULE})`).optional(),
   port,
   version: modelName('a version').optional(),
   weight: int(0, MAX_WEIGHT).optional(),

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -63,6 +63,37 @@ describe('infermesh render', () => {
     const { out } = await run('render', '--config-dir', example, '--model-header', 'X-Inference-Model');
     expect(out).toContain('"x-inference-model"');
     expect(out).not.toContain('"x-model"');
+  });
+
+  it('--show-policies shows each effective value and where it came from', async () => {
+    const dir = path.join(scratch, 'layers');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'all.yaml'), `apiVersion: v1
+kind: ConfigMap
+metadata: { name: mesh-defaults, namespace: infermesh-system, labels: { infermesh.io/defaults: "true" } }
+data: { defaults.yaml: "timeout: 12s\nretries: { attempts: 1 }" }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: ml-defaults, namespace: ml, labels: { infermesh.io/defaults: "true" } }
+data: { defaults.yaml: "retries: { attempts: 4 }" }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: p, namespace: ml, labels: { infermesh.io/policy: "true" } }
+data: { p.yaml: "model: m\nserver: triton\nbackends: [{ name: a, service: s, port: grpc }]" }
+`);
+    const { code, out } = await run('render', '--config-dir', dir, '--show-policies', '--control-plane-namespace', 'infermesh-system');
+    expect(code).toBe(0);
+    const [policy] = (JSON.parse(out) as { policies: { policy: { timeoutMs: number; retries: { attempts: number } }; provenance: Record<string, string> }[] }).policies;
+    expect(policy?.policy.timeoutMs).toBe(12_000);
+    expect(policy?.policy.retries.attempts).toBe(4);
+    expect(policy?.provenance).toMatchObject({
+      server: 'policy',
+      timeout: 'default:global infermesh-system/mesh-defaults',
+      'retries.attempts': 'default:namespace ml/ml-defaults',
+      'circuitBreaker.maxRequests': 'builtin',
+    });
   });
 
   it('requires --config-dir (usage error, exit 2)', async () => {
