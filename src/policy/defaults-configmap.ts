@@ -25,7 +25,7 @@ export function parseDefaults(configMaps: readonly ConfigMapObject[], controlPla
   const defaults: NamespacedDefaults[] = [];
   const errors: PolicyError[] = [];
   for (const cm of configMaps.filter(isDefaultsConfigMap)) {
-    const scope = cm.namespace === controlPlaneNamespace ? 'global' : `namespace ${cm.namespace}`;
+    const scope = cm.namespace === controlPlaneNamespace ? 'global' : 'namespace';
     const parsed = parseConfigMapDocuments(cm, {
       schema: policyDefaultsSchema,
       label: DEFAULTS_LABEL,

@@ -71,7 +71,7 @@ describe('infermesh render', () => {
     await writeFile(path.join(dir, 'all.yaml'), `apiVersion: v1
 kind: ConfigMap
 metadata: { name: mesh-defaults, namespace: infermesh-system, labels: { infermesh.io/defaults: "true" } }
-data: { defaults.yaml: "timeout: 12s\nretries: { attempts: 1 }" }
+data: { defaults.yaml: "timeout: 12s\\nretries: { attempts: 1 }" }
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -81,9 +81,10 @@ data: { defaults.yaml: "retries: { attempts: 4 }" }
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: p, namespace: ml, labels: { infermesh.io/policy: "true" } }
-data: { p.yaml: "model: m\nserver: triton\nbackends: [{ name: a, service: s, port: grpc }]" }
+data: { p.yaml: "model: m\\nserver: triton\\nbackends: [{ name: a, service: s, port: grpc }]" }
 `);
-    const { code, out } = await run('render', '--config-dir', dir, '--show-policies', '--control-plane-namespace', 'infermesh-system');
+    const { code, out, err } = await run('render', '--config-dir', dir, '--show-policies', '--control-plane-namespace', 'infermesh-system');
+    expect(err).toBe('');
     expect(code).toBe(0);
     const [policy] = (JSON.parse(out) as { policies: { policy: { timeoutMs: number; retries: { attempts: number } }; provenance: Record<string, string> }[] }).policies;
     expect(policy?.policy.timeoutMs).toBe(12_000);
