@@ -90,7 +90,7 @@ function printTable(rows: string[][]): void {
 async function main(): Promise<number> {
   const pods = await startPods();
   const server = await startServer({
-    configDir: exampleDir,
+    source: { kind: 'folder', dir: exampleDir },
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
     settings: DEFAULT_SETTINGS,

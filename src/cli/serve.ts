@@ -1,9 +1,15 @@
 import { hostname } from 'node:os';
 import { createAdminServer, listenHttp } from '../admin/server.ts';
-import { Controller } from '../controller/controller.ts';
+import { Controller, type ControllerOptions, type WorldSource } from '../controller/controller.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
+import { EVENTS_LEASE_NAME } from '../kube/api-usage.ts';
+import { kubernetesEventSink } from '../kube/event-sink.ts';
+import { PolicyEventRecorder } from '../kube/events.ts';
+import { loadKubeConfig } from '../kube/kube-config.ts';
+import { LeaseElector } from '../kube/leader.ts';
+import { KubernetesSource } from '../kube/source.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
-import { createMetrics } from '../metrics/metrics.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
 import { FolderSource } from '../sources/folder.ts';
@@ -12,19 +18,25 @@ import { SnapshotStore } from '../xds/snapshot-store.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
-const HELP = `Usage: infermesh serve --config-dir DIR [options]
+const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
 
-Serves xDS (ADS, state of the world) to Envoy sidecars and proxyless gRPC clients, from a folder of
-Kubernetes YAML (policy ConfigMaps and EndpointSlices) that is watched for changes.
+Serves xDS (ADS, state of the world) to Envoy sidecars and proxyless gRPC clients from policy ConfigMaps
+and EndpointSlices: read from a folder of Kubernetes YAML (watched for changes), or from the Kubernetes API
+(--kubeconfig, or the pod's service account when run in a cluster without either flag).
 
 Options:
   --config-dir DIR        folder of policy ConfigMaps and EndpointSlices ("a cluster in a folder")
-  --kubeconfig FILE       read from a Kubernetes API server instead (not available yet)
-  --namespace NS          limit to namespaces (repeatable; Kubernetes mode)
+  --kubeconfig FILE       read from the Kubernetes API server this kubeconfig names
+  --namespace NS          watch only these namespaces (repeatable; default all)
+  --no-events             do not write Kubernetes Events about rejected policies
   --xds-address H:P       ADS gRPC address (default 0.0.0.0:18000)
   --admin-address H:P     /metrics, /healthz, /readyz, /status (default 0.0.0.0:9090)
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
 ${SETTINGS_HELP}`;
+
+export type SourceChoice =
+  | { kind: 'folder'; dir: string }
+  | { kind: 'kubernetes'; kubeconfig?: string; namespaces: readonly string[]; events: boolean; identity?: string; leaseRenewMs?: number };
 
 export interface RunningServer {
   xdsPort: number;
@@ -32,16 +44,52 @@ export interface RunningServer {
   controller: Controller;
   store: SnapshotStore;
   xds: XdsServer;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
 export interface ServeOptions {
-  configDir: string;
+  source: SourceChoice;
   xdsAddress: string;
   adminAddress: string;
   settings: MeshSettings;
   logger: Logger;
   holdoffMs?: number;
+}
+
+interface SourceParts {
+  source: WorldSource;
+  onProblems?: ControllerOptions['onProblems'];
+  start(): void;
+  stop(): void;
+}
+
+function kubernetesParts(choice: Extract<SourceChoice, { kind: 'kubernetes' }>, settings: MeshSettings, logger: Logger, metrics: Metrics): SourceParts {
+  const config = loadKubeConfig(choice.kubeconfig);
+  const source = new KubernetesSource({ config, namespaces: choice.namespaces, controlPlaneNamespace: settings.controlPlaneNamespace, logger });
+  const identity = choice.identity ?? process.env['POD_NAME'] ?? hostname();
+  const elector = choice.events
+    ? new LeaseElector({ config, namespace: settings.controlPlaneNamespace, name: EVENTS_LEASE_NAME, identity, logger, ...(choice.leaseRenewMs ? { renewIntervalMs: choice.leaseRenewMs } : {}) })
+    : undefined;
+  const recorder = elector
+    ? new PolicyEventRecorder({ sink: kubernetesEventSink(config), isLeader: () => elector.isLeader(), logger, instance: identity, onOutcome: (outcome) => metrics.events.inc({ outcome }) })
+    : undefined;
+  return {
+    source,
+    ...(recorder ? { onProblems: (configMaps, errors) => recorder.observe(configMaps, errors) } : {}),
+    start() {
+      source.start();
+      elector?.start();
+    },
+    stop() {
+      elector?.stop();
+    },
+  };
+}
+
+function sourceParts(options: ServeOptions, metrics: Metrics): SourceParts {
+  if (options.source.kind === 'folder') return { source: new FolderSource(options.source.dir), start() {}, stop() {} };
+  return kubernetesParts(options.source, options.settings, options.logger, metrics);
 }
 
 /** Starts the whole control plane; used by the CLI, the demo and end-to-end tests alike. */
@@ -50,35 +98,37 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const root = loadEnvoyProtos();
   const metrics = createMetrics({ processMetrics: true });
   const store = new SnapshotStore();
+  const parts = sourceParts(options, metrics);
   const controller = new Controller({
-    source: new FolderSource(options.configDir),
+    source: parts.source,
     store,
     codec: new ResourceCodec(root),
     settings,
     logger,
     metrics,
+    ...(parts.onProblems ? { onProblems: parts.onProblems } : {}),
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
   });
   const xds = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId: `infermesh@${hostname()}` });
   const admin = createAdminServer({ registry: metrics.registry, status: () => controller.status() });
   const adminAddress = await listenHttp(admin, options.adminAddress);
-  // Streams may connect before the first read finishes: they wait, and get nothing partial.
+  // Streams may connect before the first complete read: they wait, and get nothing partial. /readyz stays
+  // unready meanwhile.
   const xdsPort = await xds.listen(options.xdsAddress);
-  await controller.start();
-  logger.info({ xds: `${options.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, admin: `${adminAddress.address}:${adminAddress.port}`, configDir: options.configDir, snapshot: controller.status().snapshotVersion }, 'infermesh serving');
-  return {
-    xdsPort,
-    adminPort: adminAddress.port,
-    controller,
-    store,
-    xds,
-    async close() {
-      controller.stop();
-      await xds.close(2_000);
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
-      admin.closeAllConnections();
-    },
+  parts.start();
+  const started = controller.start();
+  const close = async () => {
+    parts.stop();
+    controller.stop();
+    await xds.close(2_000);
+    await new Promise<void>((resolve) => admin.close(() => resolve()));
+    admin.closeAllConnections();
   };
+  const where = options.source.kind === 'folder' ? { configDir: options.source.dir } : { kubernetes: options.source.kubeconfig ?? 'in-cluster', namespaces: options.source.namespaces };
+  void started.then(() => logger.info({ xds: `${options.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, admin: `${adminAddress.address}:${adminAddress.port}`, ...where, snapshot: controller.status().snapshotVersion }, 'infermesh serving'));
+  // A folder is read at once; a cluster may take a while to list, and serving /healthz meanwhile matters.
+  if (options.source.kind === 'folder') await started;
+  return { xdsPort, adminPort: adminAddress.port, controller, store, xds, metrics, close };
 }
 
 export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _err: NodeJS.WritableStream): Promise<number> {
@@ -88,6 +138,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       'config-dir': { type: 'string' },
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', multiple: true },
+      'no-events': { type: 'boolean' },
       'xds-address': { type: 'string', default: '0.0.0.0:18000' },
       'admin-address': { type: 'string', default: '0.0.0.0:9090' },
       'log-level': { type: 'string' },
@@ -99,11 +150,13 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     out.write(HELP);
     return 0;
   }
-  if (values.kubeconfig) throw new UsageError('--kubeconfig (Kubernetes mode) is not available in this release; use --config-dir', HELP);
-  if (!values['config-dir']) throw new UsageError('--config-dir is required', HELP);
+  if (values['config-dir'] && values.kubeconfig) throw new UsageError('give either --config-dir or --kubeconfig, not both', HELP);
+  const source: SourceChoice = values['config-dir']
+    ? { kind: 'folder', dir: values['config-dir'] }
+    : { kind: 'kubernetes', ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), namespaces: values.namespace ?? [], events: !values['no-events'] };
   const logger = createLogger(values['log-level']);
   const server = await startServer({
-    configDir: values['config-dir'],
+    source,
     xdsAddress: values['xds-address'],
     adminAddress: values['admin-address'],
     settings: settingsFromFlags(values),

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { MeshSettings } from '../model/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { formatPolicyError } from '../policy/index.ts';
+import { formatPolicyError, isDefaultsConfigMap, isPolicyConfigMap, type PolicyError } from '../policy/index.ts';
 import { assembleSnapshot } from '../snapshot/assemble.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
-import type { SourceWorld } from '../sources/types.ts';
+import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import type { SnapshotStore } from '../xds/snapshot-store.ts';
 import { diffStatuses, hasChanges } from './changes.ts';
 import { debounce, realTimers, type Timers } from './debounce.ts';
@@ -28,6 +28,8 @@ export interface ControllerOptions {
   holdoffMs?: number;
   maxDelayMs?: number;
   timers?: Timers;
+  /** Told every reconcile's policy problems (e.g. to write Kubernetes Events); its failures never stop serving. */
+  onProblems?: (configMaps: readonly ConfigMapObject[], errors: readonly PolicyError[]) => Promise<void>;
 }
 
 export interface ControllerStatus {
@@ -61,10 +63,10 @@ export class Controller {
     return this.#status;
   }
 
-  /** First complete read and publish, then watch for changes. */
+  /** Watch for changes, then the first complete read and publish (a change during that read triggers another). */
   async start(): Promise<void> {
-    await this.refresh();
     this.#options.source.watch?.(() => this.#debounced.trigger());
+    await this.refresh();
   }
 
   stop(): void {
@@ -129,6 +131,8 @@ export class Controller {
       warnings: result.warnings,
     };
     this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
+    const ours = world.configMaps.filter((cm) => isPolicyConfigMap(cm) || isDefaultsConfigMap(cm));
+    this.#options.onProblems?.(ours, result.policyErrors).catch((error: unknown) => logger.warn({ err: error }, 'reporting policy problems failed'));
     return served;
   }
 

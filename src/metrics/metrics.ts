@@ -13,6 +13,7 @@ export interface Metrics {
   snapshotVersion: Gauge;
   models: Gauge<'state'>;
   policyErrors: Gauge<'kind'>;
+  events: Counter<'outcome'>;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -42,5 +43,6 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     snapshotVersion: new Gauge({ name: 'infermesh_snapshot_version', help: 'Sequence number of the snapshot being served.', registers }),
     models: new Gauge({ name: 'infermesh_models', help: 'Models by state: serving, stale (last good kept), rejected, conflict.', labelNames: ['state'] as const, registers }),
     policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
+    events: new Counter({ name: 'infermesh_kube_events_total', help: 'Kubernetes Events about policies: written, failed, dropped (rate limit).', labelNames: ['outcome'] as const, registers }),
   };
 }

@@ -42,7 +42,7 @@ describe('unknown fields', () => {
 
   it('in a backend, with its index', () => {
     expect(problems(backendWith({ weigth: 5 }))).toEqual([
-      'backends[0].weigth: unknown field; did you mean "weight"? valid fields: name, service, port, version, weight',
+      'backends[0].weigth: unknown field; did you mean "weight"? valid fields: name, service, namespace, port, version, weight',
     ]);
   });
 

@@ -81,7 +81,7 @@ export class Mesh {
     await mesh.writeSlices();
     for (const [name, policy] of Object.entries(policies)) await mesh.writePolicy(name, policy);
     mesh.server = await startServer({
-      configDir: mesh.dir,
+      source: { kind: 'folder', dir: mesh.dir },
       xdsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
       settings: DEFAULT_SETTINGS,
