@@ -81,7 +81,7 @@ const EVENTS_V1_RENAMES: [core: string, eventsV1: string][] = [
 ];
 
 function rename(object: KubeObject, pairs: [string, string][], apiVersion: string): KubeObject {
-  const out: KubeObject = { ...object, apiVersion, kind: 'Event' };
+  const out: KubeObject = Object.assign({ apiVersion, kind: 'Event' }, object, { apiVersion, kind: 'Event' });
   for (const [from, to] of pairs) {
     delete out[from];
     if (object[from] !== undefined) out[to] = object[from];
@@ -97,8 +97,8 @@ function view(info: KindInfo, group: string, version: string, resource: string, 
     version,
     resource,
     apiVersion,
-    toWire: toWire ?? ((object) => ({ ...object, apiVersion, kind: info.kind })),
-    fromWire: fromWire ?? ((object) => ({ ...object, apiVersion, kind: info.kind })),
+    toWire: toWire ?? ((object) => Object.assign({ apiVersion, kind: info.kind }, object, { apiVersion, kind: info.kind })),
+    fromWire: fromWire ?? ((object) => Object.assign({ apiVersion, kind: info.kind }, object, { apiVersion, kind: info.kind })),
   };
 }
 

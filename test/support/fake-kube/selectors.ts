@@ -37,12 +37,8 @@ function checkValue(value: string): string {
 }
 
 function tokenize(selector: string): string[] {
-  const tokens: string[] = [];
-  const re = /\s*(==|!=|=|!|\(|\)|,|<|>|[^\s=!(),<>]+)/y;
-  let match: RegExpExecArray | null;
-  while (re.lastIndex < selector.length && (match = re.exec(selector))) tokens.push(match[1] ?? '');
-  if (selector.slice(re.lastIndex).trim() !== '') throw badSelector(`unexpected input at ${re.lastIndex}`);
-  return tokens;
+  // Every character is whitespace (skipped) or part of an operator or a word, so this never fails.
+  return [...selector.matchAll(/(==|!=|=|!|\(|\)|,|<|>|[^\s=!(),<>]+)|\s+/g)].flatMap((match) => (match[1] ? [match[1]] : []));
 }
 
 const isWord = (token: string | undefined): token is string => token !== undefined && !/^(==|!=|=|!|\(|\)|,|<|>)$/.test(token);
