@@ -127,6 +127,14 @@ describe('Kubernetes mode, driven through the API server', () => {
     await eventually(async () => expect(await servedBy()).toEqual(['v1-a']));
   });
 
+  it('recovers from a dropped connection (socket reset) with backoff, without losing changes', async () => {
+    kube.closeWatches({ abrupt: true });
+    put('ConfigMap', resnetPolicy(0, 100));
+    await eventually(async () => expect(await servedBy()).toEqual(['v2-a']));
+    put('ConfigMap', resnetPolicy(100, 0));
+    await eventually(async () => expect(await servedBy()).toEqual(['v1-a']));
+  });
+
   it('keeps serving when Events cannot be written', async () => {
     const restore = kube.failWrites('Event', 500);
     try {
