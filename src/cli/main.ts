@@ -1,3 +1,4 @@
+import { injectCommand } from './inject.ts';
 import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
 import { validateCommand } from './validate.ts';
@@ -9,6 +10,7 @@ Usage:
   infermesh serve    --config-dir DIR [--xds-address 0.0.0.0:18000] [--admin-address 0.0.0.0:9090]
   infermesh validate PATH...
   infermesh render   --config-dir DIR
+  infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
 
 Run "infermesh COMMAND --help" for the options of one command.
 Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
@@ -24,6 +26,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await validateCommand(rest, out, err);
       case 'render':
         return await renderCommand(rest, out, err);
+      case 'inject':
+        return await injectCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -31,7 +35,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         out.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render\n\n${HELP}`);
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject\n\n${HELP}`);
         return 2;
     }
   } catch (error) {

@@ -135,7 +135,7 @@ data:
 });
 
 describe('infermesh CLI', () => {
-  it.each(['serve', 'validate', 'render'])('%s --help prints usage and exits 0', async (command) => {
+  it.each(['serve', 'validate', 'render', 'inject'])('%s --help prints usage and exits 0', async (command) => {
     const { code, out } = await run(command, '--help');
     expect(code).toBe(0);
     expect(out).toContain(`infermesh ${command}`);
@@ -144,7 +144,7 @@ describe('infermesh CLI', () => {
   it('rejects an unknown command with the list of valid ones (exit 2)', async () => {
     const { code, err } = await run('deploy');
     expect(code).toBe(2);
-    expect(err).toContain('valid commands: serve, validate, render');
+    expect(err).toContain('valid commands: serve, validate, render, inject');
   });
 
   it('rejects an unknown flag naming the command (exit 2)', async () => {

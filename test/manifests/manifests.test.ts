@@ -3,6 +3,8 @@
  * expects, RBAC grants exactly what src/kube/api-usage.ts says the code calls, the example policies
  * validate and point at Services that exist, and (where kubectl is installed) kustomize builds both trees.
  */
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.ts';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -465,7 +467,15 @@ describe('the examples overlay', () => {
   });
 
   // client/client.yaml is generated from the source with `infermesh inject` and then listed in the overlay.
-  it.skipIf(!existsSync(path.join(MANIFESTS, CLIENT_INJECTED)))('has, once generated, the injected client: the source plus the sidecar and its bootstrap', () => {
+  it('is kept up to date: client.yaml is exactly what infermesh inject makes of client.source.yaml', async () => {
+    const chunks: Buffer[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _encoding, done) => { chunks.push(chunk); done(); } });
+    const code = await main(['inject', '-f', path.join(MANIFESTS, 'examples/client/client.source.yaml')], out, new Writable({ write: (_c, _e, done) => done() }));
+    expect(code).toBe(0);
+    expect(Buffer.concat(chunks).toString()).toBe(readFileSync(path.join(MANIFESTS, CLIENT_INJECTED), 'utf8'));
+  });
+
+  it('has the injected client: the source plus the sidecar and its bootstrap', () => {
     expect(loadKustomization('examples').resources).toContain(path.relative('examples', CLIENT_INJECTED));
     const injected = all.filter((o) => o.file === CLIENT_INJECTED);
     const deployment = typed<V1Deployment>(injected.find((o) => o.object.kind === 'Deployment')?.object);
