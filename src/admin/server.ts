@@ -2,10 +2,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ControllerStatus } from '../controller/controller.ts';
+import type { ModelRollout } from '../xds/rollout.ts';
 
 export interface AdminOptions {
   registry: Registry;
-  status: () => ControllerStatus;
+  status: () => ControllerStatus & { rollout?: readonly ModelRollout[] };
 }
 
 function sendJson(response: http.ServerResponse, code: number, body: unknown): void {

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
 import { FolderSource } from '../sources/folder.ts';
+import { RolloutTracker, type ModelRollout } from '../xds/rollout.ts';
 import { XdsServer } from '../xds/server.ts';
 import { SnapshotStore } from '../xds/snapshot-store.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
@@ -45,6 +46,8 @@ export interface RunningServer {
   store: SnapshotStore;
   xds: XdsServer;
   metrics: Metrics;
+  /** Each model's latest change and where it is live, pending or refused (evaluated now). */
+  rollout(): ModelRollout[];
   close(): Promise<void>;
 }
 
@@ -99,6 +102,23 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const metrics = createMetrics({ processMetrics: true });
   const store = new SnapshotStore();
   const parts = sourceParts(options, metrics);
+  const tracker = new RolloutTracker({
+    routeName: settings.grpcTarget,
+    observer: {
+      converged: (seconds) => metrics.convergenceSeconds.observe(seconds),
+      states: (counts) => Object.entries(counts).forEach(([state, count]) => metrics.rollout.set({ state }, count)),
+    },
+  });
+  let xds: XdsServer | undefined;
+  let evaluation: NodeJS.Timeout | undefined;
+  const rollout = () => tracker.evaluate(xds?.streams() ?? []);
+  // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK.
+  const evaluateSoon = () => {
+    evaluation ??= setTimeout(() => {
+      evaluation = undefined;
+      rollout();
+    }, 20);
+  };
   const controller = new Controller({
     source: parts.source,
     store,
@@ -107,20 +127,26 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     logger,
     metrics,
     ...(parts.onProblems ? { onProblems: parts.onProblems } : {}),
+    onPublish: (snapshot, changed, current) => {
+      tracker.recordSnapshot(changed.map((change) => ({ ...change, sequence: snapshot.sequence })), current);
+      rollout();
+    },
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
   });
-  const xds = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId: `infermesh@${hostname()}` });
-  const admin = createAdminServer({ registry: metrics.registry, status: () => controller.status() });
+  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId: `infermesh@${hostname()}`, onSyncChange: evaluateSoon });
+  xds = server;
+  const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), rollout: rollout() }) });
   const adminAddress = await listenHttp(admin, options.adminAddress);
   // Streams may connect before the first complete read: they wait, and get nothing partial. /readyz stays
   // unready meanwhile.
-  const xdsPort = await xds.listen(options.xdsAddress);
+  const xdsPort = await server.listen(options.xdsAddress);
   parts.start();
   const started = controller.start();
   const close = async () => {
     parts.stop();
     controller.stop();
-    await xds.close(2_000);
+    if (evaluation) clearTimeout(evaluation);
+    await server.close(2_000);
     await new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
   };
@@ -128,7 +154,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   void started.then(() => logger.info({ xds: `${options.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, admin: `${adminAddress.address}:${adminAddress.port}`, ...where, snapshot: controller.status().snapshotVersion }, 'infermesh serving'));
   // A folder is read at once; a cluster may take a while to list, and serving /healthz meanwhile matters.
   if (options.source.kind === 'folder') await started;
-  return { xdsPort, adminPort: adminAddress.port, controller, store, xds, metrics, close };
+  return { xdsPort, adminPort: adminAddress.port, controller, store, xds: server, metrics, rollout, close };
 }
 
 export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _err: NodeJS.WritableStream): Promise<number> {

@@ -28,8 +28,19 @@ export interface ControllerOptions {
   holdoffMs?: number;
   maxDelayMs?: number;
   timers?: Timers;
+  /** Told of every published snapshot and the models whose served version changed in it. */
+  onPublish?: (snapshot: Snapshot, changed: readonly PublishedModel[], current: ReadonlySet<string>) => void;
   /** Told every reconcile's policy problems (e.g. to write Kubernetes Events); its failures never stop serving. */
   onProblems?: (configMaps: readonly ConfigMapObject[], errors: readonly PolicyError[]) => Promise<void>;
+}
+
+/** A model whose served version changed in a published snapshot. */
+export interface PublishedModel {
+  model: string;
+  source?: ModelStatus['source'];
+  clusters: string[];
+  /** When the change was first noticed (the first source event of the burst), ms since epoch. */
+  observedAt: number;
 }
 
 export interface ControllerStatus {
@@ -39,6 +50,11 @@ export interface ControllerStatus {
   policyErrors: string[];
   readErrors: { origin: string; message: string }[];
   warnings: { model: string; message: string }[];
+}
+
+function sourceOf(statuses: readonly ModelStatus[], model: string): { source?: ModelStatus['source'] } {
+  const source = statuses.find((s) => s.model === model && (s.state === 'serving' || s.state === 'stale'))?.source;
+  return source ? { source } : {};
 }
 
 /**
@@ -53,6 +69,7 @@ export class Controller {
   #running: Promise<void> = Promise.resolve();
   #debounced: ReturnType<typeof debounce>;
   #onReconciled = new Set<() => void>();
+  #firstChangeAt: number | undefined;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -65,7 +82,10 @@ export class Controller {
 
   /** Watch for changes, then the first complete read and publish (a change during that read triggers another). */
   async start(): Promise<void> {
-    this.#options.source.watch?.(() => this.#debounced.trigger());
+    this.#options.source.watch?.(() => {
+      this.#firstChangeAt ??= Date.now();
+      this.#debounced.trigger();
+    });
     await this.refresh();
   }
 
@@ -101,6 +121,8 @@ export class Controller {
   /** Reconciles one world and publishes the snapshot if it differs. Returns the snapshot being served. */
   apply(world: SourceWorld): Snapshot | undefined {
     const { codec, settings, store, metrics, logger } = this.#options;
+    const observedAt = this.#firstChangeAt ?? Date.now();
+    this.#firstChangeAt = undefined;
     const stopBuild = metrics.buildSeconds.startTimer();
     const result = reconcileWorld(world, this.#lastGood, codec, settings);
     const version = String(this.#sequence + 1);
@@ -120,6 +142,11 @@ export class Controller {
       this.#sequence += 1;
       store.set(assembled.snapshot);
       metrics.snapshotVersion.set(this.#sequence);
+      const moved = new Set([...changes.added, ...changes.changed]);
+      const published = result.encoded
+        .filter((model) => moved.has(model.model))
+        .map((model): PublishedModel => ({ model: model.model, ...sourceOf(result.statuses, model.model), clusters: model.clusters.map((c) => c.name), observedAt }));
+      this.#options.onPublish?.(assembled.snapshot, published, new Set(result.encoded.map((m) => m.model)));
     }
     const served = store.current();
     this.#status = {

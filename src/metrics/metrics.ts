@@ -14,6 +14,8 @@ export interface Metrics {
   models: Gauge<'state'>;
   policyErrors: Gauge<'kind'>;
   events: Counter<'outcome'>;
+  rollout: Gauge<'state'>;
+  convergenceSeconds: Histogram;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -43,6 +45,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     snapshotVersion: new Gauge({ name: 'infermesh_snapshot_version', help: 'Sequence number of the snapshot being served.', registers }),
     models: new Gauge({ name: 'infermesh_models', help: 'Models by state: serving, stale (last good kept), rejected, conflict.', labelNames: ['state'] as const, registers }),
     policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
+    rollout: new Gauge({ name: 'infermesh_model_rollout', help: "Models by the state of their latest change on the connected proxies: pending, live (every proxy using it ACKed), degraded (a proxy NACKed it).", labelNames: ['state'] as const, registers }),
+    convergenceSeconds: new Histogram({
+      name: 'infermesh_model_convergence_seconds',
+      help: 'From a model change being observed to every connected proxy that uses the model ACKing it.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
     events: new Counter({ name: 'infermesh_kube_events_total', help: 'Kubernetes Events about policies: written, failed, dropped (rate limit).', labelNames: ['outcome'] as const, registers }),
   };
 }

@@ -11,12 +11,15 @@ export type ResourceSet = ReadonlyMap<string, EncodedResource>;
  */
 export class Snapshot {
   readonly version: string;
+  /** Position in the sequence of published snapshots: later snapshots have larger numbers. */
+  readonly sequence: number;
   readonly #resources: ReadonlyMap<ResourceKind, ResourceSet>;
   readonly #hiddenFromWildcard: ReadonlySet<string>;
   readonly #typeVersions: ReadonlyMap<ResourceKind, string>;
 
   constructor(version: string, resources: Map<ResourceKind, Map<string, EncodedResource>>, hiddenFromWildcard: Set<string> = new Set()) {
     this.version = version;
+    this.sequence = /^\d+$/.test(version) ? Number(version) : 0;
     this.#resources = resources;
     this.#hiddenFromWildcard = hiddenFromWildcard;
     this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf([...this.resources(kind).values()])]));

@@ -7,6 +7,11 @@ export interface NodeInfo {
   userAgentName: string;
   userAgentVersion: string;
   metadata: Record<string, unknown>;
+  /** The pod and namespace, when the node carries them (metadata, or an id of the form POD.NAMESPACE). */
+  pod?: string;
+  namespace?: string;
+  /** The Node message as received, echoed back by CSDS. */
+  raw: Record<string, unknown>;
 }
 
 export interface DiscoveryRequest {
@@ -50,6 +55,29 @@ function userAgentVersion(node: RawNode): string {
   return version ? `${version.major_number ?? 0}.${version.minor_number ?? 0}.${version.patch ?? 0}` : '';
 }
 
+function metadataString(metadata: Record<string, unknown> | undefined, ...keys: string[]): string | undefined {
+  const fields = (metadata as { fields?: Record<string, { string_value?: string }> } | undefined)?.fields;
+  for (const key of keys) {
+    const value = fields?.[key]?.string_value;
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Sidecars injected by infermesh run with --service-node POD.NAMESPACE and --service-cluster NAMESPACE;
+ * other clients may put POD_NAME / POD_NAMESPACE (or Istio's NAME / NAMESPACE) in the node metadata.
+ */
+function podOf(node: RawNode): { pod?: string; namespace?: string } {
+  const pod = metadataString(node.metadata, 'POD_NAME', 'NAME');
+  const namespace = metadataString(node.metadata, 'POD_NAMESPACE', 'NAMESPACE');
+  if (pod && namespace) return { pod, namespace };
+  const id = node.id ?? '';
+  const cluster = node.cluster ?? '';
+  if (cluster && id.endsWith(`.${cluster}`)) return { pod: id.slice(0, -cluster.length - 1), namespace: cluster };
+  return {};
+}
+
 export function toNodeInfo(node: RawNode): NodeInfo {
   return {
     id: node.id ?? '',
@@ -57,6 +85,8 @@ export function toNodeInfo(node: RawNode): NodeInfo {
     userAgentName: node.user_agent_name ?? '',
     userAgentVersion: userAgentVersion(node),
     metadata: node.metadata ?? {},
+    ...podOf(node),
+    raw: { ...node },
   };
 }
 

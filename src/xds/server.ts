@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.ts';
+import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
 import { SotwStream, type Push, type StreamEvents } from './sotw-stream.ts';
@@ -15,6 +16,28 @@ export interface XdsServerOptions {
   metrics: Metrics;
   /** Identifies this control plane replica in every response (DiscoveryResponse.control_plane). */
   controlPlaneId: string;
+  /** Called whenever a client's sync state changes (connect, ACK, NACK, disconnect). */
+  onSyncChange?: () => void;
+}
+
+const CSDS_SERVICE = '/envoy.service.status.v3.ClientStatusDiscoveryService';
+
+/** CSDS, so any standard client (Envoy's tooling, istioctl-style scripts, ours) can ask what each proxy runs. */
+function csdsServiceDefinition(root: protobuf.Root): grpc.ServiceDefinition {
+  const requestType = root.lookupType('envoy.service.status.v3.ClientStatusRequest');
+  const responseType = root.lookupType('envoy.service.status.v3.ClientStatusResponse');
+  const decode = (bytes: Buffer) => requestType.toObject(requestType.decode(bytes), { enums: String, arrays: true }) as ClientStatusRequest;
+  const encode = (value: Record<string, unknown>) => Buffer.from(responseType.encode(responseType.fromObject(value)).finish());
+  const method = (name: string, streaming: boolean) => ({
+    path: `${CSDS_SERVICE}/${name}`,
+    requestStream: streaming,
+    responseStream: streaming,
+    requestSerialize: (value: Buffer) => value,
+    requestDeserialize: decode,
+    responseSerialize: encode,
+    responseDeserialize: (value: Buffer) => value,
+  });
+  return { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) };
 }
 
 function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest): grpc.ServiceDefinition {
@@ -56,6 +79,16 @@ export class XdsServer {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not served yet; use state-of-the-world ADS' });
+      },
+    });
+    const status = (request: ClientStatusRequest) => clientStatusResponse(request, this.streams(), options.root);
+    this.#server.addService(csdsServiceDefinition(options.root), {
+      FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, Record<string, unknown>>, callback: grpc.sendUnaryData<Record<string, unknown>>) => {
+        callback(null, status(call.request));
+      },
+      StreamClientStatus: (call: grpc.ServerDuplexStream<ClientStatusRequest, Record<string, unknown>>) => {
+        call.on('data', (request: ClientStatusRequest) => call.write(status(request)));
+        call.on('end', () => call.end());
       },
     });
   }
@@ -103,14 +136,17 @@ export class XdsServer {
     const protocol = new SotwStream(id, send, this.#streamEvents(log));
     this.#streams.set(id, { protocol, call });
     metrics.connectedStreams.inc();
+    this.#options.onSyncChange?.();
     log.debug('xDS stream opened');
     call.on('data', (request: DiscoveryRequest) => {
       if (request.node && !protocol.node) log.info({ node: request.node.id, agent: `${request.node.userAgentName}/${request.node.userAgentVersion}` }, 'xDS client connected');
       protocol.onRequest(request, snapshots.current());
+      this.#options.onSyncChange?.();
     });
     const finish = () => {
       if (!this.#streams.delete(id)) return;
       metrics.connectedStreams.dec();
+      this.#options.onSyncChange?.();
       log.info({ node: protocol.node?.id }, 'xDS stream closed');
     };
     call.on('end', () => {

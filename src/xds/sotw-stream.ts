@@ -1,4 +1,5 @@
 import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
+import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import { versionOf } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
@@ -7,6 +8,8 @@ export interface NackRecord {
   /** The nonce of the response the client rejected, and the version that response carried. */
   nonce: string;
   version: string;
+  /** The snapshot the rejected response came from. */
+  sequence: number;
   /** The version the client still runs (its request's version_info). */
   keptVersion: string;
   code: number;
@@ -20,8 +23,16 @@ export interface TypeSyncState {
   sentVersion?: string;
   sentNonce?: string;
   sentAt?: Date;
+  /** The snapshot the last response came from. */
+  sentSequence?: number;
+  /** Name -> version of every resource in the last response. */
+  sentResources: ReadonlyMap<string, EncodedResource>;
   ackedVersion?: string;
   ackedAt?: Date;
+  /** Name -> version of every resource the client has accepted and runs. */
+  ackedResources: ReadonlyMap<string, string>;
+  /** The latest snapshot whose content for this type the client has accepted (it may have been unchanged). */
+  syncedThrough?: number;
   lastNack?: NackRecord;
 }
 
@@ -51,6 +62,11 @@ function subscriptionOf(kind: ResourceKind, names: readonly string[], previous: 
 function sameSubscription(a: ReadonlySet<string> | 'wildcard', b: ReadonlySet<string> | 'wildcard'): boolean {
   if (a === 'wildcard' || b === 'wildcard') return a === b;
   return a.size === b.size && [...a].every((name) => b.has(name));
+}
+
+/** The NACK that rejected the latest response, if the latest response was rejected. */
+export function currentNack(state: Readonly<TypeSyncState>): NackRecord | undefined {
+  return state.lastNack && state.lastNack.nonce === state.sentNonce ? state.lastNack : undefined;
 }
 
 /**
@@ -90,7 +106,7 @@ export class SotwStream {
       return this.#events.ignored(`stale nonce ${request.responseNonce} (latest ${previous.sentNonce})`, request);
     }
     const subscription = subscriptionOf(kind, request.resourceNames, previous);
-    const state: TypeSyncState = { ...previous, subscription };
+    const state: TypeSyncState = { sentResources: new Map(), ackedResources: new Map(), ...previous, subscription };
     this.#types.set(kind, state);
     const subscriptionChanged = !previous || !sameSubscription(previous.subscription, subscription);
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
@@ -108,6 +124,7 @@ export class SotwStream {
       const nack: NackRecord = {
         nonce: request.responseNonce,
         version: state.sentVersion ?? '',
+        sequence: state.sentSequence ?? 0,
         keptVersion: request.versionInfo,
         code: request.errorDetail.code,
         message: request.errorDetail.message,
@@ -119,6 +136,10 @@ export class SotwStream {
     }
     state.ackedVersion = request.versionInfo;
     state.ackedAt = this.#now();
+    if (request.versionInfo === state.sentVersion) {
+      state.ackedResources = new Map([...state.sentResources].map(([name, resource]) => [name, resource.version]));
+      if (state.sentSequence !== undefined) state.syncedThrough = state.sentSequence;
+    }
     this.#events.ack(kind, this.node, request.versionInfo);
   }
 
@@ -127,11 +148,17 @@ export class SotwStream {
     if (!state || !snapshot) return;
     const selected = snapshot.select(kind, state.subscription);
     const version = versionOf(selected);
-    if (!force && version === state.sentVersion) return;
+    if (!force && version === state.sentVersion) {
+      // Nothing new for this client: if it accepted what it has, it is in sync with this snapshot too.
+      if (state.ackedVersion === state.sentVersion && !currentNack(state)) state.syncedThrough = snapshot.sequence;
+      return;
+    }
     const nonce = String(++this.#nonce);
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.sentAt = this.#now();
+    state.sentSequence = snapshot.sequence;
+    state.sentResources = new Map(selected.map((resource) => [resource.name, resource]));
     const resources = selected.map((resource) => resource.any);
     this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, resources });
     this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));

@@ -1,0 +1,152 @@
+import type { ResourceKind } from '../envoy/type-urls.ts';
+import type { PolicySource } from '../model/types.ts';
+import { currentNack, type SotwStream, type TypeSyncState } from './sotw-stream.ts';
+
+/** A model's current version entered the mesh in this snapshot. */
+export interface ModelChange {
+  model: string;
+  sequence: number;
+  /** When the controller saw the change (ms since epoch): the start of its convergence time. */
+  observedAt: number;
+  source?: PolicySource;
+  /** The model's cluster (and EDS) names. */
+  clusters: readonly string[];
+}
+
+export type RolloutState = 'pending' | 'live' | 'degraded';
+
+export interface ProxyRejection {
+  node: string;
+  pod?: string;
+  namespace?: string;
+  type: ResourceKind;
+  rejectedVersion: string;
+  error: string;
+  /** The policy changes that went into the rejected version: where an operator should look. */
+  causes: { model: string; source: string }[];
+}
+
+export interface ModelRollout {
+  model: string;
+  sequence: number;
+  state: RolloutState;
+  source?: string;
+  proxies: { relevant: number; live: number; pending: string[]; rejected: ProxyRejection[] };
+  /** Seconds from the change being observed to every relevant proxy ACKing it, once that happened. */
+  convergedSeconds?: number;
+}
+
+export interface RolloutObserver {
+  converged(seconds: number): void;
+  states(counts: Record<RolloutState, number>): void;
+}
+
+function describeSource(source: PolicySource | undefined): string | undefined {
+  return source ? `${source.namespace}/${source.configMap} key "${source.key}" [doc ${source.index}]` : undefined;
+}
+
+function covers(subscription: TypeSyncState['subscription'], names: readonly string[]): boolean {
+  return subscription === 'wildcard' || names.every((name) => subscription.has(name));
+}
+
+/** The types of a stream that must carry the model, or undefined when the stream does not use it at all. */
+function relevantTypes(stream: SotwStream, change: ModelChange, routeName: string): ResourceKind[] | undefined {
+  const sync = stream.syncState();
+  const route = sync.get('route');
+  const usesRoutes = route !== undefined && route.subscription !== 'wildcard' && route.subscription.has(routeName);
+  const cluster = sync.get('cluster');
+  const usesClusters = cluster !== undefined && (cluster.subscription === 'wildcard' || change.clusters.some((name) => (cluster.subscription as ReadonlySet<string>).has(name)));
+  if (!usesRoutes && !usesClusters) return undefined;
+  const types: ResourceKind[] = [];
+  if (route && usesRoutes) types.push('route');
+  if (cluster) types.push('cluster');
+  if (sync.get('endpoint')) types.push('endpoint');
+  return types;
+}
+
+/**
+ * ACK-gated model state. A model's latest change is `pending` until every connected proxy that uses it has
+ * ACKed a snapshot at least as new as the change for each type that carries it (and subscribed to its
+ * clusters), then `live`; `degraded` as soon as one of those proxies NACKs a version that carries it, naming
+ * the proxy, its error and the policy changes that went into the rejected version.
+ */
+export class RolloutTracker {
+  readonly #routeName: string;
+  readonly #observer: RolloutObserver | undefined;
+  readonly #now: () => number;
+  readonly #latest = new Map<string, ModelChange>();
+  readonly #history: ModelChange[] = [];
+  readonly #converged = new Map<string, number>();
+
+  constructor(options: { routeName: string; observer?: RolloutObserver; now?: () => number }) {
+    this.#routeName = options.routeName;
+    this.#observer = options.observer;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Called when a snapshot is published: which models changed in it, and which still exist. */
+  recordSnapshot(changes: readonly ModelChange[], current: ReadonlySet<string>): void {
+    for (const change of changes) {
+      this.#latest.set(change.model, change);
+      this.#converged.delete(change.model);
+      this.#history.push(change);
+    }
+    for (const model of [...this.#latest.keys()]) if (!current.has(model)) this.#latest.delete(model);
+    // Keep enough history to explain any rejection a connected proxy can still be stuck on.
+    if (this.#history.length > 10_000) this.#history.splice(0, this.#history.length - 10_000);
+  }
+
+  /** The changes published after `after` and up to `through`. */
+  changesBetween(after: number, through: number): ModelChange[] {
+    return this.#history.filter((change) => change.sequence > after && change.sequence <= through);
+  }
+
+  evaluate(streams: readonly SotwStream[]): ModelRollout[] {
+    const rollouts = [...this.#latest.values()].sort((a, b) => (a.model < b.model ? -1 : 1)).map((change) => this.#evaluateOne(change, streams));
+    const counts: Record<RolloutState, number> = { pending: 0, live: 0, degraded: 0 };
+    for (const rollout of rollouts) counts[rollout.state] += 1;
+    this.#observer?.states(counts);
+    return rollouts;
+  }
+
+  #evaluateOne(change: ModelChange, streams: readonly SotwStream[]): ModelRollout {
+    let relevant = 0;
+    let live = 0;
+    const pending: string[] = [];
+    const rejected: ProxyRejection[] = [];
+    for (const stream of streams) {
+      const types = relevantTypes(stream, change, this.#routeName);
+      if (!types) continue;
+      relevant += 1;
+      const node = stream.node?.id ?? `stream ${stream.id}`;
+      let synced = true;
+      for (const type of types) {
+        const state = stream.syncState().get(type);
+        if (!state) continue;
+        const nack = currentNack(state);
+        if (nack && nack.sequence >= change.sequence) {
+          const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
+          rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });
+        }
+        const carries = type === 'route' || covers(state.subscription, change.clusters);
+        if (!carries || (state.syncedThrough ?? -1) < change.sequence) synced = false;
+      }
+      if (synced) live += 1;
+      else pending.push(node);
+    }
+    const state: RolloutState = rejected.length > 0 ? 'degraded' : pending.length > 0 ? 'pending' : 'live';
+    const convergedSeconds = this.#convergence(change, state, relevant);
+    const source = describeSource(change.source);
+    return { model: change.model, sequence: change.sequence, state, ...(source ? { source } : {}), proxies: { relevant, live, pending, rejected }, ...(convergedSeconds !== undefined ? { convergedSeconds } : {}) };
+  }
+
+  /** Recorded once per change, when it first goes live; a change no proxy uses converges trivially, unrecorded. */
+  #convergence(change: ModelChange, state: RolloutState, relevant: number): number | undefined {
+    const known = this.#converged.get(change.model);
+    if (known !== undefined || state !== 'live') return known;
+    const seconds = relevant === 0 ? 0 : Math.max(0, (this.#now() - change.observedAt) / 1000);
+    this.#converged.set(change.model, seconds);
+    if (relevant > 0) this.#observer?.converged(seconds);
+    return seconds;
+  }
+}
