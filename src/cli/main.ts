@@ -1,6 +1,7 @@
 import { injectCommand } from './inject.ts';
 import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
+import { statusCommand } from './status.ts';
 import { validateCommand } from './validate.ts';
 import { UsageError } from './usage.ts';
 
@@ -11,6 +12,7 @@ Usage:
   infermesh validate PATH...
   infermesh render   --config-dir DIR
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
+  infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
 
 Run "infermesh COMMAND --help" for the options of one command.
 Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
@@ -28,6 +30,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await renderCommand(rest, out, err);
       case 'inject':
         return await injectCommand(rest, out, err);
+      case 'status':
+        return await statusCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -35,7 +39,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         out.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject\n\n${HELP}`);
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status\n\n${HELP}`);
         return 2;
     }
   } catch (error) {

@@ -1,0 +1,94 @@
+import type { ClientConfig, GenericXdsConfig } from './csds-client.ts';
+
+export type SyncStatus = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
+const TYPES = { cluster: 'CDS', endpoint: 'EDS', listener: 'LDS', route: 'RDS' } as const;
+type TypeKey = keyof typeof TYPES;
+
+export interface ProxyTypeStatus {
+  version: string;
+  status: SyncStatus;
+  resources: number;
+}
+
+export interface ProxyStatus {
+  node: string;
+  pod?: string;
+  namespace?: string;
+  agent?: string;
+  status: SyncStatus;
+  types: Partial<Record<TypeKey, ProxyTypeStatus>>;
+  lastError?: string;
+}
+
+export type ModelPlacement = 'live' | 'pending' | 'refused' | 'not-used';
+
+export interface ModelProxyStatus {
+  node: string;
+  pod?: string;
+  state: ModelPlacement;
+  error?: string;
+}
+
+function typeKey(typeUrl: string): TypeKey | undefined {
+  const name = typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
+  return ({ Cluster: 'cluster', ClusterLoadAssignment: 'endpoint', Listener: 'listener', RouteConfiguration: 'route' } as const)[name as 'Cluster'];
+}
+
+function statusOf(config: GenericXdsConfig): SyncStatus {
+  if (config.config_status === 'SYNCED') return 'SYNCED';
+  if (config.config_status === 'ERROR' || config.client_status === 'NACKED') return 'NACKED';
+  if (config.config_status === 'NOT_SENT') return 'NOT_SENT';
+  return 'STALE';
+}
+
+const SEVERITY: SyncStatus[] = ['SYNCED', 'NOT_SENT', 'STALE', 'NACKED'];
+const worst = (statuses: SyncStatus[]): SyncStatus => statuses.reduce((a, b) => (SEVERITY.indexOf(b) > SEVERITY.indexOf(a) ? b : a), 'SYNCED');
+
+/** Same rule as the server: metadata POD_NAME/POD_NAMESPACE, or an id POD.NAMESPACE with cluster NAMESPACE. */
+function podOf(node: ClientConfig['node']): { pod?: string; namespace?: string } {
+  const id = node?.id ?? '';
+  const cluster = node?.cluster ?? '';
+  if (cluster && id.endsWith(`.${cluster}`)) return { pod: id.slice(0, -cluster.length - 1), namespace: cluster };
+  return {};
+}
+
+export function summarizeProxy(client: ClientConfig): ProxyStatus {
+  const configs = client.generic_xds_configs ?? [];
+  const types: ProxyStatus['types'] = {};
+  for (const key of Object.keys(TYPES) as TypeKey[]) {
+    const ofType = configs.filter((c) => typeKey(c.type_url) === key);
+    if (ofType.length === 0) continue;
+    const versions = ofType.filter((c) => c.config_status !== 'NOT_SENT').map((c) => c.version_info ?? '');
+    types[key] = { version: versions[0] ?? '', status: worst(ofType.map(statusOf)), resources: ofType.length };
+  }
+  const failed = configs.find((c) => c.error_state?.details);
+  const node = client.node;
+  const agent = node?.user_agent_name ? `${node.user_agent_name}${node.user_agent_version ? `/${node.user_agent_version}` : ''}` : undefined;
+  return {
+    node: node?.id ?? '(unknown)',
+    ...podOf(node),
+    ...(agent ? { agent } : {}),
+    status: worst(Object.values(types).map((t) => t.status).filter((s) => s !== 'NOT_SENT')),
+    types,
+    ...(failed?.error_state?.details ? { lastError: failed.error_state.details } : {}),
+  };
+}
+
+/** Where one model's resources stand on one proxy: its clusters and endpoints, and the shared routes. */
+export function modelOnProxy(client: ClientConfig, model: string, routeName: string): ModelProxyStatus {
+  const prefix = `infermesh|${model}|`;
+  const relevant = (client.generic_xds_configs ?? []).filter((c) => c.name.startsWith(prefix) || (typeKey(c.type_url) === 'route' && c.name === routeName));
+  const summary = summarizeProxy(client);
+  const base = { node: summary.node, ...(summary.pod ? { pod: summary.pod } : {}) };
+  if (!relevant.some((c) => c.name.startsWith(prefix))) {
+    const routes = relevant.find((c) => typeKey(c.type_url) === 'route');
+    // A proxy that has the shared routes but not the model's clusters yet is still catching up.
+    if (!routes) return { ...base, state: 'not-used' };
+    return { ...base, state: statusOf(routes) === 'NACKED' ? 'refused' : 'pending', ...(routes.error_state?.details ? { error: routes.error_state.details } : {}) };
+  }
+  const status = worst(relevant.map(statusOf));
+  const error = relevant.find((c) => c.error_state?.details)?.error_state?.details;
+  return { ...base, state: status === 'SYNCED' ? 'live' : status === 'NACKED' ? 'refused' : 'pending', ...(error ? { error } : {}) };
+}
+
+export const TYPE_LABELS = TYPES;
