@@ -1,3 +1,4 @@
+import { explainCommand } from './explain.ts';
 import { injectCommand } from './inject.ts';
 import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
@@ -13,6 +14,7 @@ Usage:
   infermesh render   --config-dir DIR
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
   infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
+  infermesh explain  --model M [--version V] (--config-dir DIR | --kubeconfig FILE)
 
 Run "infermesh COMMAND --help" for the options of one command.
 Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
@@ -32,6 +34,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await injectCommand(rest, out, err);
       case 'status':
         return await statusCommand(rest, out, err);
+      case 'explain':
+        return await explainCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -39,7 +43,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         out.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status\n\n${HELP}`);
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status, explain\n\n${HELP}`);
         return 2;
     }
   } catch (error) {

@@ -24,11 +24,23 @@ async function listAllPages(fetchPage: PageFn): Promise<KubeList> {
   return { metadata: { ...(resourceVersion ? { resourceVersion } : {}) }, items };
 }
 
-/** Asks the API server for BOOKMARK events, so a re-watch resumes from a recent resourceVersion. */
+/**
+ * Asks the API server for BOOKMARK events, so a re-watch resumes from a recent resourceVersion; and closes a
+ * watch that only got going after the informer was stopped (ListWatch cannot abort what it has not started).
+ */
 class BookmarkWatch extends k8s.Watch {
-  override watch(...args: Parameters<k8s.Watch['watch']>): ReturnType<k8s.Watch['watch']> {
+  readonly #stopped: () => boolean;
+
+  constructor(config: k8s.KubeConfig, stopped: () => boolean) {
+    super(config);
+    this.#stopped = stopped;
+  }
+
+  override async watch(...args: Parameters<k8s.Watch['watch']>): ReturnType<k8s.Watch['watch']> {
     const [path, query, callback, done] = args;
-    return super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
+    const controller = await super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
+    if (this.#stopped()) controller.abort();
+    return controller;
   }
 }
 
@@ -71,7 +83,7 @@ export class Informer {
       this.#onListed(result.items.length);
       return result;
     };
-    this.#listWatch = new k8s.ListWatch(options.path, new BookmarkWatch(options.config), list, false, options.labelSelector);
+    this.#listWatch = new k8s.ListWatch(options.path, new BookmarkWatch(options.config, () => this.#stopped), list, false, options.labelSelector);
     this.#listWatch.on(k8s.CHANGE, () => options.onChange());
     this.#listWatch.on(k8s.ERROR, (error: unknown) => this.#retryLater(error));
   }

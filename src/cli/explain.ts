@@ -1,0 +1,85 @@
+import { stringify } from 'yaml';
+import { EMPTY_LAST_GOOD, reconcileWorld } from '../controller/reconcile.ts';
+import { loadEnvoyProtos } from '../envoy/protos.ts';
+import { explainModel, type Explanation } from '../explain/explain.ts';
+import { loadKubeConfig } from '../kube/kube-config.ts';
+import { KubernetesSource } from '../kube/source.ts';
+import { silentLogger } from '../logging/logger.ts';
+import { ResourceCodec } from '../snapshot/codec.ts';
+import { readFolder } from '../sources/folder.ts';
+import type { SourceWorld } from '../sources/types.ts';
+import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
+import { formatTable } from './table.ts';
+import { UsageError, parseCommandArgs } from './usage.ts';
+
+const HELP = `Usage: infermesh explain --model M [--version V] (--config-dir DIR | --kubeconfig FILE) [-o text|json|yaml]
+
+Shows how a request with x-model: M (and x-model-version: V) is routed: the route that matches, its clusters
+and weights, their endpoints, and every effective timeout / retry / outlier / circuit-breaker setting with
+where it came from (policy, namespace defaults, global defaults, built-in).
+
+Options:
+  --model M               the x-model value (a model name or an alias)
+  --version V             the x-model-version value
+  --config-dir DIR        read a folder of Kubernetes YAML
+  --kubeconfig FILE       read from a Kubernetes API server
+  --namespace NS          with --kubeconfig: only these namespaces (repeatable)
+  -o, --output FORMAT     text (default), json or yaml
+${SETTINGS_HELP}`;
+
+async function readKubernetes(kubeconfig: string, namespaces: string[], controlPlaneNamespace: string): Promise<SourceWorld> {
+  const source = new KubernetesSource({ config: loadKubeConfig(kubeconfig), namespaces, controlPlaneNamespace, logger: silentLogger(), backoff: { minMs: 200, maxMs: 2_000 } });
+  source.start();
+  try {
+    return await source.read();
+  } finally {
+    source.close();
+  }
+}
+
+function text(explanation: Explanation): string {
+  const lines = [
+    `model      ${explanation.model} (${explanation.state})  from ${explanation.source ?? '-'}`,
+    `request    ${Object.entries(explanation.requested.header).map(([k, v]) => `${k}: ${v}`).join(', ')}`,
+    `route      ${explanation.route.name}: ${explanation.route.outcome}`,
+    ...explanation.problems.map((problem) => `problem    ${problem}`),
+    '',
+  ];
+  for (const backend of explanation.backends) {
+    lines.push(`${backend.cluster}${backend.share ? `  weight ${backend.weight} (${backend.share})` : ''}`);
+    if (backend.endpoints.length === 0) lines.push('  (no ready endpoints)');
+    for (const endpoint of backend.endpoints) lines.push(`  ${endpoint.address.padEnd(22)} ${endpoint.health.padEnd(9)} ${endpoint.zone ?? ''}`.trimEnd());
+  }
+  return `${lines.join('\n')}\n\n${formatTable(['SETTING', 'VALUE', 'FROM'], explanation.settings.map((s) => [s.field, s.value, s.from]))}`;
+}
+
+export async function explainCommand(argv: string[], out: NodeJS.WritableStream, _err: NodeJS.WritableStream): Promise<number> {
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      model: { type: 'string' },
+      version: { type: 'string' },
+      'config-dir': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o', default: 'text' },
+      ...SETTINGS_OPTIONS,
+    },
+    HELP,
+  );
+  if (values.help) {
+    out.write(HELP);
+    return 0;
+  }
+  if (!values.model) throw new UsageError('--model is required', HELP);
+  if (!values['config-dir'] === !values.kubeconfig) throw new UsageError('give exactly one of --config-dir or --kubeconfig', HELP);
+  if (!['text', 'json', 'yaml'].includes(values.output)) throw new UsageError(`-o ${values.output}: choose text, json or yaml`, HELP);
+  const settings = settingsFromFlags(values);
+  const world = values['config-dir'] ? await readFolder(values['config-dir']) : await readKubernetes(values.kubeconfig ?? '', values.namespace ?? [], settings.controlPlaneNamespace);
+  const result = reconcileWorld(world, EMPTY_LAST_GOOD, new ResourceCodec(loadEnvoyProtos()), settings);
+  const explanation = explainModel(result, settings, values.model, values.version);
+  if (values.output === 'json') out.write(`${JSON.stringify(explanation, null, 2)}\n`);
+  else if (values.output === 'yaml') out.write(stringify(explanation));
+  else out.write(text(explanation));
+  return 0;
+}

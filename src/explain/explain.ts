@@ -1,0 +1,116 @@
+import type { ReconcileResult } from '../controller/reconcile.ts';
+import type { MeshSettings, ModelPolicy } from '../model/types.ts';
+import { closestMatch } from '../util/suggest.ts';
+import { firstMatchingRoute } from './route-match.ts';
+
+export interface ExplainedBackend {
+  cluster: string;
+  weight?: number;
+  share?: string;
+  endpoints: { address: string; zone?: string; health: string }[];
+}
+
+export interface ExplainedSetting {
+  field: string;
+  value: string;
+  from: string;
+}
+
+export interface Explanation {
+  model: string;
+  requested: { header: Record<string, string> };
+  state: string;
+  problems: string[];
+  source?: string;
+  route: { name: string; outcome: string };
+  backends: ExplainedBackend[];
+  settings: ExplainedSetting[];
+}
+
+type Json = Record<string, unknown>;
+
+function ms(value: number | undefined): string {
+  if (value === undefined) return '-';
+  return value % 60_000 === 0 ? `${value / 60_000}m` : value % 1000 === 0 ? `${value / 1000}s` : `${value}ms`;
+}
+
+/** Every effective value a policy ended up with, flattened to YAML field paths, with its provenance. */
+function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
+  const { retries, outlierDetection: od, circuitBreaker: cb } = policy;
+  const values: [string, string][] = [
+    ['server', policy.server],
+    ['protocol', policy.protocol],
+    ['timeout', ms(policy.timeoutMs)],
+    ['retries.attempts', String(retries.attempts)],
+    ['retries.perTryTimeout', ms(retries.perTryTimeoutMs)],
+    ['retries.retryOn', retries.retryOn.join(', ')],
+    ['retries.backoff.base', ms(retries.backoff?.baseMs)],
+    ['retries.backoff.max', ms(retries.backoff?.maxMs)],
+    ['outlierDetection.consecutiveErrors', od?.consecutiveErrors === undefined ? 'off' : String(od.consecutiveErrors)],
+    ['outlierDetection.interval', ms(od?.intervalMs)],
+    ['outlierDetection.baseEjectionTime', ms(od?.baseEjectionTimeMs)],
+    ['outlierDetection.maxEjectionPercent', od ? `${od.maxEjectionPercent}%` : 'off'],
+    ['outlierDetection.failurePercentage', od?.failurePercentage ? `threshold ${od.failurePercentage.threshold}%, ${od.failurePercentage.minimumHosts} hosts, ${od.failurePercentage.requestVolume} requests` : 'off'],
+    ['outlierDetection.successRate', od?.successRate ? `stdev ${od.successRate.stdevFactor / 1000}, ${od.successRate.minimumHosts} hosts, ${od.successRate.requestVolume} requests` : 'off'],
+    ['circuitBreaker.maxConnections', String(cb?.maxConnections ?? 'Envoy default')],
+    ['circuitBreaker.maxPendingRequests', String(cb?.maxPendingRequests ?? 'Envoy default')],
+    ['circuitBreaker.maxRequests', String(cb?.maxRequests ?? 'Envoy default')],
+    ['circuitBreaker.maxRetries', String(cb?.maxRetries ?? 'Envoy default')],
+  ];
+  const provenance = policy.provenance ?? {};
+  return values.map(([field, value]) => {
+    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
+    return { field, value, from: from.startsWith('default:') ? from.slice('default:'.length) : from };
+  });
+}
+
+function describeOutcome(route: Json | undefined, clusterEndpoints: Map<string, ExplainedBackend['endpoints']>): { outcome: string; backends: ExplainedBackend[] } {
+  if (!route) return { outcome: 'no route matches', backends: [] };
+  if (route['typed_per_filter_config']) return { outcome: 'rejected: NOT_FOUND (HTTP 404) — no such version of this model', backends: [] };
+  const action = route['route'] as { cluster?: string; weighted_clusters?: { clusters: { name: string; weight: number }[]; total_weight: number } };
+  if (action.cluster) return { outcome: `all traffic to ${action.cluster}`, backends: [{ cluster: action.cluster, endpoints: clusterEndpoints.get(action.cluster) ?? [] }] };
+  const split = action.weighted_clusters;
+  const total = split?.total_weight ?? 1;
+  const backends = (split?.clusters ?? []).map((c) => ({ cluster: c.name, weight: c.weight, share: `${((100 * c.weight) / total).toFixed(1)}%`, endpoints: clusterEndpoints.get(c.name) ?? [] }));
+  return { outcome: `weighted split across ${backends.length} backends`, backends };
+}
+
+/** Explains how a request for a model (and version) would be routed, from one reconcile of the sources. */
+export function explainModel(result: ReconcileResult, settings: MeshSettings, name: string, version: string | undefined): Explanation {
+  const policy = result.served.find((p) => p.model === name || p.aliases.includes(name));
+  const status = result.statuses.find((s) => s.model === (policy?.model ?? name));
+  if (!policy) {
+    const known = result.served.flatMap((p) => [p.model, ...p.aliases]);
+    const nearest = closestMatch(name, known.map((k) => [k] as const));
+    const why = status ? `; its policy is ${status.state}: ${status.problems.join('; ')}` : '';
+    throw new Error(`no model "${name}" is served${why}${nearest ? `; did you mean "${nearest}"?` : ''} (served: ${known.join(', ') || 'none'})`);
+  }
+  const encoded = result.encoded.find((m) => m.model === policy.model);
+  const headers: Record<string, string> = { [settings.modelHeader]: name, ...(version !== undefined ? { [settings.versionHeader]: version } : {}) };
+  const route = firstMatchingRoute(encoded?.routes.headerRoutes ?? [], headers);
+  const endpoints = new Map(
+    (encoded?.endpoints ?? []).map((resource) => {
+      const json = resource.json as { cluster_name: string; endpoints?: { locality?: { zone?: string }; lb_endpoints?: { endpoint: { address: { socket_address: { address: string; port_value: number } } }; health_status?: string }[] }[] };
+      const list = (json.endpoints ?? []).flatMap((locality) =>
+        (locality.lb_endpoints ?? []).map((lb) => ({
+          address: `${lb.endpoint.address.socket_address.address}:${lb.endpoint.address.socket_address.port_value}`,
+          ...(locality.locality?.zone ? { zone: locality.locality.zone } : {}),
+          health: lb.health_status ?? 'UNKNOWN',
+        })),
+      );
+      return [json.cluster_name, list];
+    }),
+  );
+  const { outcome, backends } = describeOutcome(route, endpoints);
+  const source = `${policy.source.namespace}/${policy.source.configMap} key "${policy.source.key}" [doc ${policy.source.index}]`;
+  return {
+    model: policy.model,
+    requested: { header: headers },
+    state: status?.state ?? 'serving',
+    problems: status?.problems ?? [],
+    source,
+    route: { name: String(route?.['name'] ?? '-'), outcome },
+    backends,
+    settings: settingsOf(policy),
+  };
+}
