@@ -9,7 +9,7 @@ import { ResourceCodec } from '../snapshot/codec.ts';
 import { readFolder } from '../sources/folder.ts';
 import type { SourceWorld } from '../sources/types.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../util/table.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh explain --model M [--version V] (--config-dir DIR | --kubeconfig FILE) [-o text|json|yaml]

@@ -1,5 +1,6 @@
 import { explainCommand } from './explain.ts';
 import { injectCommand } from './inject.ts';
+import { inspectCommand } from './inspect.ts';
 import { renderCommand } from './render.ts';
 import { serveCommand } from './serve.ts';
 import { statusCommand } from './status.ts';
@@ -15,6 +16,7 @@ Usage:
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
   infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
   infermesh explain  --model M [--version V] (--config-dir DIR | --kubeconfig FILE)
+  infermesh inspect  --admin URL [--model M] [--watch] [--server HOST:PORT]
 
 Run "infermesh COMMAND --help" for the options of one command.
 Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
@@ -36,6 +38,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await statusCommand(rest, out, err);
       case 'explain':
         return await explainCommand(rest, out, err);
+      case 'inspect':
+        return await inspectCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -43,7 +47,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         out.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status, explain\n\n${HELP}`);
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status, explain, inspect\n\n${HELP}`);
         return 2;
     }
   } catch (error) {

@@ -3,7 +3,7 @@ import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { DEFAULT_SETTINGS } from '../model/types.ts';
 import { fetchClientStatus } from '../status/csds-client.ts';
 import { TYPE_LABELS, modelOnProxy, summarizeProxy, type ProxyStatus } from '../status/summarize.ts';
-import { formatTable } from './table.ts';
+import { formatTable } from '../util/table.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh status [--server HOST:PORT] [--model M] [-o table|json|yaml]

@@ -12,10 +12,22 @@ export interface ControlPlaneModel {
   source: string | null;
 }
 
+/** One model's ACK-gated rollout from `/status` `rollout` (what the proxies connected to that replica ACKed). */
+export interface ControlPlaneRollout {
+  model: string;
+  /** pending (some proxy has not ACKed the change yet), live (all have), degraded (a proxy refused it). */
+  state: string;
+  sequence: number | null;
+  /** Node ids of the proxies still to ACK. */
+  pending: string[];
+  rejected: { node: string; type: string; version: string; error: string }[];
+}
+
 export interface ControlPlaneStatus {
   ready: boolean;
   snapshotVersion: string | null;
   models: ControlPlaneModel[];
+  rollout: ControlPlaneRollout[];
 }
 
 const SERVED_STATES = new Set(['serving', 'stale']);
@@ -30,6 +42,27 @@ function describeSource(source: unknown): string | null {
   const configMap = text(field(source, 'configMap'));
   const key = text(field(source, 'key'));
   return namespace && configMap ? `${namespace}/${configMap}${key ? `[${key}]` : ''}` : null;
+}
+
+function parseRollout(entry: unknown): ControlPlaneRollout[] {
+  const model = text(field(entry, 'model'));
+  if (model === undefined) return [];
+  const proxies = field(entry, 'proxies');
+  const sequence = field(entry, 'sequence');
+  return [
+    {
+      model,
+      state: text(field(entry, 'state')) ?? 'unknown',
+      sequence: typeof sequence === 'number' ? sequence : null,
+      pending: list(field(proxies, 'pending')).filter((node) => typeof node === 'string'),
+      rejected: list(field(proxies, 'rejected')).map((rejection) => ({
+        node: text(field(rejection, 'node')) ?? '',
+        type: text(field(rejection, 'type')) ?? '',
+        version: text(field(rejection, 'rejectedVersion')) ?? '',
+        error: text(field(rejection, 'error')) ?? '',
+      })),
+    },
+  ];
 }
 
 /** Parses infermesh's `/status`; undefined when the body is not that (no `models` list). */
@@ -52,5 +85,6 @@ export function parseControlPlaneStatus(body: unknown): ControlPlaneStatus | und
         },
       ];
     }),
+    rollout: list(body['rollout']).flatMap(parseRollout),
   };
 }
