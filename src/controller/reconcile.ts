@@ -117,9 +117,12 @@ function sourceOf(error: PolicyError): PolicySource {
 export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
   const { controlPlaneNamespace, crossNamespaceTargets } = settings;
   const defaults = effectiveDefaults(world, lastGood, controlPlaneNamespace);
-  const parsed = world.configMaps
-    .filter(isPolicyConfigMap)
-    .map((cm) => parsePolicyConfigMapWithDefaults(cm, layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace)));
+  // An unchanged ConfigMap under unchanged defaults is not parsed again.
+  const parsed = world.configMaps.filter(isPolicyConfigMap).map((cm) => {
+    const layers = layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace);
+    const { origin: _origin, ...content } = cm;
+    return codec.remember(`policy\n${JSON.stringify([content, layers])}`, () => parsePolicyConfigMapWithDefaults(cm, layers));
+  });
   const boundary = checkNamespaceBoundary(parsed.flatMap((p) => p.policies), crossNamespaceTargets);
   const invalid = [...parsed.flatMap((p) => p.errors), ...boundary.errors];
   const { policies, staleProblems } = withLastGoodPolicies(boundary.accepted, invalid, lastGood);

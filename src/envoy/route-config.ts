@@ -50,13 +50,16 @@ export function modelHeaderRoutes(model: Model, settings: MeshSettings): Json[] 
 }
 
 /** Routes that close the table: any other model header is unknown; no header and no known path is an error. */
-function unknownModelRoute(settings: MeshSettings): Json {
+export function unknownModelRoute(settings: MeshSettings): Json {
   return abortRoute('unknown-model', headerMatch([presentHeader(settings.modelHeader)]), GRPC_NOT_FOUND);
 }
 
-function missingHeaderRoute(): Json {
+export function missingHeaderRoute(): Json {
   return abortRoute('missing-model-header', { prefix: '/' }, GRPC_INVALID_ARGUMENT);
 }
+
+/** The single virtual host of the shared RouteConfiguration. */
+export const VIRTUAL_HOST = { name: 'models', domains: ['*'] } as const;
 
 /** Per-model pieces, built (and validated) separately so one bad model cannot spoil the others. */
 export interface ModelRoutes {
@@ -68,22 +71,19 @@ export function modelRoutes(model: Model, settings: MeshSettings): ModelRoutes {
   return { headerRoutes: modelHeaderRoutes(model, settings), pathRoutes: restPathRoutes(model) };
 }
 
-/** The one RouteConfiguration shared by the sidecar listener and the proxyless gRPC API listener. */
+/**
+ * The one RouteConfiguration shared by the sidecar listener and the proxyless gRPC API listener, as JSON:
+ * per-model header routes, the unknown-model route, per-model REST path routes, the missing-header route.
+ * (The snapshot assembles the same order from encoded routes; this form is for tests and documentation.)
+ */
 export function routeConfiguration(parts: ModelRoutes[], settings: MeshSettings): Json {
   return {
     name: settings.grpcTarget,
     virtual_hosts: [
       {
-        name: 'models',
-        domains: ['*'],
-        routes: [
-          ...parts.flatMap((part) => part.headerRoutes),
-          unknownModelRoute(settings),
-          ...parts.flatMap((part) => part.pathRoutes),
-          missingHeaderRoute(),
-        ],
+        ...VIRTUAL_HOST,
+        routes: [...parts.flatMap((part) => part.headerRoutes), unknownModelRoute(settings), ...parts.flatMap((part) => part.pathRoutes), missingHeaderRoute()],
       },
     ],
   };
 }
-

@@ -1,3 +1,4 @@
+import type { EncodedModel } from './encode-model.ts';
 import type { Snapshot } from './snapshot.ts';
 
 interface RouteJson {
@@ -12,6 +13,12 @@ interface ListenerJson {
   name: string;
   filter_chains?: { filters?: { typed_config?: { rds?: { route_config_name?: string } } }[] }[];
   api_listener?: { api_listener?: { rds?: { route_config_name?: string } } };
+}
+
+/** The clusters the models' routes name, read from the routes as built (no need to decode the whole configuration). */
+export function routedClusters(models: readonly EncodedModel[]): string[] {
+  const route = { virtual_hosts: [{ routes: models.flatMap((m) => [...m.routes.headerRoutes, ...m.routes.pathRoutes]) }] } as RouteJson;
+  return referencedClusters(route);
 }
 
 function referencedClusters(route: RouteJson): string[] {
@@ -34,14 +41,16 @@ function referencedRouteConfigs(listener: ListenerJson): string[] {
 /**
  * go-control-plane's Snapshot.Consistent(), stricter: every cluster a route names exists, every EDS cluster
  * has its ClusterLoadAssignment, every route configuration a listener names exists. Returns the problems.
+ * `routeClusters` gives, per route configuration, the clusters it names; without it they are read from the
+ * configuration itself.
  */
-export function checkConsistency(snapshot: Snapshot): string[] {
+export function checkConsistency(snapshot: Snapshot, routeClusters?: Record<string, readonly string[]>): string[] {
   const problems: string[] = [];
   const clusters = snapshot.resources('cluster');
   const endpoints = snapshot.resources('endpoint');
   const routes = snapshot.resources('route');
   for (const route of routes.values()) {
-    for (const name of referencedClusters(route.json as RouteJson)) {
+    for (const name of routeClusters?.[route.name] ?? referencedClusters(route.json as RouteJson)) {
       if (!clusters.has(name)) problems.push(`route configuration ${route.name} names cluster ${name}, which does not exist`);
     }
   }

@@ -6,12 +6,14 @@ import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { MeshSettings, Model } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 
-/** Everything one model contributes to a snapshot, already validated. */
+/** Everything one model contributes to a snapshot, already validated and encoded. */
 export interface EncodedModel {
   model: string;
   clusters: EncodedResource[];
   endpoints: EncodedResource[];
+  /** The routes as built (for explain and the consistency check) and as encoded Route messages. */
   routes: ModelRoutes;
+  routeBytes: { header: Uint8Array[]; path: Uint8Array[] };
 }
 
 export interface ModelBuildError {
@@ -22,22 +24,19 @@ export interface ModelBuildError {
 
 export type EncodeModelResult = { ok: true; encoded: EncodedModel } | { ok: false; errors: ModelBuildError[] };
 
-const ROUTE_TYPE = 'envoy.config.route.v3.Route';
+export const ROUTE_TYPE = 'envoy.config.route.v3.Route';
 
-function checkRoutes(routes: ModelRoutes, codec: ResourceCodec): ModelBuildError[] {
-  const failures: ModelBuildError[] = [];
-  for (const route of [...routes.headerRoutes, ...routes.pathRoutes]) {
-    const errors = codec.check(ROUTE_TYPE, route);
-    if (errors.length > 0) failures.push({ resource: `route ${String(route['name'])}`, errors });
+function encodeRoutes(routes: readonly Record<string, unknown>[], codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array[] {
+  const encoded: Uint8Array[] = [];
+  for (const route of routes) {
+    const result = codec.encodeMessage(ROUTE_TYPE, route);
+    if (result.ok) encoded.push(result.bytes);
+    else failures.push({ resource: `route ${String(route['name'])}`, errors: result.errors });
   }
-  return failures;
+  return encoded;
 }
 
-/**
- * Builds, validates and encodes one model's clusters, endpoints and routes. Any failure rejects the model
- * as a whole, so a half-built model is never pushed.
- */
-export function encodeModel(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
+function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
   const errors: ModelBuildError[] = [];
   const clusters: EncodedResource[] = [];
   const endpoints: EncodedResource[] = [];
@@ -50,7 +49,21 @@ export function encodeModel(model: Model, settings: MeshSettings, codec: Resourc
     else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: assignment.errors });
   }
   const routes = modelRoutes(model, settings);
-  errors.push(...checkRoutes(routes, codec));
+  const routeBytes = { header: encodeRoutes(routes.headerRoutes, codec, errors), path: encodeRoutes(routes.pathRoutes, codec, errors) };
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes } };
+  return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes, routeBytes } };
+}
+
+/** What a model's resources depend on: the policy (not where it came from) and its endpoints. */
+function modelKey(model: Model, settings: MeshSettings): string {
+  const { source: _source, provenance: _provenance, ...policy } = model.policy;
+  return JSON.stringify([policy, model.backends, settings]);
+}
+
+/**
+ * Builds, validates and encodes one model's clusters, endpoints and routes; an unchanged model is not
+ * rebuilt at all. Any failure rejects the model as a whole, so a half-built model is never pushed.
+ */
+export function encodeModel(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
+  return codec.remember(`model\n${modelKey(model, settings)}`, () => encodeFresh(model, settings, codec));
 }
