@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts';
 import { compileOrdered, compileScalar, flag, list, type Rules, type ScalarCheck, sub } from './pgv-rules.ts';
 import { plural } from './pgv-strings.ts';
-import { hasSpecialJson, isRecord, messageTypeOf, readField, toBigInt, toBytes, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
+import { fullNameOf, hasSpecialJson, isRecord, messageTypeOf, readField, toBigInt, toBytes, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
 import { formatDuration, formatTimestamp, messageNanos } from './proto-time.ts';
 
 /**
@@ -126,9 +126,9 @@ function compileMessage(type: protobuf.Type, rules: Rules | undefined): FieldChe
 
 function compileMessageContents(type: protobuf.Type, rules: Rules | undefined): FieldCheck | undefined {
   const skip = flag(sub(rules, 'message'), 'skip');
-  const wrapped = WRAPPER_SCALARS.get(type.fullName);
+  const wrapped = WRAPPER_SCALARS.get(fullNameOf(type));
   if (wrapped !== undefined) return onScalar(compileScalar(wrapped, null, rules), (value) => wrappedValue(type, value));
-  switch (type.fullName) {
+  switch (fullNameOf(type)) {
     case WKT.duration:
       return onScalar(compileTime(sub(rules, 'duration'), formatDuration, 'duration'), (value) => value);
     case WKT.timestamp:
@@ -137,7 +137,7 @@ function compileMessageContents(type: protobuf.Type, rules: Rules | undefined): 
       return compileAny(sub(rules, 'any'), skip);
     default:
       // Other google.protobuf types (Struct, Empty, ...) carry no PGV rules; do not walk them.
-      if (skip || type.fullName.startsWith('.google.protobuf.')) return undefined;
+      if (skip || fullNameOf(type).startsWith('.google.protobuf.')) return undefined;
       return (value, path, context) => validateType(context, type, value, path);
   }
 }
@@ -208,7 +208,7 @@ function validateAnyPayload(context: ValidationContext, type: protobuf.Type, any
     payload = type.decode(toBytes(any['value']) ?? new Uint8Array());
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return report(context, path, `payload does not decode as ${type.fullName.slice(1)}: ${reason}`);
+    return report(context, path, `payload does not decode as ${fullNameOf(type).slice(1)}: ${reason}`);
   }
   // In JSON an Any's payload fields sit beside "@type" (or under "value" for well-known types).
   validateType(context, type, payload, hasSpecialJson(type) ? fieldPath(path, 'value') : path);

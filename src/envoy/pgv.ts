@@ -1,6 +1,7 @@
 import type protobuf from 'protobufjs';
 import type { FieldError } from './field-error.ts';
 import { type ValidationContext, validateType } from './pgv-plan.ts';
+import { lookupTypeCached } from './proto-reflect.ts';
 
 /**
  * protoc-gen-validate for protobufjs: enforces the `(validate.rules)` annotations of Envoy's API the way
@@ -16,6 +17,6 @@ import { type ValidationContext, validateType } from './pgv-plan.ts';
  */
 export function validateMessage(root: protobuf.Root, typeName: string, message: object): FieldError[] {
   const context: ValidationContext = { root, errors: [] };
-  validateType(context, root.lookupType(typeName), message, '');
+  validateType(context, lookupTypeCached(root, typeName), message, '');
   return context.errors;
 }

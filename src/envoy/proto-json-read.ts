@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts';
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
 import { readWellKnown } from './proto-json-wkt-read.ts';
-import { fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from './proto-reflect.ts';
+import { fullNameOf, fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from './proto-reflect.ts';
 import { closestMatch } from '../util/suggest.ts';
 
 /** Strict proto3 JSON -> protobufjs message. Errors are collected, never thrown. */
@@ -25,7 +25,7 @@ export function fail(reader: JsonReader, path: string, message: string): undefin
 
 /** `envoy.config.route.v3.RouteMatch` (full name without the leading dot). */
 export function typeLabel(type: protobuf.ReflectionObject): string {
-  return type.fullName.replace(/^\./, '');
+  return fullNameOf(type).replace(/^\./, '');
 }
 
 /** Reads `json` as a message of `type`; undefined (with errors recorded) when it cannot. */
@@ -169,7 +169,7 @@ function readValue(reader: JsonReader, kind: ValueKind, json: unknown, path: str
 }
 
 function readEnum(reader: JsonReader, enumType: protobuf.Enum, json: unknown, path: string): number | undefined {
-  if (json === null && enumType.fullName === '.google.protobuf.NullValue') return 0;
+  if (json === null && fullNameOf(enumType) === '.google.protobuf.NullValue') return 0;
   if (typeof json === 'number' && Number.isInteger(json) && Math.abs(json) < 2 ** 31) return json;
   const names = Object.keys(enumType.values);
   if (typeof json === 'string') {

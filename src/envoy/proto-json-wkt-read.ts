@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { fieldPath, indexPath, keyPath } from './field-error.ts';
 import { fail, type JsonReader, readObject, readMessage, typeLabel } from './proto-json-read.ts';
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
-import { hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
+import { fullNameOf, lookupTypeCached, hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
 import { parseDuration, parseTimestamp, splitNanos } from './proto-time.ts';
 import { closestMatch } from '../util/suggest.ts';
 
@@ -11,9 +11,9 @@ import { closestMatch } from '../util/suggest.ts';
 type WellKnownResult = protobuf.Message | undefined | 'not-well-known';
 
 export function readWellKnown(reader: JsonReader, type: protobuf.Type, json: unknown, path: string): WellKnownResult {
-  const wrapped = WRAPPER_SCALARS.get(type.fullName);
+  const wrapped = WRAPPER_SCALARS.get(fullNameOf(type));
   if (wrapped !== undefined) return readWrapper(reader, type, wrapped, json, path);
-  switch (type.fullName) {
+  switch (fullNameOf(type)) {
     case WKT.any:
       return readAny(reader, type, json, path);
     case WKT.duration:
@@ -52,7 +52,7 @@ function readTime(
 ): WellKnownResult {
   if (isRecord(json)) return readObject(reader, type, json, path);
   if (typeof json !== 'string') {
-    const example = type.fullName === WKT.duration ? 'a duration string like "1.5s"' : 'an RFC 3339 timestamp string';
+    const example = fullNameOf(type) === WKT.duration ? 'a duration string like "1.5s"' : 'an RFC 3339 timestamp string';
     return fail(reader, path, `expected ${example}, got ${describeJson(json)}`);
   }
   const parsed = parse(json);
@@ -65,7 +65,7 @@ function readTime(
 }
 
 function lookup(reader: JsonReader, name: string): protobuf.Type {
-  return reader.root.lookupType(name);
+  return lookupTypeCached(reader.root, name);
 }
 
 function readStruct(reader: JsonReader, json: unknown, path: string): protobuf.Message | undefined {

@@ -32,7 +32,7 @@ export const WRAPPER_SCALARS: ReadonlyMap<string, string> = new Map([
 
 /** Types packed in an Any as `{"@type": ..., "value": <their JSON>}` rather than as inline fields. */
 export function hasSpecialJson(type: protobuf.Type): boolean {
-  const name = type.fullName;
+  const name = fullNameOf(type);
   return WRAPPER_SCALARS.has(name) || (name !== WKT.empty && Object.values<string>(WKT).includes(name));
 }
 
@@ -130,7 +130,7 @@ export function typeForUrl(root: protobuf.Root, typeUrl: string): protobuf.Type 
   if (slash < 0 || name === '') return undefined;
   const found = root.lookup(`.${name}`);
   // protobufjs' lookup also matches by suffix in nested namespaces; a type URL names the full name.
-  return found instanceof protobuf.Type && found.fullName === `.${name}` ? found : undefined;
+  return found instanceof protobuf.Type && fullNameOf(found) === `.${name}` ? found : undefined;
 }
 
 /** `record[key] = value` that stays an own data property even for keys like "__proto__". */
@@ -145,4 +145,33 @@ export function toBytes(value: unknown): Uint8Array | undefined {
   if (Array.isArray(value) && value.every((byte) => typeof byte === 'number')) return Uint8Array.from(value);
   if (typeof value === 'string') return Buffer.from(value, 'base64');
   return undefined;
+}
+
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
+/** protobufjs computes fullName by walking parents on every access; validation asks for it millions of times. */
+export function fullNameOf(object: protobuf.ReflectionObject): string {
+  let name = fullNames.get(object);
+  if (name === undefined) {
+    name = object.fullName;
+    fullNames.set(object, name);
+  }
+  return name;
+}
+
+const typesByRoot = new WeakMap<protobuf.Root, Map<string, protobuf.Type>>();
+
+/** root.lookupType, remembered per root (lookups search the namespace tree each time). */
+export function lookupTypeCached(root: protobuf.Root, name: string): protobuf.Type {
+  let types = typesByRoot.get(root);
+  if (!types) {
+    types = new Map();
+    typesByRoot.set(root, types);
+  }
+  let type = types.get(name);
+  if (!type) {
+    type = root.lookupType(name);
+    types.set(name, type);
+  }
+  return type;
 }

@@ -4,6 +4,7 @@ import type { FieldError } from '../envoy/field-error.ts';
 import { validateMessage } from '../envoy/pgv.ts';
 import { fromProto3Json, toProto3Json } from '../envoy/proto-json.ts';
 import { messageName } from '../envoy/type-urls.ts';
+import { lookupTypeCached } from '../envoy/proto-reflect.ts';
 
 /** One xDS resource, checked against Envoy's protos and encoded once, shared by every stream. */
 export interface EncodedResource {
@@ -136,6 +137,6 @@ export class ResourceCodec {
     if (!parsed.message || parsed.errors.length > 0) return { ok: false, errors: parsed.errors };
     const errors = validateMessage(this.root, typeName, parsed.message);
     if (errors.length > 0) return { ok: false, errors };
-    return { ok: true, bytes: this.root.lookupType(typeName).encode(parsed.message).finish() };
+    return { ok: true, bytes: lookupTypeCached(this.root, typeName).encode(parsed.message).finish() };
   }
 }
