@@ -1,0 +1,141 @@
+/**
+ * The simulated data plane for `npm run bench`: a child process holding N ADS streams (real grpc-js HTTP/2
+ * on loopback) that subscribe like Envoy sidecars (CDS and LDS wildcard, EDS for every cluster, RDS for the
+ * shared route configuration) and ACK every response. Driven over IPC by bench/run.ts; runs in its own
+ * process so the server under test keeps a core to itself.
+ */
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { loadEnvoyProtos } from '../src/envoy/protos.ts';
+import { TYPE_URLS } from '../src/envoy/type-urls.ts';
+
+type Command = { cmd: 'connect'; target: string; count: number } | { cmd: 'mark' } | { cmd: 'report' } | { cmd: 'reconnect' } | { cmd: 'close' };
+
+const root = loadEnvoyProtos();
+const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+
+interface Response {
+  versionInfo: string;
+  typeUrl: string;
+  nonce: string;
+  resourceNames: string[];
+  bytes: number;
+}
+
+/** Reads only what a client needs from a DiscoveryResponse, and each resource's name (field 1 of every type used here). */
+function decodeResponse(bytes: Buffer): Response {
+  const reader = protobuf.Reader.create(bytes);
+  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], bytes: bytes.length };
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if (field === 1) response.versionInfo = reader.string();
+    else if (field === 4) response.typeUrl = reader.string();
+    else if (field === 5) response.nonce = reader.string();
+    else if (field === 2) {
+      const any = protobuf.Reader.create(reader.bytes());
+      while (any.pos < any.len) {
+        const anyTag = any.uint32();
+        if (anyTag >>> 3 === 2) {
+          const value = protobuf.Reader.create(any.bytes());
+          if (value.uint32() >>> 3 === 1) response.resourceNames.push(value.string());
+        } else any.skipType(anyTag & 7);
+      }
+    } else reader.skipType(tag & 7);
+  }
+  return response;
+}
+
+class SimulatedProxy {
+  readonly id: number;
+  readonly #client: grpc.Client;
+  #call: grpc.ClientDuplexStream<Record<string, unknown>, Response> | undefined;
+  /** Per type URL: when the last response arrived and was ACKed (ms since epoch), bytes since mark. */
+  lastAck = new Map<string, number>();
+  bytesSinceMark = 0;
+  responsesSinceMark = 0;
+  #synced = new Set<string>();
+  /** SotW: every request repeats the full subscription of its type. */
+  #subscriptions = new Map<string, string[]>();
+  #onSynced: (() => void) | undefined;
+
+  constructor(id: number, target: string) {
+    this.id = id;
+    this.#client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  }
+
+  connect(): Promise<void> {
+    this.#synced.clear();
+    const done = new Promise<void>((resolve) => (this.#onSynced = resolve));
+    const call = this.#client.makeBidiStreamRequest(ADS, (r: Record<string, unknown>) => Buffer.from(requestType.encode(requestType.fromObject(r)).finish()), decodeResponse);
+    this.#call = call;
+    const node = { id: `bench-proxy-${this.id}.bench`, cluster: 'bench' };
+    call.on('data', (response: Response) => this.#onResponse(response, node));
+    call.on('error', () => {});
+    this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, ['infermesh']]]);
+    for (const [type, names] of this.#subscriptions) call.write({ node, type_url: type, resource_names: names });
+    return done;
+  }
+
+  #onResponse(response: Response, node: Record<string, unknown>): void {
+    const call = this.#call;
+    if (!call) return;
+    this.bytesSinceMark += response.bytes;
+    this.responsesSinceMark += 1;
+    call.write({ node, type_url: response.typeUrl, version_info: response.versionInfo, response_nonce: response.nonce, resource_names: this.#subscriptions.get(response.typeUrl) ?? [] });
+    // Like Envoy: once clusters arrive, ask for their endpoints by name.
+    if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster)) {
+      this.#subscriptions.set(TYPE_URLS.endpoint, response.resourceNames);
+      call.write({ node, type_url: TYPE_URLS.endpoint, resource_names: response.resourceNames });
+    }
+    this.lastAck.set(response.typeUrl, Date.now());
+    this.#synced.add(response.typeUrl);
+    if (this.#synced.size === 4) this.#onSynced?.();
+  }
+
+  close(): void {
+    this.#call?.cancel();
+  }
+
+  shutdown(): void {
+    this.close();
+    this.#client.close();
+  }
+}
+
+let proxies: SimulatedProxy[] = [];
+
+async function handle(command: Command): Promise<unknown> {
+  switch (command.cmd) {
+    case 'connect': {
+      proxies = Array.from({ length: command.count }, (_, i) => new SimulatedProxy(i, command.target));
+      const started = Date.now();
+      await Promise.all(proxies.map((proxy) => proxy.connect()));
+      return { syncedMs: Date.now() - started };
+    }
+    case 'mark':
+      for (const proxy of proxies) {
+        proxy.lastAck.clear();
+        proxy.bytesSinceMark = 0;
+        proxy.responsesSinceMark = 0;
+      }
+      return {};
+    case 'report':
+      return proxies.map((proxy) => ({ lastAck: Object.fromEntries(proxy.lastAck), bytes: proxy.bytesSinceMark, responses: proxy.responsesSinceMark }));
+    case 'reconnect': {
+      for (const proxy of proxies) proxy.close();
+      const started = Date.now();
+      await Promise.all(proxies.map((proxy) => proxy.connect()));
+      return { syncedMs: Date.now() - started };
+    }
+    case 'close':
+      for (const proxy of proxies) proxy.shutdown();
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+process.on('message', (message: Command & { id: number }) => {
+  void handle(message).then((result) => process.send?.({ id: message.id, result }));
+});

@@ -1,0 +1,183 @@
+/**
+ * npm run bench — figures, not assertions. The server as in production (controller with debounce, snapshot
+ * store, ADS server) against N simulated ADS clients in a child process, and the floor: a bare grpc-js
+ * server writing the same bytes to the same streams. Prints a table and writes bench-results/bench.json.
+ *
+ *   BENCH_CLIENTS (default 1000)   BENCH_MODELS (default 1000,10000)   BENCH_NETWORK_MODELS (default 1000)
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Controller } from '../src/controller/controller.ts';
+import { EMPTY_LAST_GOOD, reconcileWorld } from '../src/controller/reconcile.ts';
+import { loadEnvoyProtos } from '../src/envoy/protos.ts';
+import { TYPE_URLS, type ResourceKind } from '../src/envoy/type-urls.ts';
+import { silentLogger } from '../src/logging/logger.ts';
+import { createMetrics } from '../src/metrics/metrics.ts';
+import { DEFAULT_SETTINGS } from '../src/model/types.ts';
+import { assembleSnapshot } from '../src/snapshot/assemble.ts';
+import { ResourceCodec } from '../src/snapshot/codec.ts';
+import { versionOf, type Snapshot } from '../src/snapshot/snapshot.ts';
+import { encodeDiscoveryResponse } from '../src/xds/messages.ts';
+import { XdsServer } from '../src/xds/server.ts';
+import { SnapshotStore } from '../src/xds/snapshot-store.ts';
+import { FloorServer } from './floor-server.ts';
+import { MemorySource } from './memory-source.ts';
+import { modelPolicy, syntheticWorld } from './world.ts';
+
+const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
+const MODEL_COUNTS = (process.env['BENCH_MODELS'] ?? '1000,10000').split(',').map(Number);
+const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
+const root = loadEnvoyProtos();
+const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
+const rows: string[][] = [];
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+};
+const fmt = (n: number, unit = 'ms') => (Number.isFinite(n) ? `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${unit}` : 'n/a');
+const ratio = (value: number, floor: number) => (Number.isFinite(value) && floor > 0 ? `${(value / floor).toFixed(1)}x` : '-');
+
+/** Build + validate + encode the whole mesh from scratch, then a one-model change on top of it. */
+function measureBuild(models: number): void {
+  const codec = new ResourceCodec(root);
+  const world = syntheticWorld(models);
+  let started = performance.now();
+  const first = reconcileWorld(world, EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
+  const assembled = assembleSnapshot(first.encoded, DEFAULT_SETTINGS, codec, '1');
+  const full = performance.now() - started;
+  codec.endGeneration();
+  world.configMaps[0] = modelPolicy(0, 50);
+  started = performance.now();
+  const second = reconcileWorld(world, first.lastGood, codec, DEFAULT_SETTINGS);
+  assembleSnapshot(second.encoded, DEFAULT_SETTINGS, codec, '2');
+  const incremental = performance.now() - started;
+  const bytes = (kind: ResourceKind) => (assembled.ok ? [...assembled.snapshot.resources(kind).values()].reduce((sum, r) => sum + r.any.length, 0) : 0);
+  results[`build_${models}`] = { fullMs: full, oneModelChangeMs: incremental, bytes: { cds: bytes('cluster'), eds: bytes('endpoint'), rds: bytes('route'), lds: bytes('listener') } };
+  rows.push([`build+validate+encode, ${models} models`, fmt(full), '-', '-', 'target <= 1 s at 10k']);
+  rows.push([`rebuild after one-model change, ${models} models`, fmt(incremental), '-', '-', '']);
+  rows.push([`full-mesh SotW bytes per sidecar, ${models} models`, `${((bytes('cluster') + bytes('endpoint') + bytes('route') + bytes('listener')) / 1e6).toFixed(1)} MB`, '-', '-', `RDS alone ${(bytes('route') / 1e6).toFixed(1)} MB`]);
+}
+
+class Clients {
+  readonly #child: ChildProcess;
+  #next = 0;
+  readonly #pending = new Map<number, (result: unknown) => void>();
+  constructor() {
+    this.#child = fork(path.join(import.meta.dirname, 'ads-clients.ts'), [], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child.on('message', (message: { id: number; result: unknown }) => this.#pending.get(message.id)?.(message.result));
+  }
+  send<T>(command: Record<string, unknown>): Promise<T> {
+    const id = ++this.#next;
+    return new Promise<T>((resolve) => {
+      this.#pending.set(id, (result) => resolve(result as T));
+      this.#child.send({ ...command, id });
+    });
+  }
+}
+
+type Report = { lastAck: Record<string, number>; bytes: number; responses: number }[];
+
+/** Waits until every client has ACKed a response of `typeUrl` since the mark; latencies from `t0`. */
+async function waitForAcks(clients: Clients, typeUrl: string, t0: number, timeoutMs = 120_000): Promise<{ latencies: number[]; bytes: number[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const report = await clients.send<Report>({ cmd: 'report' });
+    const acked = report.filter((r) => r.lastAck[typeUrl] !== undefined);
+    if (acked.length === report.length || Date.now() > deadline) {
+      return { latencies: acked.map((r) => (r.lastAck[typeUrl] ?? NaN) - t0), bytes: report.map((r) => r.bytes) };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string): Buffer {
+  const selected = snapshot.select(kind, kind === 'route' ? new Set([DEFAULT_SETTINGS.grpcTarget]) : kind === 'endpoint' ? new Set(snapshot.resources('cluster').keys()) : 'wildcard');
+  return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: selected.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
+}
+
+async function measureNetwork(): Promise<void> {
+  const source = new MemorySource(syntheticWorld(NETWORK_MODELS));
+  const store = new SnapshotStore();
+  const metrics = createMetrics();
+  const snapshots: Snapshot[] = [];
+  store.subscribe((snapshot) => snapshots.push(snapshot));
+  const controller = new Controller({ source, store, codec: new ResourceCodec(root), settings: DEFAULT_SETTINGS, logger: silentLogger(), metrics });
+  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: 'bench' });
+  const port = await server.listen('127.0.0.1:0');
+  await controller.start();
+  const clients = new Clients();
+  gc();
+  const before = process.memoryUsage();
+  const initial = await clients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${port}`, count: CLIENTS });
+  gc();
+  const after = process.memoryUsage();
+  const heapPerClient = (after.heapUsed - before.heapUsed) / CLIENTS;
+  const rssPerClient = (after.rss - before.rss) / CLIENTS;
+
+  const change = async (label: string, typeUrl: string, edit: Parameters<MemorySource['change']>[0]) => {
+    await clients.send({ cmd: 'mark' });
+    const t0 = Date.now();
+    source.change(edit);
+    const { latencies, bytes } = await waitForAcks(clients, typeUrl, t0);
+    return { label, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), acked: latencies.length, bytesPerClient: bytes.reduce((a, b) => a + b, 0) / bytes.length };
+  };
+  const routesChange = await change('weights of one model (RDS)', TYPE_URLS.route, (world) => (world.configMaps[0] = modelPolicy(0, 50)));
+  const endpointsChange = await change('endpoints of one model (EDS)', TYPE_URLS.endpoint, (world) => {
+    const slice = world.endpointSlices[0];
+    if (slice) world.endpointSlices[0] = { ...slice, endpoints: slice.endpoints.slice(1) };
+  });
+  const storm = await clients.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  await clients.send({ cmd: 'close' });
+  controller.stop();
+  await server.close(1_000);
+
+  // The floor, with the same bytes: initial sync, the two changes' responses, and a reconnect storm.
+  const last = snapshots[snapshots.length - 1];
+  const firstSnapshot = snapshots[0];
+  if (!last || !firstSnapshot) throw new Error('no snapshot');
+  const floor = new FloorServer();
+  floor.initial = new Map((['cluster', 'endpoint', 'listener', 'route'] as const).map((kind) => [TYPE_URLS[kind], sidecarResponse(firstSnapshot, kind, '1')]));
+  const floorPort = await floor.listen();
+  const floorClients = new Clients();
+  const floorInitial = await floorClients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${floorPort}`, count: CLIENTS });
+  const floorPush = async (kind: ResourceKind) => {
+    await floorClients.send({ cmd: 'mark' });
+    const bytes = sidecarResponse(last, kind, '2');
+    const t0 = Date.now();
+    floor.pushToAll(bytes);
+    const { latencies } = await waitForAcks(floorClients, TYPE_URLS[kind], t0);
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), bytesPerClient: bytes.length };
+  };
+  const floorRoutes = await floorPush('route');
+  const floorEndpoints = await floorPush('endpoint');
+  const floorStorm = await floorClients.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  await floorClients.send({ cmd: 'close' });
+  floor.close();
+
+  results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
+  rows.push([`initial sync, ${CLIENTS} clients x ${NETWORK_MODELS} models`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), '']);
+  for (const [c, f] of [[routesChange, floorRoutes], [endpointsChange, floorEndpoints]] as const) {
+    rows.push([`${c.label} -> all ACKed p50`, fmt(c.p50), fmt(f.p50), ratio(c.p50, f.p50), 'debounce (100 ms) included']);
+    rows.push([`${c.label} -> all ACKed p99`, fmt(c.p99), fmt(f.p99), ratio(c.p99, f.p99), 'target p99 <= 1 s, <= 2x floor']);
+    rows.push([`${c.label} -> all ACKed max`, fmt(c.max), fmt(f.max), ratio(c.max, f.max), `${c.acked}/${CLIENTS} ACKed`]);
+    rows.push([`${c.label}: bytes per client (SotW)`, `${(c.bytesPerClient / 1024).toFixed(1)} KB`, `${(f.bytesPerClient / 1024).toFixed(1)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), 'target (delta) <= 2 KB']);
+  }
+  rows.push(['server heap per connected client', `${(heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
+  rows.push(['server RSS per connected client', `${(rssPerClient / 1024).toFixed(1)} KB`, '-', '-', '']);
+  rows.push([`reconnect storm: ${CLIENTS} reconnect -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+}
+
+for (const models of MODEL_COUNTS) measureBuild(models);
+await measureNetwork();
+const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
+for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {
+  console.log(row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '));
+  if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+}
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/bench.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log('\nwritten: bench-results/bench.json');
+process.exit(0);
