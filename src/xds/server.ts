@@ -6,6 +6,7 @@ import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
 import { SotwStream, type Push, type StreamEvents } from './sotw-stream.ts';
+import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -18,6 +19,8 @@ export interface XdsServerOptions {
   controlPlaneId: string;
   /** Called whenever a client's sync state changes (connect, ACK, NACK, disconnect). */
   onSyncChange?: () => void;
+  /** Responses being written at once across all streams (bounds memory during a fan-out). Default 64. */
+  maxConcurrentWrites?: number;
 }
 
 const CSDS_SERVICE = '/envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -70,10 +73,12 @@ export class XdsServer {
   readonly #server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
   readonly #streams = new Map<string, { protocol: SotwStream; call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer> }>();
   #nextStreamId = 0;
+  readonly #limiter: WriteLimiter;
   #unsubscribe: (() => void) | undefined;
 
   constructor(options: XdsServerOptions) {
     this.#options = options;
+    this.#limiter = new WriteLimiter(options.maxConcurrentWrites ?? 64);
     const decode = discoveryRequestDecoder(options.root);
     this.#server.addService(adsServiceDefinition(decode), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
@@ -130,10 +135,12 @@ export class XdsServer {
     const { logger, metrics, snapshots, controlPlaneId } = this.#options;
     const id = String(++this.#nextStreamId);
     const log = logger.child({ stream: id, peer: call.getPeer() });
-    const send = (push: Push) => {
-      call.write(encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }));
-    };
-    const protocol = new SotwStream(id, send, this.#streamEvents(log));
+    const writer = new StreamWriter<Push>(
+      { write: (bytes, done) => call.write(bytes, done) },
+      (push) => encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }),
+      this.#limiter,
+    );
+    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log));
     this.#streams.set(id, { protocol, call });
     metrics.connectedStreams.inc();
     this.#options.onSyncChange?.();
@@ -144,6 +151,7 @@ export class XdsServer {
       this.#options.onSyncChange?.();
     });
     const finish = () => {
+      writer.close();
       if (!this.#streams.delete(id)) return;
       metrics.connectedStreams.dec();
       this.#options.onSyncChange?.();
