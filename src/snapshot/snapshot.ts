@@ -46,6 +46,15 @@ export class Snapshot {
     return selected;
   }
 
+  /**
+   * The same selection as a live-free view over this snapshot's own maps: thousands of streams can remember
+   * what they were sent without each copying thousands of entries.
+   */
+  selectionView(kind: ResourceKind, names: ReadonlySet<string> | 'wildcard'): ReadonlyMap<string, EncodedResource> {
+    const hidden = this.#hiddenFromWildcard;
+    return new SelectionView(this.resources(kind), names, (name) => hidden.has(`${kind}/${name}`));
+  }
+
   count(): Record<ResourceKind, number> {
     return Object.fromEntries(RESOURCE_KINDS.map((kind) => [kind, this.resources(kind).size])) as Record<ResourceKind, number>;
   }
@@ -63,4 +72,58 @@ export function versionOf(resources: readonly EncodedResource[]): string {
     hash.update(resource.name).update('\0').update(resource.version).update('\n');
   }
   return hash.digest('hex').slice(0, 16);
+}
+
+/** A read-only map of the resources a subscription selects from one resource set. */
+class SelectionView implements ReadonlyMap<string, EncodedResource> {
+  readonly #all: ResourceSet;
+  readonly #names: ReadonlySet<string> | 'wildcard';
+  readonly #hidden: (name: string) => boolean;
+
+  constructor(all: ResourceSet, names: ReadonlySet<string> | 'wildcard', hidden: (name: string) => boolean) {
+    this.#all = all;
+    this.#names = names;
+    this.#hidden = hidden;
+  }
+
+  has(name: string): boolean {
+    return this.#all.has(name) && (this.#names === 'wildcard' ? !this.#hidden(name) : this.#names.has(name));
+  }
+
+  get(name: string): EncodedResource | undefined {
+    return this.has(name) ? this.#all.get(name) : undefined;
+  }
+
+  get size(): number {
+    let count = 0;
+    for (const _ of this.keys()) count += 1;
+    return count;
+  }
+
+  *entries(): MapIterator<[string, EncodedResource]> {
+    if (this.#names === 'wildcard') {
+      for (const entry of this.#all) if (!this.#hidden(entry[0])) yield entry;
+      return;
+    }
+    for (const name of this.#names) {
+      const resource = this.#all.get(name);
+      if (resource) yield [name, resource];
+    }
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): MapIterator<EncodedResource> {
+    for (const [, resource] of this.entries()) yield resource;
+  }
+
+  forEach(callback: (value: EncodedResource, key: string, map: ReadonlyMap<string, EncodedResource>) => void): void {
+    for (const [name, resource] of this.entries()) callback(resource, name, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, EncodedResource]> {
+    return this.entries();
+  }
 }

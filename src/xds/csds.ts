@@ -42,7 +42,7 @@ function typeConfigs(state: Readonly<TypeSyncState>, typeUrl: string, anyType: p
   const nack = currentNack(state);
   const configs: Record<string, unknown>[] = [];
   for (const [name, resource] of state.sentResources) {
-    const acked = state.ackedResources.get(name) === resource.version;
+    const acked = state.ackedResources.get(name)?.version === resource.version;
     const config: Record<string, unknown> = {
       type_url: typeUrl,
       name,

@@ -29,8 +29,8 @@ export interface TypeSyncState {
   sentResources: ReadonlyMap<string, EncodedResource>;
   ackedVersion?: string;
   ackedAt?: Date;
-  /** Name -> version of every resource the client has accepted and runs. */
-  ackedResources: ReadonlyMap<string, string>;
+  /** Every resource the client has accepted and runs (the response it ACKed). */
+  ackedResources: ReadonlyMap<string, EncodedResource>;
   /** The latest snapshot whose content for this type the client has accepted (it may have been unchanged). */
   syncedThrough?: number;
   lastNack?: NackRecord;
@@ -137,7 +137,7 @@ export class SotwStream {
     state.ackedVersion = request.versionInfo;
     state.ackedAt = this.#now();
     if (request.versionInfo === state.sentVersion) {
-      state.ackedResources = new Map([...state.sentResources].map(([name, resource]) => [name, resource.version]));
+      state.ackedResources = state.sentResources;
       if (state.sentSequence !== undefined) state.syncedThrough = state.sentSequence;
     }
     this.#events.ack(kind, this.node, request.versionInfo);
@@ -158,7 +158,7 @@ export class SotwStream {
     state.sentNonce = nonce;
     state.sentAt = this.#now();
     state.sentSequence = snapshot.sequence;
-    state.sentResources = new Map(selected.map((resource) => [resource.name, resource]));
+    state.sentResources = snapshot.selectionView(kind, state.subscription);
     const resources = selected.map((resource) => resource.any);
     this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, resources });
     this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
