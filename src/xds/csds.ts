@@ -1,6 +1,8 @@
 import type protobuf from 'protobufjs';
 import { RESOURCE_KINDS, TYPE_URLS } from '../envoy/type-urls.ts';
-import { currentNack, type SotwStream, type TypeSyncState } from './sotw-stream.ts';
+import type { DeltaTypeSyncState } from './delta-stream.ts';
+import { standingNack, type TrackedStream } from './rollout.ts';
+import type { TypeSyncState } from './sotw-stream.ts';
 
 /** The parts of envoy.type.matcher.v3.NodeMatcher / StringMatcher infermesh honours. */
 interface StringMatcher {
@@ -38,10 +40,12 @@ function timestamp(date: Date | undefined): { seconds: number; nanos: number } |
  * client runs this version, ERROR/NACKED when it rejected the response carrying it (error_state says why),
  * STALE/REQUESTED while the response is unanswered, NOT_SENT/DOES_NOT_EXIST for names it asked for that do not exist.
  */
-function typeConfigs(state: Readonly<TypeSyncState>, typeUrl: string, anyType: protobuf.Type, includeContents: boolean): Record<string, unknown>[] {
-  const nack = currentNack(state);
+function typeConfigs(state: Readonly<TypeSyncState> | DeltaTypeSyncState, typeUrl: string, anyType: protobuf.Type, includeContents: boolean): Record<string, unknown>[] {
+  const nack = standingNack(state);
   const configs: Record<string, unknown>[] = [];
-  for (const [name, resource] of state.sentResources) {
+  // A delta response is a diff; what the client should hold is every resource its subscription covers.
+  const sent = 'clientResources' in state ? state.clientResources : state.sentResources;
+  for (const [name, resource] of sent) {
     const acked = state.ackedResources.get(name)?.version === resource.version;
     const config: Record<string, unknown> = {
       type_url: typeUrl,
@@ -59,14 +63,14 @@ function typeConfigs(state: Readonly<TypeSyncState>, typeUrl: string, anyType: p
   }
   if (state.subscription !== 'wildcard') {
     for (const name of state.subscription) {
-      if (!state.sentResources.has(name)) configs.push({ type_url: typeUrl, name, config_status: 'NOT_SENT', client_status: 'DOES_NOT_EXIST' });
+      if (!sent.has(name)) configs.push({ type_url: typeUrl, name, config_status: 'NOT_SENT', client_status: 'DOES_NOT_EXIST' });
     }
   }
   return configs;
 }
 
 /** envoy.service.status.v3.ClientStatusResponse for the connected clients the request selects. */
-export function clientStatusResponse(request: ClientStatusRequest, streams: readonly SotwStream[], root: protobuf.Root): Record<string, unknown> {
+export function clientStatusResponse(request: ClientStatusRequest, streams: readonly TrackedStream[], root: protobuf.Root): Record<string, unknown> {
   const anyType = root.lookupType('google.protobuf.Any');
   const includeContents = !request.exclude_resource_contents;
   const matchers = request.node_matchers ?? [];

@@ -1,6 +1,15 @@
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
+import { currentDeltaNack, type DeltaStream, type DeltaTypeSyncState } from './delta-stream.ts';
 import { currentNack, type SotwStream, type TypeSyncState } from './sotw-stream.ts';
+
+/** A state-of-the-world or delta stream: both keep the same per-type sync facts. */
+export type TrackedStream = SotwStream | DeltaStream;
+type TrackedState = Readonly<TypeSyncState> | DeltaTypeSyncState;
+
+export function standingNack(state: TrackedState) {
+  return 'rejected' in state ? currentDeltaNack(state) : currentNack(state);
+}
 
 /** A model's current version entered the mesh in this snapshot. */
 export interface ModelChange {
@@ -45,12 +54,12 @@ function describeSource(source: PolicySource | undefined): string | undefined {
   return source ? `${source.namespace}/${source.configMap} key "${source.key}" [doc ${source.index}]` : undefined;
 }
 
-function covers(subscription: TypeSyncState['subscription'], names: readonly string[]): boolean {
+function covers(subscription: ReadonlySet<string> | 'wildcard', names: readonly string[]): boolean {
   return subscription === 'wildcard' || names.every((name) => subscription.has(name));
 }
 
 /** The types of a stream that must carry the model, or undefined when the stream does not use it at all. */
-function relevantTypes(stream: SotwStream, change: ModelChange, routeName: string): ResourceKind[] | undefined {
+function relevantTypes(stream: TrackedStream, change: ModelChange, routeName: string): ResourceKind[] | undefined {
   const sync = stream.syncState();
   const route = sync.get('route');
   const usesRoutes = route !== undefined && route.subscription !== 'wildcard' && route.subscription.has(routeName);
@@ -101,7 +110,7 @@ export class RolloutTracker {
     return this.#history.filter((change) => change.sequence > after && change.sequence <= through);
   }
 
-  evaluate(streams: readonly SotwStream[]): ModelRollout[] {
+  evaluate(streams: readonly TrackedStream[]): ModelRollout[] {
     const rollouts = [...this.#latest.values()].sort((a, b) => (a.model < b.model ? -1 : 1)).map((change) => this.#evaluateOne(change, streams));
     const counts: Record<RolloutState, number> = { pending: 0, live: 0, degraded: 0 };
     for (const rollout of rollouts) counts[rollout.state] += 1;
@@ -109,7 +118,7 @@ export class RolloutTracker {
     return rollouts;
   }
 
-  #evaluateOne(change: ModelChange, streams: readonly SotwStream[]): ModelRollout {
+  #evaluateOne(change: ModelChange, streams: readonly TrackedStream[]): ModelRollout {
     let relevant = 0;
     let live = 0;
     const pending: string[] = [];
@@ -121,9 +130,9 @@ export class RolloutTracker {
       const node = stream.node?.id ?? `stream ${stream.id}`;
       let synced = true;
       for (const type of types) {
-        const state = stream.syncState().get(type);
+        const state: TrackedState | undefined = stream.syncState().get(type);
         if (!state) continue;
-        const nack = currentNack(state);
+        const nack = standingNack(state);
         if (nack && nack.sequence >= change.sequence) {
           const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
           rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });

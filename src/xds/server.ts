@@ -3,6 +3,9 @@ import type protobuf from 'protobufjs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.ts';
 import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
+import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-messages.ts';
+import { DeltaStream, SnapshotDiffer } from './delta-stream.ts';
+import type { TrackedStream } from './rollout.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
 import { SotwStream, type Push, type StreamEvents } from './sotw-stream.ts';
@@ -43,7 +46,7 @@ function csdsServiceDefinition(root: protobuf.Root): grpc.ServiceDefinition {
   return { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) };
 }
 
-function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest): grpc.ServiceDefinition {
+function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest, decodeDelta: (bytes: Buffer) => DeltaDiscoveryRequest): grpc.ServiceDefinition {
   const passThrough = (value: Buffer) => value;
   return {
     StreamAggregatedResources: {
@@ -60,7 +63,7 @@ function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest): grpc
       requestStream: true,
       responseStream: true,
       requestSerialize: passThrough,
-      requestDeserialize: passThrough,
+      requestDeserialize: decodeDelta,
       responseSerialize: passThrough,
       responseDeserialize: passThrough,
     },
@@ -71,7 +74,10 @@ function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest): grpc
 export class XdsServer {
   readonly #options: XdsServerOptions;
   readonly #server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-  readonly #streams = new Map<string, { protocol: SotwStream; call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer> }>();
+  readonly #streams = new Map<string, { protocol: TrackedStream; call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer> | grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer> }>();
+  /** Shared by every delta stream: per-snapshot diffs and per-resource encodings are computed once. */
+  readonly #differ = new SnapshotDiffer();
+  readonly #deltaResources = new DeltaResourceCache();
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;
   #unsubscribe: (() => void) | undefined;
@@ -80,11 +86,9 @@ export class XdsServer {
     this.#options = options;
     this.#limiter = new WriteLimiter(options.maxConcurrentWrites ?? 64);
     const decode = discoveryRequestDecoder(options.root);
-    this.#server.addService(adsServiceDefinition(decode), {
+    this.#server.addService(adsServiceDefinition(decode, deltaRequestDecoder(options.root)), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'delta xDS is not served yet; use state-of-the-world ADS' });
-      },
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.#onDeltaStream(call),
     });
     const status = (request: ClientStatusRequest) => clientStatusResponse(request, this.streams(), options.root);
     this.#server.addService(csdsServiceDefinition(options.root), {
@@ -111,7 +115,7 @@ export class XdsServer {
     return port;
   }
 
-  streams(): SotwStream[] {
+  streams(): TrackedStream[] {
     return [...this.#streams.values()].map((s) => s.protocol);
   }
 
@@ -166,6 +170,45 @@ export class XdsServer {
       log.debug({ err: error }, 'xDS stream error');
       finish();
     });
+  }
+
+  /**
+   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away);
+   * the stream itself merges unanswered responses for a stalled client.
+   */
+  #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
+    const { logger, metrics, snapshots, controlPlaneId } = this.#options;
+    const id = `d${++this.#nextStreamId}`;
+    const log = logger.child({ stream: id, peer: call.getPeer(), delta: true });
+    const protocol = new DeltaStream(
+      id,
+      (push) => {
+        call.write(encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }));
+      },
+      { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
+      () => new Date(),
+      this.#differ,
+    );
+    this.#streams.set(id, { protocol, call });
+    metrics.connectedStreams.inc();
+    this.#options.onSyncChange?.();
+    call.on('data', (request: DeltaDiscoveryRequest) => {
+      if (request.node && !protocol.node) log.info({ node: request.node.id }, 'delta xDS client connected');
+      protocol.onRequest(request, snapshots.current());
+      this.#options.onSyncChange?.();
+    });
+    const finish = () => {
+      if (!this.#streams.delete(id)) return;
+      metrics.connectedStreams.dec();
+      this.#options.onSyncChange?.();
+      log.info({ node: protocol.node?.id }, 'delta xDS stream closed');
+    };
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('cancelled', finish);
+    call.on('error', finish);
   }
 
   #streamEvents(log: Logger): StreamEvents {

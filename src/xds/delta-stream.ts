@@ -1,0 +1,401 @@
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
+import type { EncodedResource } from '../snapshot/codec.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { DeltaDiscoveryRequest } from './delta-messages.ts';
+import type { NodeInfo } from './messages.ts';
+import type { NackRecord } from './sotw-stream.ts';
+
+/** One DeltaDiscoveryResponse: only what changed for this client. Never empty. */
+export interface DeltaPush {
+  kind: ResourceKind;
+  typeUrl: string;
+  /** system_version_info: the snapshot version (debugging only; delta clients ACK by nonce). */
+  version: string;
+  nonce: string;
+  resources: readonly EncodedResource[];
+  removed: readonly string[];
+}
+
+export interface DeltaStreamEvents {
+  push(kind: ResourceKind, resourceCount: number, bytes: number): void;
+  ack(kind: ResourceKind, node: NodeInfo | undefined, version: string): void;
+  nack(kind: ResourceKind, node: NodeInfo | undefined, nack: NackRecord): void;
+  ignored(reason: string, request: DeltaDiscoveryRequest): void;
+}
+
+/** Per type, the delta counterpart of TypeSyncState (same field names where the meaning is the same). */
+export type DeltaTypeSyncState = Readonly<Omit<DeltaTypeState, 'wildcard' | 'basis' | 'pending' | 'sentList' | 'coverage' | 'settle' | 'names' | 'rejected'>> & {
+  readonly names: ReadonlySet<string>;
+  readonly rejected: ReadonlyMap<string, string>;
+};
+
+/** The NACK that still stands: some resource it rejected has not been accepted since. */
+export function currentDeltaNack(state: DeltaTypeSyncState): NackRecord | undefined {
+  return state.rejected.size > 0 ? state.lastNack : undefined;
+}
+
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** Facts about snapshots that every delta stream needs, computed once and shared (the server owns one). */
+export class SnapshotDiffer {
+  readonly #hidden = new WeakMap<Snapshot, Map<ResourceKind, ReadonlySet<string>>>();
+  readonly #changes = new WeakMap<Snapshot, { from: Snapshot; byKind: Map<ResourceKind, readonly string[]> }>();
+
+  /** Names of existing resources hidden from wildcard subscriptions. */
+  hidden(snapshot: Snapshot, kind: ResourceKind): ReadonlySet<string> {
+    let byKind = this.#hidden.get(snapshot);
+    if (!byKind) this.#hidden.set(snapshot, (byKind = new Map()));
+    let hidden = byKind.get(kind);
+    if (!hidden) {
+      const all = snapshot.resources(kind);
+      const visible = snapshot.select(kind, 'wildcard');
+      const shown = visible.length === all.size ? undefined : new Set(visible.map((resource) => resource.name));
+      hidden = shown ? new Set([...all.keys()].filter((name) => !shown.has(name))) : NO_NAMES;
+      byKind.set(kind, hidden);
+    }
+    return hidden;
+  }
+
+  /** Names whose existence, version or visibility to wildcard differ between two snapshots. */
+  changed(from: Snapshot, to: Snapshot, kind: ResourceKind): readonly string[] {
+    let entry = this.#changes.get(to);
+    if (!entry || entry.from !== from) this.#changes.set(to, (entry = { from, byKind: new Map() }));
+    let names = entry.byKind.get(kind);
+    if (!names) {
+      const [before, after] = [from.resources(kind), to.resources(kind)];
+      const [hiddenBefore, hiddenAfter] = [this.hidden(from, kind), this.hidden(to, kind)];
+      const found: string[] = [];
+      for (const [name, resource] of after) {
+        if (before.get(name)?.version !== resource.version || hiddenBefore.has(name) !== hiddenAfter.has(name)) found.push(name);
+      }
+      for (const name of before.keys()) if (!after.has(name)) found.push(name);
+      entry.byKind.set(kind, (names = found));
+    }
+    return names;
+  }
+}
+
+interface SentResponse {
+  version: string;
+  sequence: number;
+  resources: readonly EncodedResource[];
+  removed: readonly string[];
+}
+
+/** Unanswered responses kept for ACK bookkeeping per type: a stalled client cannot grow memory beyond this. */
+const MAX_PENDING = 16;
+
+/**
+ * What was sent is not stored per resource: after every reconciliation the client holds exactly what its
+ * subscription covers in `basis` (the invariant this file keeps), so a stream costs its subscription only.
+ */
+class DeltaTypeState {
+  wildcard = false;
+  /** Names subscribed explicitly, also while wildcard. */
+  readonly names = new Set<string>();
+  basis: Snapshot | undefined;
+  /** initial_resource_versions of the first request, until the first snapshot is reconciled against them. */
+  initialVersions: ReadonlyMap<string, string> | undefined;
+  /** Of the last response; its version is the snapshot version (system_version_info). */
+  sentVersion?: string;
+  sentNonce?: string;
+  sentAt?: Date;
+  sentSequence?: number;
+  sentList: readonly EncodedResource[] = [];
+  sentRemoved: readonly string[] = [];
+  ackedVersion?: string;
+  ackedAt?: Date;
+  /** The latest snapshot whose content for this type the client has fully accepted. */
+  syncedThrough?: number;
+  lastNack?: NackRecord;
+  /** Responses not yet ACKed or NACKed, oldest first, by nonce. */
+  readonly pending = new Map<string, SentResponse>();
+  /** Name -> version of resources in NACKed responses the client has not accepted since. */
+  readonly rejected = new Map<string, string>();
+  readonly #kind: ResourceKind;
+  readonly #differ: SnapshotDiffer;
+
+  constructor(kind: ResourceKind, differ: SnapshotDiffer) {
+    this.#kind = kind;
+    this.#differ = differ;
+  }
+
+  /** 'wildcard' while subscribed to "*" (explicitly, or by the legacy empty first request); else the names. */
+  get subscription(): ReadonlySet<string> | 'wildcard' {
+    return this.wildcard ? 'wildcard' : this.names;
+  }
+
+  /** For one snapshot: the resource the current subscription gives the client for a name, if any. */
+  coverage(snapshot: Snapshot): (name: string) => EncodedResource | undefined {
+    const all = snapshot.resources(this.#kind);
+    const hidden = this.#differ.hidden(snapshot, this.#kind);
+    return (name) => {
+      const resource = all.get(name);
+      return resource && (this.names.has(name) || (this.wildcard && !hidden.has(name))) ? resource : undefined;
+    };
+  }
+
+  /** The resources of the last response. */
+  get sentResources(): ReadonlyMap<string, EncodedResource> {
+    return new Map(this.sentList.map((resource) => [resource.name, resource]));
+  }
+
+  /** Every resource the client holds, as sent to it (computed on demand). */
+  get clientResources(): ReadonlyMap<string, EncodedResource> {
+    const held = new Map<string, EncodedResource>();
+    if (!this.basis) return held;
+    const covered = this.coverage(this.basis);
+    for (const name of this.wildcard ? this.basis.resources(this.#kind).keys() : this.names) {
+      const resource = covered(name);
+      if (resource) held.set(name, resource);
+    }
+    return held;
+  }
+
+  /** What the client accepted and runs: ACKed, or reported in initial_resource_versions with the same version. */
+  get ackedResources(): ReadonlyMap<string, EncodedResource> {
+    const unanswered = new Set([...this.pending.values()].flatMap((response) => response.resources.map((r) => r.name)));
+    const acked = new Map<string, EncodedResource>();
+    for (const [name, r] of this.clientResources) if (!unanswered.has(name) && !this.rejected.has(name)) acked.set(name, r);
+    return acked;
+  }
+
+  /** In sync with `basis` once every response was answered and no rejected resource is outstanding. */
+  settle(): void {
+    if (this.basis && this.pending.size === 0 && this.rejected.size === 0) this.syncedThrough = this.basis.sequence;
+  }
+}
+
+/** The resources and removals one response will carry; a name appears at most once. */
+class Changes {
+  readonly resources = new Map<string, EncodedResource>();
+  readonly removed = new Set<string>();
+
+  send(resource: EncodedResource): void {
+    if (this.removed.size > 0) this.removed.delete(resource.name);
+    this.resources.set(resource.name, resource);
+  }
+
+  remove(name: string): void {
+    this.resources.delete(name);
+    this.removed.add(name);
+  }
+}
+
+/**
+ * The incremental (delta) xDS protocol for one ADS stream, free of gRPC so it can be tested directly
+ * (Envoy's api-docs/xds_protocol.rst, "Incremental xDS"). A response carries only the resources that
+ * changed for this client and the names it must drop; nothing is sent when nothing changed. A NACK is
+ * recorded and never answered with a push.
+ */
+export class DeltaStream {
+  readonly id: string;
+  readonly connectedAt: Date;
+  node: NodeInfo | undefined;
+  readonly #types = new Map<ResourceKind, DeltaTypeState>();
+  readonly #send: (push: DeltaPush) => void;
+  readonly #events: DeltaStreamEvents;
+  readonly #now: () => Date;
+  readonly #differ: SnapshotDiffer;
+  #nonce = 0;
+
+  constructor(id: string, send: (push: DeltaPush) => void, events: DeltaStreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
+    this.id = id;
+    this.#send = send;
+    this.#events = events;
+    this.#now = now;
+    this.#differ = differ;
+    this.connectedAt = now();
+  }
+
+  syncState(): ReadonlyMap<ResourceKind, DeltaTypeSyncState> {
+    return this.#types;
+  }
+
+  onRequest(request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): void {
+    if (request.node && !this.node) this.node = request.node;
+    const kind = kindOfTypeUrl(request.typeUrl);
+    if (!kind) return this.#events.ignored(`unsupported type ${request.typeUrl}`, request);
+    const existing = this.#types.get(kind);
+    const state = existing ?? new DeltaTypeState(kind, this.#differ);
+    this.#types.set(kind, state);
+    // A request may both answer a response and change the subscription: "the server must honor changes
+    // to the subscription state even if the nonce is stale" (xds_protocol.rst, "Incremental xDS").
+    if (request.responseNonce !== '') this.#recordReply(kind, state, request);
+    const changes = new Changes();
+    // Forward only: a request handled with an older snapshot than this type has seen uses the newer one.
+    const basis = state.basis;
+    const current = !snapshot || (basis && snapshot.sequence <= basis.sequence) ? basis : snapshot;
+    if (current) this.#advance(kind, state, current, changes);
+    if (existing) this.#changeSubscription(kind, state, request, changes);
+    else this.#firstSubscription(kind, state, request, current);
+    if (current && !state.basis) this.#reconcileAll(kind, state, current, changes);
+    if (current) this.#flush(kind, state, current, changes);
+  }
+
+  /** Pushes, in CDS, EDS, LDS, RDS order (make before break), what the new snapshot changes here. */
+  onSnapshot(snapshot: Snapshot): void {
+    for (const kind of RESOURCE_KINDS) {
+      const state = this.#types.get(kind);
+      if (!state) continue;
+      const changes = new Changes();
+      if (state.basis) this.#advance(kind, state, snapshot, changes);
+      else this.#reconcileAll(kind, state, snapshot, changes);
+      this.#flush(kind, state, snapshot, changes);
+    }
+  }
+
+  /**
+   * LDS and CDS are wildcard when the first request names nothing to subscribe or unsubscribe (legacy);
+   * "*" subscribes wildcard explicitly ("How the client specifies what resources to return").
+   * initial_resource_versions counts on the first request of a type only.
+   */
+  #firstSubscription(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): void {
+    const legacy = request.resourceNamesSubscribe.length === 0 && request.resourceNamesUnsubscribe.length === 0;
+    state.wildcard = legacy && (kind === 'listener' || kind === 'cluster');
+    for (const name of request.resourceNamesSubscribe) {
+      if (name === '*') state.wildcard = true;
+      else state.names.add(intern(snapshot, kind, name));
+    }
+    state.initialVersions = request.initialResourceVersions;
+  }
+
+  /**
+   * A subscribed name is sent even if the client seems to have it ("the server *must* still provide those
+   * resources"), or put in removed_resources if it does not exist ("Knowing When a Requested Resource Does
+   * Not Exist"). Unsubscribing needs no answer except while wildcard: then the name is sent again if the
+   * wildcard covers it, else removed ("Unsubscribing from Resources").
+   */
+  #changeSubscription(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest, changes: Changes): void {
+    const basis = state.basis;
+    const covered = basis ? state.coverage(basis) : () => undefined;
+    const answer = (name: string) => {
+      const resource = covered(name);
+      if (resource) changes.send(resource);
+      else if (basis) changes.remove(name);
+    };
+    for (const name of request.resourceNamesSubscribe) {
+      if (name !== '*') {
+        state.names.add(intern(basis, kind, name));
+        answer(name);
+      } else if (!state.wildcard) {
+        const named = new Set(state.names);
+        state.wildcard = true;
+        for (const [held, resource] of state.clientResources) if (!named.has(held)) changes.send(resource);
+      }
+    }
+    for (const name of request.resourceNamesUnsubscribe) {
+      // Unsubscribing from "*" keeps the named subscriptions; the client drops what only the wildcard covered.
+      if (name === '*') state.wildcard = false;
+      else if (state.names.delete(name) && state.wildcard) answer(name);
+    }
+    for (const name of state.rejected.keys()) if (!covered(name)) state.rejected.delete(name);
+  }
+
+  /** From the previous snapshot to `to`: only the names that changed between the two can change here. */
+  #advance(kind: ResourceKind, state: DeltaTypeState, to: Snapshot, changes: Changes): void {
+    const from = state.basis;
+    if (!from || from === to) return;
+    const [before, after] = [state.coverage(from), state.coverage(to)];
+    for (const name of this.#differ.changed(from, to, kind)) {
+      const had = before(name);
+      const wants = after(name);
+      if (wants && wants.version !== had?.version) changes.send(wants);
+      else if (!wants && had) changes.remove(name);
+    }
+    state.basis = to;
+  }
+
+  /**
+   * The first snapshot for this type on this stream. A reconnecting client lists what it holds in
+   * initial_resource_versions: equal versions are not sent again, others are, and what it holds that is
+   * gone (or no longer covered) is removed. Named resources that do not exist are reported removed.
+   */
+  #reconcileAll(kind: ResourceKind, state: DeltaTypeState, snapshot: Snapshot, changes: Changes): void {
+    const initial = state.initialVersions ?? new Map<string, string>();
+    const all = snapshot.resources(kind);
+    const covered = state.coverage(snapshot);
+    const visit = (name: string) => {
+      const wants = covered(name);
+      const has = initial.get(name);
+      if (wants && wants.version !== has) changes.send(wants);
+      else if (!wants && (has !== undefined || state.names.has(name))) changes.remove(name);
+    };
+    // Each name once: every existing one if wildcard, then the named ones, then the ones the client holds.
+    if (state.wildcard) for (const name of all.keys()) visit(name);
+    for (const name of state.names) if (!state.wildcard || !all.has(name)) visit(name);
+    for (const name of initial.keys()) if (!state.names.has(name) && !(state.wildcard && all.has(name))) visit(name);
+    state.basis = snapshot;
+    state.initialVersions = undefined;
+  }
+
+  #flush(kind: ResourceKind, state: DeltaTypeState, snapshot: Snapshot, changes: Changes): void {
+    if (changes.resources.size === 0 && changes.removed.size === 0) return state.settle();
+    // Resources of a NACKed response ride along with the next response this type needs anyway (a client
+    // may have accepted all but one of them), as state of the world resends a whole type when it changes.
+    const covered = state.coverage(snapshot);
+    for (const name of state.rejected.keys()) {
+      const resource = changes.removed.has(name) || changes.resources.has(name) ? undefined : covered(name);
+      if (resource) changes.send(resource);
+    }
+    const nonce = String(++this.#nonce);
+    const [resources, removed] = [[...changes.resources.values()], [...changes.removed]];
+    state.sentNonce = nonce;
+    state.sentVersion = snapshot.version;
+    state.sentSequence = snapshot.sequence;
+    state.sentAt = this.#now();
+    state.sentList = resources;
+    state.sentRemoved = removed;
+    state.pending.set(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
+    if (state.pending.size > MAX_PENDING) foldOldest(state.pending);
+    this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
+    const bytes = resources.reduce((sum, r) => sum + r.any.length, 0) + removed.reduce((sum, name) => sum + name.length, 0);
+    this.#events.push(kind, resources.length, bytes);
+  }
+
+  /**
+   * ACK = response_nonce without error_detail, NACK = with it. Each delta response is a diff, so every
+   * unanswered response is tracked, not only the latest; clients answer in order, so an answer also
+   * settles older unanswered ones. A nonce already answered or never sent records nothing. A NACK triggers
+   * no push: its resources are retried with the next response this type needs (see #flush).
+   */
+  #recordReply(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
+    const nonce = request.responseNonce;
+    if (!state.pending.has(nonce)) {
+      return this.#events.ignored(`stale or unknown nonce ${nonce} (latest ${state.sentNonce ?? 'none'}): no ACK/NACK recorded`, request);
+    }
+    for (const [answered, response] of state.pending) {
+      state.pending.delete(answered);
+      const error = answered === nonce ? request.errorDetail : undefined;
+      if (error) {
+        for (const resource of response.resources) state.rejected.set(resource.name, resource.version);
+        const { version, sequence } = response;
+        state.lastNack = { nonce, version, sequence, keptVersion: state.ackedVersion ?? '', code: error.code, message: error.message, at: this.#now() };
+        this.#events.nack(kind, this.node, state.lastNack);
+      } else {
+        for (const name of state.rejected.size > 0 ? [...response.resources.map((r) => r.name), ...response.removed] : []) state.rejected.delete(name);
+        if (answered === nonce) {
+          state.ackedVersion = response.version;
+          state.ackedAt = this.#now();
+          this.#events.ack(kind, this.node, response.version);
+        }
+      }
+      if (answered === nonce) break;
+    }
+    state.settle();
+  }
+}
+
+/** The snapshot's own copy of a name, so thousands of streams subscribing to it share one string. */
+function intern(snapshot: Snapshot | undefined, kind: ResourceKind, name: string): string {
+  return snapshot?.resources(kind).get(name)?.name ?? name;
+}
+
+/** Merges the oldest unanswered response into the next one, so answering the latter settles both. */
+function foldOldest(pending: Map<string, SentResponse>): void {
+  const [oldest, next] = [...pending.entries()];
+  if (!oldest || !next) return;
+  pending.delete(oldest[0]);
+  const merged = { ...next[1], resources: [...oldest[1].resources, ...next[1].resources], removed: [...oldest[1].removed, ...next[1].removed] };
+  pending.set(next[0], merged);
+}
