@@ -9,11 +9,13 @@ import protobuf from 'protobufjs';
 import { loadEnvoyProtos } from '../src/envoy/protos.ts';
 import { TYPE_URLS } from '../src/envoy/type-urls.ts';
 
-type Command = { cmd: 'connect'; target: string; count: number } | { cmd: 'mark' } | { cmd: 'report' } | { cmd: 'reconnect' } | { cmd: 'close' };
+type Command = { cmd: 'connect'; target: string; count: number; delta?: boolean } | { cmd: 'mark' } | { cmd: 'report' } | { cmd: 'reconnect' } | { cmd: 'close' };
 
 const root = loadEnvoyProtos();
 const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const deltaRequestType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const DELTA_ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
 
 interface Response {
   versionInfo: string;
@@ -21,6 +23,28 @@ interface Response {
   nonce: string;
   resourceNames: string[];
   bytes: number;
+}
+
+/** Reads only what a client needs from a DeltaDiscoveryResponse: type, nonce, version and resource names. */
+function decodeDeltaResponse(bytes: Buffer): Response {
+  const reader = protobuf.Reader.create(bytes);
+  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], bytes: bytes.length };
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    if (field === 1) response.versionInfo = reader.string();
+    else if (field === 4) response.typeUrl = reader.string();
+    else if (field === 5) response.nonce = reader.string();
+    else if (field === 2) {
+      const resource = protobuf.Reader.create(reader.bytes());
+      while (resource.pos < resource.len) {
+        const resourceTag = resource.uint32();
+        if (resourceTag >>> 3 === 3) response.resourceNames.push(resource.string());
+        else resource.skipType(resourceTag & 7);
+      }
+    } else reader.skipType(tag & 7);
+  }
+  return response;
 }
 
 /** Reads only what a client needs from a DiscoveryResponse, and each resource's name (field 1 of every type used here). */
@@ -56,6 +80,7 @@ class SimulatedProxy {
   bytesSinceMark = 0;
   responsesSinceMark = 0;
   #synced = new Set<string>();
+  #delta = false;
   /** SotW: every request repeats the full subscription of its type. */
   #subscriptions = new Map<string, string[]>();
   #onSynced: (() => void) | undefined;
@@ -65,7 +90,9 @@ class SimulatedProxy {
     this.#client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   }
 
-  connect(): Promise<void> {
+  connect(delta = this.#delta): Promise<void> {
+    this.#delta = delta;
+    if (delta) return this.#connectDelta();
     this.#synced.clear();
     const done = new Promise<void>((resolve) => (this.#onSynced = resolve));
     const call = this.#client.makeBidiStreamRequest(ADS, (r: Record<string, unknown>) => Buffer.from(requestType.encode(requestType.fromObject(r)).finish()), decodeResponse);
@@ -75,6 +102,30 @@ class SimulatedProxy {
     call.on('error', () => {});
     this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, ['infermesh']]]);
     for (const [type, names] of this.#subscriptions) call.write({ node, type_url: type, resource_names: names });
+    return done;
+  }
+
+  #connectDelta(): Promise<void> {
+    this.#synced.clear();
+    const done = new Promise<void>((resolve) => (this.#onSynced = resolve));
+    const call = this.#client.makeBidiStreamRequest(DELTA_ADS, (r: Record<string, unknown>) => Buffer.from(deltaRequestType.encode(deltaRequestType.fromObject(r)).finish()), decodeDeltaResponse);
+    this.#call = call;
+    const node = { id: `bench-proxy-${this.id}.bench`, cluster: 'bench' };
+    call.on('data', (response: Response) => {
+      this.bytesSinceMark += response.bytes;
+      this.responsesSinceMark += 1;
+      call.write({ node, type_url: response.typeUrl, response_nonce: response.nonce });
+      if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster)) {
+        call.write({ node, type_url: TYPE_URLS.endpoint, resource_names_subscribe: response.resourceNames });
+      }
+      this.lastAck.set(response.typeUrl, Date.now());
+      this.#synced.add(response.typeUrl);
+      if (this.#synced.size === 4) this.#onSynced?.();
+    });
+    call.on('error', () => {});
+    call.write({ node, type_url: TYPE_URLS.cluster });
+    call.write({ node, type_url: TYPE_URLS.listener });
+    call.write({ node, type_url: TYPE_URLS.route, resource_names_subscribe: ['infermesh'] });
     return done;
   }
 
@@ -111,7 +162,7 @@ async function handle(command: Command): Promise<unknown> {
     case 'connect': {
       proxies = Array.from({ length: command.count }, (_, i) => new SimulatedProxy(i, command.target));
       const started = Date.now();
-      await Promise.all(proxies.map((proxy) => proxy.connect()));
+      await Promise.all(proxies.map((proxy) => proxy.connect(command.delta ?? false)));
       return { syncedMs: Date.now() - started };
     }
     case 'mark':

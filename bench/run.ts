@@ -98,7 +98,7 @@ function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string):
   return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: selected.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
 }
 
-async function measureNetwork(): Promise<void> {
+async function measureNetwork(delta: boolean): Promise<Record<string, any>> {
   const source = new MemorySource(syntheticWorld(NETWORK_MODELS));
   const store = new SnapshotStore();
   const metrics = createMetrics();
@@ -111,7 +111,7 @@ async function measureNetwork(): Promise<void> {
   const clients = new Clients();
   gc();
   const before = process.memoryUsage();
-  const initial = await clients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${port}`, count: CLIENTS });
+  const initial = await clients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${port}`, count: CLIENTS, delta });
   gc();
   const after = process.memoryUsage();
   const heapPerClient = (after.heapUsed - before.heapUsed) / CLIENTS;
@@ -133,6 +133,7 @@ async function measureNetwork(): Promise<void> {
   await clients.send({ cmd: 'close' });
   controller.stop();
   await server.close(1_000);
+  if (delta) return { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm };
 
   // The floor, with the same bytes: initial sync, the two changes' responses, and a reconnect storm.
   const last = snapshots[snapshots.length - 1];
@@ -158,20 +159,29 @@ async function measureNetwork(): Promise<void> {
   floor.close();
 
   results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
+  const d = await measureNetwork(true);
+  results['networkDelta'] = d;
   rows.push([`initial sync, ${CLIENTS} clients x ${NETWORK_MODELS} models`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), '']);
   for (const [c, f] of [[routesChange, floorRoutes], [endpointsChange, floorEndpoints]] as const) {
     rows.push([`${c.label} -> all ACKed p50`, fmt(c.p50), fmt(f.p50), ratio(c.p50, f.p50), 'debounce (100 ms) included']);
     rows.push([`${c.label} -> all ACKed p99`, fmt(c.p99), fmt(f.p99), ratio(c.p99, f.p99), 'target p99 <= 1 s, <= 2x floor']);
     rows.push([`${c.label} -> all ACKed max`, fmt(c.max), fmt(f.max), ratio(c.max, f.max), `${c.acked}/${CLIENTS} ACKed`]);
-    rows.push([`${c.label}: bytes per client (SotW)`, `${(c.bytesPerClient / 1024).toFixed(1)} KB`, `${(f.bytesPerClient / 1024).toFixed(1)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), 'target (delta) <= 2 KB']);
+    rows.push([`${c.label}: bytes per client (SotW)`, `${(c.bytesPerClient / 1024).toFixed(1)} KB`, `${(f.bytesPerClient / 1024).toFixed(1)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), '']);
   }
+  for (const [c, f] of [[d['routesChange'], floorRoutes], [d['endpointsChange'], floorEndpoints]]) {
+    rows.push([`delta: ${c.label} -> all ACKed p99`, fmt(c.p99), fmt(f.p99), ratio(c.p99, f.p99), `${c.acked}/${CLIENTS} ACKed`]);
+    rows.push([`delta: ${c.label}: bytes per client`, `${(c.bytesPerClient / 1024).toFixed(2)} KB`, '-', '-', 'target <= 2 KB']);
+  }
+  rows.push(['delta: server heap per connected client', `${(d['heapPerClient'] / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
+  rows.push([`delta: reconnect storm -> all synced`, fmt(d['storm'].syncedMs), fmt(floorStorm.syncedMs), ratio(d['storm'].syncedMs, floorStorm.syncedMs), '']);
   rows.push(['server heap per connected client', `${(heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
   rows.push(['server RSS per connected client', `${(rssPerClient / 1024).toFixed(1)} KB`, '-', '-', '']);
   rows.push([`reconnect storm: ${CLIENTS} reconnect -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  return results;
 }
 
 for (const models of MODEL_COUNTS) measureBuild(models);
-await measureNetwork();
+await measureNetwork(false);
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
 for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {
   console.log(row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '));
