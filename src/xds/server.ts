@@ -74,7 +74,7 @@ function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest, decod
 export class XdsServer {
   readonly #options: XdsServerOptions;
   readonly #server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-  readonly #streams = new Map<string, { protocol: TrackedStream; call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer> | grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer> }>();
+  readonly #streams = new Map<string, { protocol: TrackedStream; call: { end(): void } }>();
   /** Shared by every delta stream: per-snapshot diffs and per-resource encodings are computed once. */
   readonly #differ = new SnapshotDiffer();
   readonly #deltaResources = new DeltaResourceCache();
@@ -136,7 +136,7 @@ export class XdsServer {
   }
 
   #onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void {
-    const { logger, metrics, snapshots, controlPlaneId } = this.#options;
+    const { logger, controlPlaneId } = this.#options;
     const id = String(++this.#nextStreamId);
     const log = logger.child({ stream: id, peer: call.getPeer() });
     const writer = new StreamWriter<Push>(
@@ -145,17 +145,48 @@ export class XdsServer {
       this.#limiter,
     );
     const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log));
+    this.#serve(id, call, protocol, log, () => writer.close());
+  }
+
+  /**
+   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away);
+   * the stream itself merges unanswered responses for a stalled client.
+   */
+  #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
+    const { logger, controlPlaneId } = this.#options;
+    const id = `d${++this.#nextStreamId}`;
+    const log = logger.child({ stream: id, peer: call.getPeer(), delta: true });
+    const protocol = new DeltaStream(
+      id,
+      (push) => {
+        call.write(encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }));
+      },
+      { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
+      () => new Date(),
+      this.#differ,
+    );
+    this.#serve(id, call, protocol, log, () => {});
+  }
+
+  /** What both protocols share: registration, requests in order, metrics, and clean-up however the stream ends. */
+  #serve<R extends { node?: { id: string } }>(
+    id: string,
+    call: grpc.ServerDuplexStream<R, Buffer>,
+    protocol: { node: unknown; onRequest(request: R, snapshot: ReturnType<SnapshotSource['current']>): void } & TrackedStream,
+    log: Logger,
+    onClose: () => void,
+  ): void {
+    const { metrics, snapshots } = this.#options;
     this.#streams.set(id, { protocol, call });
     metrics.connectedStreams.inc();
     this.#options.onSyncChange?.();
-    log.debug('xDS stream opened');
-    call.on('data', (request: DiscoveryRequest) => {
-      if (request.node && !protocol.node) log.info({ node: request.node.id, agent: `${request.node.userAgentName}/${request.node.userAgentVersion}` }, 'xDS client connected');
+    call.on('data', (request: R) => {
+      if (request.node && !protocol.node) log.info({ node: request.node.id }, 'xDS client connected');
       protocol.onRequest(request, snapshots.current());
       this.#options.onSyncChange?.();
     });
     const finish = () => {
-      writer.close();
+      onClose();
       if (!this.#streams.delete(id)) return;
       metrics.connectedStreams.dec();
       this.#options.onSyncChange?.();
@@ -170,45 +201,6 @@ export class XdsServer {
       log.debug({ err: error }, 'xDS stream error');
       finish();
     });
-  }
-
-  /**
-   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away);
-   * the stream itself merges unanswered responses for a stalled client.
-   */
-  #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
-    const { logger, metrics, snapshots, controlPlaneId } = this.#options;
-    const id = `d${++this.#nextStreamId}`;
-    const log = logger.child({ stream: id, peer: call.getPeer(), delta: true });
-    const protocol = new DeltaStream(
-      id,
-      (push) => {
-        call.write(encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }));
-      },
-      { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
-      () => new Date(),
-      this.#differ,
-    );
-    this.#streams.set(id, { protocol, call });
-    metrics.connectedStreams.inc();
-    this.#options.onSyncChange?.();
-    call.on('data', (request: DeltaDiscoveryRequest) => {
-      if (request.node && !protocol.node) log.info({ node: request.node.id }, 'delta xDS client connected');
-      protocol.onRequest(request, snapshots.current());
-      this.#options.onSyncChange?.();
-    });
-    const finish = () => {
-      if (!this.#streams.delete(id)) return;
-      metrics.connectedStreams.dec();
-      this.#options.onSyncChange?.();
-      log.info({ node: protocol.node?.id }, 'delta xDS stream closed');
-    };
-    call.on('end', () => {
-      finish();
-      call.end();
-    });
-    call.on('cancelled', finish);
-    call.on('error', finish);
   }
 
   #streamEvents(log: Logger): StreamEvents {

@@ -1,5 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
+import { RawStreamClient } from './raw-stream-client.ts';
 
 export interface RawResponse {
   version_info: string;
@@ -8,49 +8,9 @@ export interface RawResponse {
   resources: { type_url: string; value: Uint8Array }[];
 }
 
-/**
- * A bare ADS client written against the protocol (Envoy's DiscoveryRequest/Response protos, encoded with
- * protobufjs), for what real clients will not do on demand, such as NACKing a valid response.
- */
-export class RawAdsClient {
-  readonly received: RawResponse[] = [];
-  readonly #call: grpc.ClientDuplexStream<Record<string, unknown>, RawResponse>;
-  readonly #client: grpc.Client;
-  #waiters: { predicate: (r: RawResponse) => boolean; resolve: (r: RawResponse) => void }[] = [];
-
+/** A state-of-the-world ADS client written against the protocol. */
+export class RawAdsClient extends RawStreamClient<RawResponse> {
   constructor(root: protobuf.Root, address: string) {
-    const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-    const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-    this.#client = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.#call = this.#client.makeBidiStreamRequest(
-      '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-      (request: Record<string, unknown>) => Buffer.from(requestType.encode(requestType.fromObject(request)).finish()),
-      (bytes: Buffer) => responseType.toObject(responseType.decode(bytes), { defaults: true, arrays: true }) as RawResponse,
-    );
-    this.#call.on('data', (response: RawResponse) => {
-      this.received.push(response);
-      const waiter = this.#waiters.find((w) => w.predicate(response));
-      if (waiter) {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        waiter.resolve(response);
-      }
-    });
-    this.#call.on('error', () => {});
-  }
-
-  send(request: Record<string, unknown>): void {
-    this.#call.write(request);
-  }
-
-  /** Resolves with the first response (already received or future) that matches. */
-  next(predicate: (r: RawResponse) => boolean, seen = 0): Promise<RawResponse> {
-    const already = this.received.slice(seen).find(predicate);
-    if (already) return Promise.resolve(already);
-    return new Promise((resolve) => this.#waiters.push({ predicate, resolve }));
-  }
-
-  close(): void {
-    this.#call.cancel();
-    this.#client.close();
+    super(root, address, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse');
   }
 }
