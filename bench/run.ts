@@ -98,7 +98,25 @@ function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string):
   return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: selected.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
 }
 
-async function measureNetwork(delta: boolean): Promise<Record<string, any>> {
+interface ChangeFigures {
+  label: string;
+  p50: number;
+  p99: number;
+  max: number;
+  acked: number;
+  bytesPerClient: number;
+}
+
+interface NetworkFigures {
+  initial: { syncedMs: number };
+  heapPerClient: number;
+  rssPerClient: number;
+  routesChange: ChangeFigures;
+  endpointsChange: ChangeFigures;
+  storm: { syncedMs: number };
+}
+
+async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefined> {
   const source = new MemorySource(syntheticWorld(NETWORK_MODELS));
   const store = new SnapshotStore();
   const metrics = createMetrics();
@@ -117,7 +135,7 @@ async function measureNetwork(delta: boolean): Promise<Record<string, any>> {
   const heapPerClient = (after.heapUsed - before.heapUsed) / CLIENTS;
   const rssPerClient = (after.rss - before.rss) / CLIENTS;
 
-  const change = async (label: string, typeUrl: string, edit: Parameters<MemorySource['change']>[0]) => {
+  const change = async (label: string, typeUrl: string, edit: Parameters<MemorySource['change']>[0]): Promise<ChangeFigures> => {
     await clients.send({ cmd: 'mark' });
     const t0 = Date.now();
     source.change(edit);
@@ -160,6 +178,7 @@ async function measureNetwork(delta: boolean): Promise<Record<string, any>> {
 
   results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
   const d = await measureNetwork(true);
+  if (!d) throw new Error('delta run produced no figures');
   results['networkDelta'] = d;
   rows.push([`initial sync, ${CLIENTS} clients x ${NETWORK_MODELS} models`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), '']);
   for (const [c, f] of [[routesChange, floorRoutes], [endpointsChange, floorEndpoints]] as const) {
@@ -169,17 +188,17 @@ async function measureNetwork(delta: boolean): Promise<Record<string, any>> {
     rows.push([`${c.label}: bytes per client (SotW)`, `${(c.bytesPerClient / 1024).toFixed(1)} KB`, `${(f.bytesPerClient / 1024).toFixed(1)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), '']);
   }
   // The floor writes state-of-the-world bytes; a delta response is smaller, so no ratio is claimed for these rows.
-  for (const c of [d['routesChange'], d['endpointsChange']]) {
+  for (const c of [d.routesChange, d.endpointsChange]) {
     rows.push([`delta: ${c.label} -> all ACKed p50`, fmt(c.p50), '-', '-', '']);
     rows.push([`delta: ${c.label} -> all ACKed p99`, fmt(c.p99), '-', '-', `${c.acked}/${CLIENTS} ACKed; target p99 <= 1 s`]);
     rows.push([`delta: ${c.label}: bytes per client`, `${(c.bytesPerClient / 1024).toFixed(2)} KB`, '-', '-', 'target <= 2 KB']);
   }
-  rows.push(['delta: server heap per connected client', `${(d['heapPerClient'] / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
-  rows.push([`delta: reconnect storm -> all synced`, fmt(d['storm'].syncedMs), fmt(floorStorm.syncedMs), ratio(d['storm'].syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  rows.push(['delta: server heap per connected client', `${(d.heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
+  rows.push([`delta: reconnect storm -> all synced`, fmt(d.storm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
   rows.push(['server heap per connected client', `${(heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
   rows.push(['server RSS per connected client', `${(rssPerClient / 1024).toFixed(1)} KB`, '-', '-', '']);
   rows.push([`reconnect storm: ${CLIENTS} reconnect -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
-  return results;
+  return undefined;
 }
 
 for (const models of MODEL_COUNTS) measureBuild(models);
