@@ -177,6 +177,24 @@ export function replyError(
   callback({ code, details, metadata: state.identityMetadata() });
 }
 
+/**
+ * The checks every inference method makes before answering: the pod serves this model and version (else
+ * NOT_FOUND with `unknownMessage`), and the failure mode lets this call through. False when it answered.
+ */
+export function admitGrpcInference(state: FakeServerState, callback: grpc.sendUnaryData<object>, model: string, version: string, unknownMessage: string): boolean {
+  if (!state.serves(model, version)) {
+    state.notFound += 1;
+    replyError(state, callback, grpc.status.NOT_FOUND, unknownMessage);
+    return false;
+  }
+  const admission = state.admitInference();
+  if (!admission.ok) {
+    replyError(state, callback, admission.code, state.injectedFailureMessage(admission.call));
+    return false;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // HTTP server side
 

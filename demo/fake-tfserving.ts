@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
+  admitGrpcInference,
   callUnary,
   createServingClient,
   decodeSegment,
@@ -65,16 +66,7 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
       const spec = pick(call.request, 'model_spec');
       const model = pickString(spec, 'name');
       const version = requestedVersion(spec);
-      if (!state.serves(model, version)) {
-        state.notFound += 1;
-        replyError(state, callback, grpc.status.NOT_FOUND, unknownModel(model, version));
-        return;
-      }
-      const admission = state.admitInference();
-      if (!admission.ok) {
-        replyError(state, callback, admission.code, state.injectedFailureMessage(admission.call));
-        return;
-      }
+      if (!admitGrpcInference(state, callback, model, version, unknownModel(model, version))) return;
       replyOk(state, call, callback, {
         model_spec: {
           name: model,

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
+  admitGrpcInference,
   callUnary,
   createServingClient,
   decodeSegment,
@@ -73,16 +74,7 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
     ModelInfer: (call, callback) => {
       const model = pickString(call.request, 'model_name');
       const version = pickString(call.request, 'model_version');
-      if (!state.serves(model, version)) {
-        state.notFound += 1;
-        replyError(state, callback, grpc.status.NOT_FOUND, unknownModel(model, version));
-        return;
-      }
-      const admission = state.admitInference();
-      if (!admission.ok) {
-        replyError(state, callback, admission.code, state.injectedFailureMessage(admission.call));
-        return;
-      }
+      if (!admitGrpcInference(state, callback, model, version, unknownModel(model, version))) return;
       replyOk(state, call, callback, {
         model_name: model,
         model_version: state.version,
