@@ -2,22 +2,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { TYPE_URLS, type ResourceKind } from '../../src/envoy/type-urls.ts';
 import type { EncodedResource } from '../../src/snapshot/codec.ts';
-import { Snapshot } from '../../src/snapshot/snapshot.ts';
+import { fakeSnapshot } from '../support/snapshots.ts';
 import { deltaRequestDecoder, encodeDeltaDiscoveryResponse, encodeDeltaResource, type DeltaDiscoveryRequest } from '../../src/xds/delta-messages.ts';
 import { DeltaStream, currentDeltaNack, type DeltaPush } from '../../src/xds/delta-stream.ts';
 import type { NackRecord } from '../../src/xds/sotw-stream.ts';
 
-function resource(kind: ResourceKind, name: string, content: string): EncodedResource {
-  return { name, typeUrl: TYPE_URLS[kind], version: `${name}:${content}`, any: Buffer.from(`${name}=${content}`), json: { name } };
-}
-
-function snapshot(version: string, spec: Partial<Record<ResourceKind, [string, string][]>>, hidden: string[] = []): Snapshot {
-  const sets = new Map<ResourceKind, Map<string, EncodedResource>>();
-  for (const [kind, entries] of Object.entries(spec) as [ResourceKind, [string, string][]][]) {
-    sets.set(kind, new Map(entries.map(([name, content]) => [name, resource(kind, name, content)])));
-  }
-  return new Snapshot(version, sets, new Set(hidden));
-}
+const snapshot = fakeSnapshot;
 
 function request(kind: ResourceKind, overrides: Partial<DeltaDiscoveryRequest> = {}): DeltaDiscoveryRequest {
   return { typeUrl: TYPE_URLS[kind], resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], initialResourceVersions: new Map(), responseNonce: '', ...overrides };
