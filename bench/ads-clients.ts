@@ -1,12 +1,13 @@
 /**
  * The simulated data plane for `npm run bench`: a child process holding N ADS streams (real grpc-js HTTP/2
  * on loopback) that subscribe like Envoy sidecars (CDS and LDS wildcard, EDS for every cluster, RDS for the
- * shared route configuration) and ACK every response. Driven over IPC by bench/run.ts; runs in its own
+ * sidecar route configuration) and ACK every response. Driven over IPC by bench/run.ts; runs in its own
  * process so the server under test keeps a core to itself.
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { loadEnvoyProtos } from '../src/envoy/protos.ts';
+import { SIDECAR_ROUTE_CONFIG } from '../src/envoy/names.ts';
 import { TYPE_URLS } from '../src/envoy/type-urls.ts';
 
 type Command = { cmd: 'connect'; target: string; count: number; delta?: boolean } | { cmd: 'mark' } | { cmd: 'report' } | { cmd: 'reconnect' } | { cmd: 'close' };
@@ -100,7 +101,7 @@ class SimulatedProxy {
     const node = { id: `bench-proxy-${this.id}.bench`, cluster: 'bench' };
     call.on('data', (response: Response) => this.#onResponse(response, node));
     call.on('error', () => {});
-    this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, ['infermesh']]]);
+    this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, [SIDECAR_ROUTE_CONFIG]]]);
     for (const [type, names] of this.#subscriptions) call.write({ node, type_url: type, resource_names: names });
     return done;
   }
@@ -125,7 +126,7 @@ class SimulatedProxy {
     call.on('error', () => {});
     call.write({ node, type_url: TYPE_URLS.cluster });
     call.write({ node, type_url: TYPE_URLS.listener });
-    call.write({ node, type_url: TYPE_URLS.route, resource_names_subscribe: ['infermesh'] });
+    call.write({ node, type_url: TYPE_URLS.route, resource_names_subscribe: [SIDECAR_ROUTE_CONFIG] });
     return done;
   }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Controller } from '../src/controller/controller.ts';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../src/controller/reconcile.ts';
 import { loadEnvoyProtos } from '../src/envoy/protos.ts';
+import { SIDECAR_ROUTE_CONFIG } from '../src/envoy/names.ts';
 import { TYPE_URLS, type ResourceKind } from '../src/envoy/type-urls.ts';
 import { silentLogger } from '../src/logging/logger.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
@@ -94,7 +95,7 @@ async function waitForAcks(clients: Clients, typeUrl: string, t0: number, timeou
 }
 
 function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string): Buffer {
-  const selected = snapshot.select(kind, kind === 'route' ? new Set([DEFAULT_SETTINGS.grpcTarget]) : kind === 'endpoint' ? new Set(snapshot.resources('cluster').keys()) : 'wildcard');
+  const selected = snapshot.select(kind, kind === 'route' ? new Set([SIDECAR_ROUTE_CONFIG]) : kind === 'endpoint' ? new Set(snapshot.resources('cluster').keys()) : 'wildcard');
   return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: selected.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
 }
 

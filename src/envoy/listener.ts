@@ -1,5 +1,5 @@
 import type { MeshSettings } from '../model/types.ts';
-import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER } from './names.ts';
+import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from './names.ts';
 import { localReplyConfig } from './local-reply.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
 
@@ -21,13 +21,16 @@ function rdsOverAds(routeName: string): Json {
   return { route_config_name: routeName, config_source: { ads: {}, resource_api_version: 'V3' } };
 }
 
-/** The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by RDS. */
+/**
+ * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by RDS from
+ * the sidecar RouteConfiguration (a model-header matcher tree, which gRPC clients could not use).
+ */
 export function sidecarListener(settings: MeshSettings): Json {
   const connectionManager = {
     '@type': EXTENSION_TYPES.httpConnectionManager,
     stat_prefix: 'infermesh',
     codec_type: 'AUTO',
-    rds: rdsOverAds(settings.grpcTarget),
+    rds: rdsOverAds(SIDECAR_ROUTE_CONFIG),
     http_filters: httpFilters(),
     local_reply_config: localReplyConfig(settings),
   };

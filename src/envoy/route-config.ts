@@ -25,28 +25,31 @@ function versionedBackends(model: Model): (Backend & { version: string })[] {
   return model.backends.filter((backend): backend is Backend & { version: string } => backend.version !== undefined);
 }
 
-/** Header-selected routes for one model: version pins, then unknown version, then the weighted split. */
-export function modelHeaderRoutes(model: Model, settings: MeshSettings): Json[] {
-  const routes: Json[] = [];
-  for (const name of [model.policy.model, ...model.policy.aliases]) {
-    const modelHeader = exactHeader(settings.modelHeader, name);
-    for (const backend of versionedBackends(model)) {
-      routes.push({
-        name: `${name}|version=${backend.version}`,
-        match: headerMatch([modelHeader, exactHeader(settings.versionHeader, backend.version)]),
-        route: singleBackendAction(model, backend),
-      });
-    }
-    routes.push(
-      abortRoute(
-        `${name}|unknown-version`,
-        headerMatch([modelHeader, presentHeader(settings.versionHeader)]),
-        GRPC_NOT_FOUND,
-      ),
-    );
-    routes.push({ name, match: headerMatch([modelHeader]), route: splitAction(model) });
-  }
+/**
+ * Header-selected routes for one name of a model (its own name or an alias): version pins, then unknown
+ * version, then the weighted split. Each route also matches the model header, so the same encoded routes
+ * serve the gRPC table (a list) and the sidecar table (a map keyed by that header).
+ */
+export function nameHeaderRoutes(model: Model, name: string, settings: MeshSettings): Json[] {
+  const modelHeader = exactHeader(settings.modelHeader, name);
+  const routes: Json[] = versionedBackends(model).map((backend) => ({
+    name: `${name}|version=${backend.version}`,
+    match: headerMatch([modelHeader, exactHeader(settings.versionHeader, backend.version)]),
+    route: singleBackendAction(model, backend),
+  }));
+  routes.push(abortRoute(`${name}|unknown-version`, headerMatch([modelHeader, presentHeader(settings.versionHeader)]), GRPC_NOT_FOUND));
+  routes.push({ name, match: headerMatch([modelHeader]), route: splitAction(model) });
   return routes;
+}
+
+/** Every name a model answers to, its own first. */
+export function modelNames(model: Model): string[] {
+  return [model.policy.model, ...model.policy.aliases];
+}
+
+/** Header-selected routes for one model, all its names in order. */
+export function modelHeaderRoutes(model: Model, settings: MeshSettings): Json[] {
+  return modelNames(model).flatMap((name) => nameHeaderRoutes(model, name, settings));
 }
 
 /** Routes that close the table: any other model header is unknown; no header and no known path is an error. */
@@ -61,29 +64,37 @@ export function missingHeaderRoute(): Json {
 /** The single virtual host of the shared RouteConfiguration. */
 export const VIRTUAL_HOST = { name: 'models', domains: ['*'] } as const;
 
+/** Header routes selected by one model name (or alias). */
+export interface NamedRoutes {
+  name: string;
+  routes: Json[];
+}
+
 /** Per-model pieces, built (and validated) separately so one bad model cannot spoil the others. */
 export interface ModelRoutes {
   headerRoutes: Json[];
+  byName: NamedRoutes[];
   pathRoutes: Json[];
 }
 
 export function modelRoutes(model: Model, settings: MeshSettings): ModelRoutes {
-  return { headerRoutes: modelHeaderRoutes(model, settings), pathRoutes: restPathRoutes(model) };
+  const byName = modelNames(model).map((name) => ({ name, routes: nameHeaderRoutes(model, name, settings) }));
+  return { headerRoutes: byName.flatMap((group) => group.routes), byName, pathRoutes: restPathRoutes(model) };
+}
+
+/** Routes for requests no model name selects: unknown model, then REST paths, then the missing-header error. */
+export function fallbackRoutes(parts: readonly ModelRoutes[], settings: MeshSettings): Json[] {
+  return [unknownModelRoute(settings), ...parts.flatMap((part) => part.pathRoutes), missingHeaderRoute()];
 }
 
 /**
- * The one RouteConfiguration shared by the sidecar listener and the proxyless gRPC API listener, as JSON:
- * per-model header routes, the unknown-model route, per-model REST path routes, the missing-header route.
- * (The snapshot assembles the same order from encoded routes; this form is for tests and documentation.)
+ * The RouteConfiguration of the proxyless gRPC API listener, as JSON: a list, because gRPC clients do not
+ * support matcher trees. Per-model header routes, then the fallback routes. (The snapshot assembles the
+ * same bytes from encoded routes; this form is for tests and documentation.)
  */
-export function routeConfiguration(parts: ModelRoutes[], settings: MeshSettings): Json {
+export function routeConfiguration(parts: readonly ModelRoutes[], settings: MeshSettings): Json {
   return {
     name: settings.grpcTarget,
-    virtual_hosts: [
-      {
-        ...VIRTUAL_HOST,
-        routes: [...parts.flatMap((part) => part.headerRoutes), unknownModelRoute(settings), ...parts.flatMap((part) => part.pathRoutes), missingHeaderRoute()],
-      },
-    ],
+    virtual_hosts: [{ ...VIRTUAL_HOST, routes: [...parts.flatMap((part) => part.headerRoutes), ...fallbackRoutes(parts, settings)] }],
   };
 }

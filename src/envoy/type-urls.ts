@@ -18,6 +18,8 @@ export const EXTENSION_TYPES = {
   fault: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   httpProtocolOptions: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   previousHosts: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
+  requestHeaderMatchInput: `${PREFIX}envoy.type.matcher.v3.HttpRequestHeaderMatchInput`,
+  routeList: `${PREFIX}envoy.config.route.v3.RouteList`,
 } as const;
 
 /** The protobuf message name behind a type URL. */

@@ -1,15 +1,18 @@
 import { blackholeCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import { apiListener, sidecarListener } from '../envoy/listener.ts';
-import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER } from '../envoy/names.ts';
+import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { VIRTUAL_HOST, missingHeaderRoute, unknownModelRoute } from '../envoy/route-config.ts';
+import { modelHeaderInput } from '../envoy/sidecar-route-config.ts';
 import { TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { MeshSettings } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { checkConsistency, routedClusters } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
-import { routeConfigurationBytes } from './route-bytes.ts';
+import { matcherRouteConfigurationBytes, routeConfigurationBytes } from './route-bytes.ts';
 import { Snapshot } from './snapshot.ts';
+
+const TYPED_EXTENSION_TYPE = 'envoy.config.core.v3.TypedExtensionConfig';
 
 export type AssembleResult = { ok: true; snapshot: Snapshot } | { ok: false; problems: string[] };
 
@@ -23,25 +26,39 @@ function encodeOrThrow(codec: ResourceCodec, typeUrl: string, name: string, json
   return result.resource;
 }
 
-function routeOrThrow(codec: ResourceCodec, json: Record<string, unknown>): Uint8Array {
-  const result = codec.encodeMessage(ROUTE_TYPE, json);
-  if (!result.ok) throw invalid(`route ${String(json['name'])}`, result.errors);
+function messageOrThrow(codec: ResourceCodec, type: string, json: Record<string, unknown>): Uint8Array {
+  const result = codec.encodeMessage(type, json);
+  if (!result.ok) throw invalid(`${type} ${String(json['name'])}`, result.errors);
   return result.bytes;
 }
 
-/** The shared RouteConfiguration: every model's header routes, unknown model, every model's path routes, missing header. */
-function sharedRoutes(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec): EncodedResource {
-  const routes = [
-    ...models.flatMap((model) => model.routeBytes.header),
-    routeOrThrow(codec, unknownModelRoute(settings)),
+/** Unknown model, every model's path routes, missing header: what runs when no model name selects a route. */
+function fallbackRouteBytes(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec): Uint8Array[] {
+  return [
+    messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)),
     ...models.flatMap((model) => model.routeBytes.path),
-    routeOrThrow(codec, missingHeaderRoute()),
+    messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()),
   ];
-  return codec.fromBytes(TYPE_URLS.route, settings.grpcTarget, routeConfigurationBytes(settings.grpcTarget, VIRTUAL_HOST, routes));
+}
+
+/** The gRPC API listener's RouteConfiguration: every model's header routes as one list, then the fallback. */
+function grpcRoutes(models: readonly EncodedModel[], fallback: Uint8Array[], settings: MeshSettings, codec: ResourceCodec): EncodedResource {
+  const header = models.flatMap((model) => model.routeBytes.byName.flatMap((group) => group.routes));
+  return codec.fromBytes(TYPE_URLS.route, settings.grpcTarget, routeConfigurationBytes(settings.grpcTarget, VIRTUAL_HOST, [...header, ...fallback]));
+}
+
+/** The sidecars' RouteConfiguration: model names in an exact-match map, the fallback when none matches. */
+function sidecarRoutes(models: readonly EncodedModel[], fallback: Uint8Array[], settings: MeshSettings, codec: ResourceCodec): EncodedResource {
+  const named = models.flatMap((model) => model.routeBytes.byName);
+  const bytes =
+    named.length === 0
+      ? routeConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, fallback)
+      : matcherRouteConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)), named, fallback);
+  return codec.fromBytes(TYPE_URLS.route, SIDECAR_ROUTE_CONFIG, bytes);
 }
 
 /**
- * Puts validated models together with the shared resources (listeners, the route configuration, the
+ * Puts validated models together with the shared resources (listeners, the two route configurations, the
  * blackhole cluster) into a snapshot, and refuses it if it is not self-consistent.
  */
 export function assembleSnapshot(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, version: string): AssembleResult {
@@ -58,10 +75,13 @@ export function assembleSnapshot(models: readonly EncodedModel[], settings: Mesh
   }
   add('cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster()));
   add('endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, [])));
-  add('route', sharedRoutes(models, settings, codec));
+  const fallback = fallbackRouteBytes(models, settings, codec);
+  add('route', grpcRoutes(models, fallback, settings, codec));
+  add('route', sidecarRoutes(models, fallback, settings, codec));
   add('listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings)));
   add('listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings)));
   const snapshot = new Snapshot(version, sets, new Set([`listener/${settings.grpcTarget}`]));
-  const problems = checkConsistency(snapshot, { [settings.grpcTarget]: [...routedClusters(models), BLACKHOLE_CLUSTER] });
+  const routed = [...routedClusters(models), BLACKHOLE_CLUSTER];
+  const problems = checkConsistency(snapshot, { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, snapshot };
 }

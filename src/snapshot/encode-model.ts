@@ -5,6 +5,7 @@ import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { MeshSettings, Model } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
+import type { NamedRouteBytes } from './route-bytes.ts';
 
 /** Everything one model contributes to a snapshot, already validated and encoded. */
 export interface EncodedModel {
@@ -13,7 +14,7 @@ export interface EncodedModel {
   endpoints: EncodedResource[];
   /** The routes as built (for explain and the consistency check) and as encoded Route messages. */
   routes: ModelRoutes;
-  routeBytes: { header: Uint8Array[]; path: Uint8Array[] };
+  routeBytes: { byName: NamedRouteBytes[]; path: Uint8Array[] };
 }
 
 export interface ModelBuildError {
@@ -49,7 +50,10 @@ function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec)
     else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: assignment.errors });
   }
   const routes = modelRoutes(model, settings);
-  const routeBytes = { header: encodeRoutes(routes.headerRoutes, codec, errors), path: encodeRoutes(routes.pathRoutes, codec, errors) };
+  const routeBytes = {
+    byName: routes.byName.map((group) => ({ name: group.name, routes: encodeRoutes(group.routes, codec, errors) })),
+    path: encodeRoutes(routes.pathRoutes, codec, errors),
+  };
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes, routeBytes } };
 }

@@ -1,25 +1,59 @@
 import { describe, expect, it } from 'vitest';
+import type protobuf from 'protobufjs';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
+import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { encodeProto3Json } from '../../src/envoy/proto-json.ts';
-import { routeConfiguration } from '../../src/envoy/route-config.ts';
+import { routeConfiguration, type ModelRoutes } from '../../src/envoy/route-config.ts';
+import { sidecarRouteConfiguration } from '../../src/envoy/sidecar-route-config.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
+import type { Snapshot } from '../../src/snapshot/snapshot.ts';
 import { readFolder } from '../../src/sources/folder.ts';
+import type { SourceWorld } from '../../src/sources/types.ts';
 
-describe('the shared RouteConfiguration assembled from encoded routes', () => {
-  it('is byte for byte the encoding of the whole configuration built as JSON', async () => {
-    const root = loadEnvoyProtos();
-    const codec = new ResourceCodec(root);
-    const result = reconcileWorld(await readFolder('examples/basic'), EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
-    const assembled = assembleSnapshot(result.encoded, DEFAULT_SETTINGS, codec, '1');
-    if (!assembled.ok) throw new Error(assembled.problems.join());
-    const json = routeConfiguration(result.encoded.map((m) => m.routes), DEFAULT_SETTINGS);
-    const expected = encodeProto3Json(root, 'envoy.config.route.v3.RouteConfiguration', json);
-    expect(expected.errors).toEqual([]);
-    const anyType = root.lookupType('google.protobuf.Any');
-    const any = anyType.toObject(anyType.decode(assembled.snapshot.resources('route').get('infermesh')!.any)) as { value: Uint8Array };
-    expect(Buffer.from(any.value).equals(Buffer.from(expected.bytes!))).toBe(true);
+const root = loadEnvoyProtos();
+
+async function assembled(world: SourceWorld): Promise<{ snapshot: Snapshot; parts: ModelRoutes[] }> {
+  const codec = new ResourceCodec(root);
+  const result = reconcileWorld(world, EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
+  const outcome = assembleSnapshot(result.encoded, DEFAULT_SETTINGS, codec, '1');
+  if (!outcome.ok) throw new Error(outcome.problems.join());
+  return { snapshot: outcome.snapshot, parts: result.encoded.map((m) => m.routes) };
+}
+
+/** The RouteConfiguration bytes inside a snapshot resource's Any. */
+function routeBytes(snapshot: Snapshot, name: string, rootTypes: protobuf.Root): Buffer {
+  const anyType = rootTypes.lookupType('google.protobuf.Any');
+  const resource = snapshot.resources('route').get(name);
+  if (!resource) throw new Error(`no route configuration ${name}`);
+  return Buffer.from((anyType.toObject(anyType.decode(resource.any)) as { value: Uint8Array }).value);
+}
+
+function encodedJson(json: Record<string, unknown>): Buffer {
+  const expected = encodeProto3Json(root, 'envoy.config.route.v3.RouteConfiguration', json);
+  expect(expected.errors).toEqual([]);
+  return Buffer.from(expected.bytes!);
+}
+
+describe('route configurations assembled from encoded routes', () => {
+  it('the gRPC list is byte for byte the encoding of the whole configuration built (and validated) as JSON', async () => {
+    const { snapshot, parts } = await assembled(await readFolder('examples/basic'));
+    expect(routeBytes(snapshot, DEFAULT_SETTINGS.grpcTarget, root).equals(encodedJson(routeConfiguration(parts, DEFAULT_SETTINGS)))).toBe(true);
+  });
+
+  it('the sidecar matcher tree is byte for byte the encoding of the whole configuration built (and validated) as JSON', async () => {
+    const { snapshot, parts } = await assembled(await readFolder('examples/basic'));
+    const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
+    expect(JSON.stringify(json)).toContain('exact_match_map');
+    expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
+  });
+
+  it('with no models the sidecar table is the fallback list alone (an exact-match map may not be empty)', async () => {
+    const { snapshot, parts } = await assembled({ ...(await readFolder('examples/basic')), configMaps: [] });
+    const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
+    expect(JSON.stringify(json)).not.toContain('matcher');
+    expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
   });
 });
