@@ -9,7 +9,7 @@ import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { TrackedStream } from './rollout.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
-import { SotwStream, type Push, type StreamEvents } from './sotw-stream.ts';
+import { SotwStream, mergePushes, type Push, type StreamEvents } from './sotw-stream.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -144,8 +144,9 @@ export class XdsServer {
       { write: (bytes, done) => call.write(bytes, done) },
       (push) => encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }),
       this.#limiter,
+      { merge: mergePushes },
     );
-    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log));
+    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log), () => new Date(), this.#differ);
     this.#serve(id, call, protocol, log, () => writer.close());
   }
 

@@ -3,6 +3,7 @@ import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import { versionOf } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
+import { SnapshotDiffer } from './snapshot-differ.ts';
 
 export interface NackRecord {
   /** The nonce of the response the client rejected, and the version that response carried. */
@@ -48,7 +49,35 @@ export interface Push {
   typeUrl: string;
   version: string;
   nonce: string;
+  /** Resource names and their encoded Any, index for index. */
+  names: string[];
   resources: Uint8Array[];
+  /** Only the resources that changed since the previous response (allowed for EDS and RDS, see below). */
+  partial: boolean;
+}
+
+/**
+ * In state of the world only LDS and CDS responses must hold every resource; an EDS or RDS response may
+ * carry just the resources that changed, and clients keep the ones it leaves out (xDS protocol, "Grouping
+ * Resources into Responses"; grpc-js-xds and gRPC C-core follow it). So one model's endpoints change sends one
+ * ClusterLoadAssignment, not all of them.
+ */
+const PARTIAL_KINDS: ReadonlySet<ResourceKind> = new Set(['endpoint', 'route']);
+
+/**
+ * When a newer response replaces one still waiting to be written: a complete one simply wins; a partial one
+ * keeps the waiting response's resources that it does not itself carry, so nothing is lost.
+ */
+export function mergePushes(older: Push, newer: Push): Push {
+  if (!newer.partial) return newer;
+  const replaced = new Set(newer.names);
+  const kept = older.names.flatMap((name, index) => (replaced.has(name) ? [] : [index]));
+  return {
+    ...newer,
+    names: [...kept.map((index) => older.names[index]!), ...newer.names],
+    resources: [...kept.map((index) => older.resources[index]!), ...newer.resources],
+    partial: older.partial,
+  };
 }
 
 /** LDS and CDS are wildcard when first asked with no names (the legacy rule) or with "*". */
@@ -83,13 +112,17 @@ export class SotwStream {
   readonly #send: (push: Push) => void;
   readonly #events: StreamEvents;
   readonly #now: () => Date;
+  readonly #differ: SnapshotDiffer;
+  /** Per type, the snapshot the client's copy corresponds to: partial responses carry what changed since. */
+  readonly #diffBase = new Map<ResourceKind, Snapshot>();
   #nonce = 0;
 
-  constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date()) {
+  constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
     this.id = id;
     this.#send = send;
     this.#events = events;
     this.#now = now;
+    this.#differ = differ;
     this.connectedAt = now();
   }
 
@@ -148,19 +181,30 @@ export class SotwStream {
     if (!state || !snapshot) return;
     const selected = snapshot.select(kind, state.subscription);
     const version = versionOf(selected);
-    if (!force && version === state.sentVersion) {
-      // Nothing new for this client: if it accepted what it has, it is in sync with this snapshot too.
-      if (state.ackedVersion === state.sentVersion && !currentNack(state)) state.syncedThrough = snapshot.sequence;
-      return;
+    const base = this.#diffBase.get(kind);
+    if (!force && (version === state.sentVersion || base === snapshot)) return this.#unchanged(state, snapshot);
+    let outgoing = selected;
+    const partial = !force && base !== undefined && PARTIAL_KINDS.has(kind);
+    if (partial) {
+      const view = snapshot.selectionView(kind, state.subscription);
+      outgoing = this.#differ.changed(base, snapshot, kind).flatMap((name) => view.get(name) ?? []);
     }
+    this.#diffBase.set(kind, snapshot);
+    // Only removals (which EDS and RDS responses cannot express; CDS and LDS drop the references): nothing to send.
+    if (partial && outgoing.length === 0) return this.#unchanged(state, snapshot);
     const nonce = String(++this.#nonce);
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.sentAt = this.#now();
     state.sentSequence = snapshot.sequence;
     state.sentResources = snapshot.selectionView(kind, state.subscription);
-    const resources = selected.map((resource) => resource.any);
-    this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, resources });
+    const resources = outgoing.map((resource) => resource.any);
+    this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, names: outgoing.map((resource) => resource.name), resources, partial });
     this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
+  }
+
+  /** Nothing new for this client: if it accepted what it has, it is in sync with this snapshot too. */
+  #unchanged(state: TypeSyncState, snapshot: Snapshot): void {
+    if (state.ackedVersion === state.sentVersion && !currentNack(state)) state.syncedThrough = snapshot.sequence;
   }
 }

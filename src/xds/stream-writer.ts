@@ -32,29 +32,31 @@ export interface WritableCall {
 
 /**
  * One stream's outbound side. At most one response is in flight per stream (the next waits until HTTP/2 has
- * taken the previous), and while it waits a newer response of the same type replaces the older one: in
- * state of the world each response is complete, so an unsent older one is never needed. A stalled proxy
- * therefore holds one message, not a growing queue, and releases its limiter slot after `stallMs` so it
- * cannot hold up the others.
+ * taken the previous), and while it waits a newer response of the same type is merged into the older one
+ * (`merge`; by default the newer simply replaces it). A stalled proxy therefore holds one message per type,
+ * not a growing queue, and releases its limiter slot after `stallMs` so it cannot hold up the others.
  */
 export class StreamWriter<P extends { kind: ResourceKind }> {
   readonly #call: WritableCall;
   readonly #encode: (push: P) => Buffer;
   readonly #limiter: WriteLimiter;
   readonly #stallMs: number;
+  readonly #merge: (older: P, newer: P) => P;
   readonly #pending = new Map<ResourceKind, P>();
   #pumping = false;
   #closed = false;
 
-  constructor(call: WritableCall, encode: (push: P) => Buffer, limiter: WriteLimiter, stallMs = 5_000) {
+  constructor(call: WritableCall, encode: (push: P) => Buffer, limiter: WriteLimiter, options: { stallMs?: number; merge?: (older: P, newer: P) => P } = {}) {
     this.#call = call;
     this.#encode = encode;
     this.#limiter = limiter;
-    this.#stallMs = stallMs;
+    this.#stallMs = options.stallMs ?? 5_000;
+    this.#merge = options.merge ?? ((_older, newer) => newer);
   }
 
   enqueue(push: P): void {
-    this.#pending.set(push.kind, push);
+    const waiting = this.#pending.get(push.kind);
+    this.#pending.set(push.kind, waiting ? this.#merge(waiting, push) : push);
     void this.#pump();
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TYPE_URLS, type ResourceKind } from '../../src/envoy/type-urls.ts';
 import { fakeSnapshot } from '../support/snapshots.ts';
 import type { DiscoveryRequest } from '../../src/xds/messages.ts';
-import { SotwStream, type NackRecord, type Push } from '../../src/xds/sotw-stream.ts';
+import { SotwStream, mergePushes, type NackRecord, type Push } from '../../src/xds/sotw-stream.ts';
 
 const snapshot = fakeSnapshot;
 
@@ -122,5 +122,52 @@ describe('SotwStream', () => {
     stream.onRequest({ versionInfo: '', resourceNames: [], typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', responseNonce: '' }, world);
     expect(pushes).toEqual([]);
     expect(ignored).toHaveLength(1);
+  });
+
+  it('after the first answer sends only the EDS and RDS resources that changed, but always all clusters and listeners', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('cluster'), world);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    expect(pushes.map((p) => [p.kind, p.names, p.partial])).toEqual([['cluster', ['a', 'b'], false], ['endpoint', ['a', 'b'], false]]);
+    pushes.length = 0;
+    stream.onSnapshot(snapshot('2', { cluster: [['a', '2'], ['b', '1']], endpoint: [['a', '1'], ['b', '2']] }));
+    expect(pushes.map((p) => [p.kind, p.names, p.partial])).toEqual([['cluster', ['a', 'b'], false], ['endpoint', ['b'], true]]);
+    expect(pushes[1]?.resources.map((b) => Buffer.from(b).toString())).toEqual(['b=2']);
+    expect([...(stream.syncState().get('endpoint')?.sentResources.keys() ?? [])]).toEqual(['a', 'b']);
+  });
+
+  it('sends nothing when EDS resources were only removed, and counts an in-sync client as synced', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: pushes[0]!.version, responseNonce: pushes[0]!.nonce }), world);
+    stream.onSnapshot(snapshot('2', { endpoint: [['a', '1']] }));
+    expect(pushes).toHaveLength(1);
+    expect(stream.syncState().get('endpoint')?.syncedThrough).toBe(2);
+    stream.onSnapshot(snapshot('3', { endpoint: [['a', '3']] }));
+    expect(pushes.map((p) => p.names)).toEqual([['a', 'b'], ['a']]);
+  });
+});
+
+describe('mergePushes', () => {
+  const push = (nonce: string, entries: [string, string][], partial: boolean): Push => ({
+    kind: 'endpoint',
+    typeUrl: TYPE_URLS.endpoint,
+    version: nonce,
+    nonce,
+    names: entries.map(([name]) => name),
+    resources: entries.map(([name, content]) => Buffer.from(`${name}=${content}`)),
+    partial,
+  });
+  const contents = (p: Push) => p.resources.map((b) => Buffer.from(b).toString());
+
+  it('keeps what a waiting partial response carried that the newer one does not', () => {
+    const merged = mergePushes(push('1', [['a', '1'], ['b', '1']], true), push('2', [['b', '2'], ['c', '1']], true));
+    expect([merged.nonce, merged.partial, merged.names, contents(merged)]).toEqual(['2', true, ['a', 'b', 'c'], ['a=1', 'b=2', 'c=1']]);
+  });
+
+  it('a complete newer response replaces the waiting one; a partial one on top of a complete one stays complete', () => {
+    expect(mergePushes(push('1', [['a', '1']], true), push('2', [['b', '1']], false)).names).toEqual(['b']);
+    const merged = mergePushes(push('1', [['a', '1'], ['b', '1']], false), push('2', [['b', '2']], true));
+    expect([merged.partial, contents(merged)]).toEqual([false, ['a=1', 'b=2']]);
   });
 });

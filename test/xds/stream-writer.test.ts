@@ -37,12 +37,24 @@ describe('StreamWriter', () => {
     expect(written).toEqual(['cds-1', 'cds-3', 'eds-1', 'rds-1']);
   });
 
+  it('merges a waiting response with a newer one of the same type when given a merge', async () => {
+    const { call, written, flushOne } = manualCall();
+    const merge = (older: P, newer: P): P => ({ kind: newer.kind, label: `${older.label}+${newer.label}` });
+    const writer = new StreamWriter<P>(call, encode, new WriteLimiter(10), { merge });
+    writer.enqueue({ kind: 'endpoint', label: 'a' });
+    await tick();
+    writer.enqueue({ kind: 'endpoint', label: 'b' });
+    writer.enqueue({ kind: 'endpoint', label: 'c' });
+    for (let i = 0; i < 2; i += 1) await flushOne();
+    expect(written).toEqual(['a', 'b+c']);
+  });
+
   it('caps concurrent writes across streams, and a stalled stream gives its slot back', async () => {
     const limiter = new WriteLimiter(1);
     const stalled = manualCall();
     const healthy = manualCall();
-    new StreamWriter<P>(stalled.call, encode, limiter, 20).enqueue({ kind: 'cluster', label: 'to-stalled' });
-    new StreamWriter<P>(healthy.call, encode, limiter, 20).enqueue({ kind: 'cluster', label: 'to-healthy' });
+    new StreamWriter<P>(stalled.call, encode, limiter, { stallMs: 20 }).enqueue({ kind: 'cluster', label: 'to-stalled' });
+    new StreamWriter<P>(healthy.call, encode, limiter, { stallMs: 20 }).enqueue({ kind: 'cluster', label: 'to-healthy' });
     await tick();
     expect(healthy.written).toEqual([]);
     // The stalled stream's write never completes; after stallMs its slot is released to the healthy one.
