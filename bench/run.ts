@@ -94,9 +94,12 @@ async function waitForAcks(clients: Clients, typeUrl: string, t0: number, timeou
   }
 }
 
-function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string): Buffer {
+/** What a sidecar is sent for one type; with `since`, EDS and RDS carry only what changed, as the server sends them. */
+function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string, since?: Snapshot): Buffer {
   const selected = snapshot.select(kind, kind === 'route' ? new Set([SIDECAR_ROUTE_CONFIG]) : kind === 'endpoint' ? new Set(snapshot.resources('cluster').keys()) : 'wildcard');
-  return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: selected.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
+  const partial = since !== undefined && (kind === 'endpoint' || kind === 'route');
+  const outgoing = partial ? selected.filter((r) => since.resources(kind).get(r.name)?.version !== r.version) : selected;
+  return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: outgoing.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
 }
 
 interface ChangeFigures {
@@ -165,7 +168,7 @@ async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefine
   const floorInitial = await floorClients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${floorPort}`, count: CLIENTS });
   const floorPush = async (kind: ResourceKind) => {
     await floorClients.send({ cmd: 'mark' });
-    const bytes = sidecarResponse(last, kind, '2');
+    const bytes = sidecarResponse(last, kind, '2', firstSnapshot);
     const t0 = Date.now();
     floor.pushToAll(bytes);
     const { latencies } = await waitForAcks(floorClients, TYPE_URLS[kind], t0);
