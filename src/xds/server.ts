@@ -9,7 +9,8 @@ import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { TrackedStream } from './rollout.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
-import { SotwStream, mergePushes, type Push, type StreamEvents } from './sotw-stream.ts';
+import { SotwStream, mergePushes, type Push, type SharedWork, type StreamEvents } from './sotw-stream.ts';
+import { SelectionCache } from './selection-cache.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -78,6 +79,7 @@ export class XdsServer {
   readonly #streams = new Map<string, { protocol: TrackedStream; call: { end(): void } }>();
   /** Shared by every delta stream: per-snapshot diffs and per-resource encodings are computed once. */
   readonly #differ = new SnapshotDiffer();
+  readonly #sotwShared: SharedWork = { differ: this.#differ, selections: new SelectionCache() };
   readonly #deltaResources = new DeltaResourceCache();
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;
@@ -146,7 +148,7 @@ export class XdsServer {
       this.#limiter,
       { merge: mergePushes },
     );
-    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log), () => new Date(), this.#differ);
+    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log), () => new Date(), this.#sotwShared);
     this.#serve(id, call, protocol, log, () => writer.close());
   }
 

@@ -1,9 +1,19 @@
 import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
-import { versionOf } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
+import { SelectionCache, subscriptionKey } from './selection-cache.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
+
+/** Work every stream would otherwise repeat for each snapshot; the server shares one across its streams. */
+export interface SharedWork {
+  differ: SnapshotDiffer;
+  selections: SelectionCache;
+}
+
+export function newSharedWork(): SharedWork {
+  return { differ: new SnapshotDiffer(), selections: new SelectionCache() };
+}
 
 export interface NackRecord {
   /** The nonce of the response the client rejected, and the version that response carried. */
@@ -50,8 +60,8 @@ export interface Push {
   version: string;
   nonce: string;
   /** Resource names and their encoded Any, index for index. */
-  names: string[];
-  resources: Uint8Array[];
+  names: readonly string[];
+  resources: readonly Uint8Array[];
   /** Only the resources that changed since the previous response (allowed for EDS and RDS, see below). */
   partial: boolean;
 }
@@ -112,17 +122,19 @@ export class SotwStream {
   readonly #send: (push: Push) => void;
   readonly #events: StreamEvents;
   readonly #now: () => Date;
-  readonly #differ: SnapshotDiffer;
+  readonly #shared: SharedWork;
   /** Per type, the snapshot the client's copy corresponds to: partial responses carry what changed since. */
   readonly #diffBase = new Map<ResourceKind, Snapshot>();
+  /** Per type, the key of the current subscription in the shared selection cache. */
+  readonly #subscriptionKeys = new Map<ResourceKind, string>();
   #nonce = 0;
 
-  constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
+  constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date(), shared: SharedWork = newSharedWork()) {
     this.id = id;
     this.#send = send;
     this.#events = events;
     this.#now = now;
-    this.#differ = differ;
+    this.#shared = shared;
     this.connectedAt = now();
   }
 
@@ -142,6 +154,7 @@ export class SotwStream {
     const state: TypeSyncState = { sentResources: new Map(), ackedResources: new Map(), ...previous, subscription };
     this.#types.set(kind, state);
     const subscriptionChanged = !previous || !sameSubscription(previous.subscription, subscription);
+    if (subscriptionChanged) this.#subscriptionKeys.set(kind, subscriptionKey(kind, subscription));
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
     if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
   }
@@ -179,15 +192,17 @@ export class SotwStream {
   #push(kind: ResourceKind, snapshot: Snapshot | undefined, force: boolean): void {
     const state = this.#types.get(kind);
     if (!state || !snapshot) return;
-    const selected = snapshot.select(kind, state.subscription);
-    const version = versionOf(selected);
+    const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
+    const selection = this.#shared.selections.get(snapshot, kind, state.subscription, key);
+    const version = selection.version;
     const base = this.#diffBase.get(kind);
     if (!force && (version === state.sentVersion || base === snapshot)) return this.#unchanged(state, snapshot);
-    let outgoing = selected;
+    let outgoing = selection.resources;
+    let resources = selection.anys;
     const partial = !force && base !== undefined && PARTIAL_KINDS.has(kind);
     if (partial) {
-      const view = snapshot.selectionView(kind, state.subscription);
-      outgoing = this.#differ.changed(base, snapshot, kind).flatMap((name) => view.get(name) ?? []);
+      outgoing = this.#shared.differ.changed(base, snapshot, kind).flatMap((name) => selection.view.get(name) ?? []);
+      resources = outgoing.map((resource) => resource.any);
     }
     this.#diffBase.set(kind, snapshot);
     // Only removals (which EDS and RDS responses cannot express; CDS and LDS drop the references): nothing to send.
@@ -197,8 +212,7 @@ export class SotwStream {
     state.sentNonce = nonce;
     state.sentAt = this.#now();
     state.sentSequence = snapshot.sequence;
-    state.sentResources = snapshot.selectionView(kind, state.subscription);
-    const resources = outgoing.map((resource) => resource.any);
+    state.sentResources = selection.view;
     this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, names: outgoing.map((resource) => resource.name), resources, partial });
     this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
   }

@@ -1,0 +1,46 @@
+import { createHash } from 'node:crypto';
+import type { ResourceKind } from '../envoy/type-urls.ts';
+import type { EncodedResource } from '../snapshot/codec.ts';
+import { versionOf, type Snapshot } from '../snapshot/snapshot.ts';
+
+export type Subscription = ReadonlySet<string> | 'wildcard';
+
+/** What one subscription selects from one snapshot, worked out once for every stream that shares it. */
+export interface Selection {
+  resources: readonly EncodedResource[];
+  /** The resources' Any bytes, one shared array (so an encoded response body can be shared too). */
+  anys: readonly Uint8Array[];
+  version: string;
+  view: ReadonlyMap<string, EncodedResource>;
+}
+
+/**
+ * A stable key for a subscription: streams that ask for the same names (every Envoy sidecar asks for the
+ * same clusters' endpoints) get the same key. Computed when a subscription changes, not per snapshot.
+ */
+export function subscriptionKey(kind: ResourceKind, subscription: Subscription): string {
+  if (subscription === 'wildcard') return `${kind} *`;
+  const hash = createHash('sha256');
+  for (const name of [...subscription].sort()) hash.update(name).update('\0');
+  return `${kind} ${subscription.size} ${hash.digest('hex')}`;
+}
+
+/**
+ * Per snapshot, the selection of each distinct subscription. With a thousand sidecars subscribed alike, a
+ * new snapshot costs one selection and one version hash per type, not a thousand.
+ */
+export class SelectionCache {
+  readonly #bySnapshot = new WeakMap<Snapshot, Map<string, Selection>>();
+
+  get(snapshot: Snapshot, kind: ResourceKind, subscription: Subscription, key: string): Selection {
+    let selections = this.#bySnapshot.get(snapshot);
+    if (!selections) this.#bySnapshot.set(snapshot, (selections = new Map()));
+    let selection = selections.get(key);
+    if (!selection) {
+      const resources = snapshot.select(kind, subscription);
+      selection = { resources, anys: resources.map((r) => r.any), version: versionOf(resources), view: snapshot.selectionView(kind, subscription) };
+      selections.set(key, selection);
+    }
+    return selection;
+  }
+}
