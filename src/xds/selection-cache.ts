@@ -44,3 +44,23 @@ export class SelectionCache {
     return selection;
   }
 }
+
+/**
+ * One shared Set per distinct subscription: a thousand sidecars each asking for the same thousands of
+ * endpoint names hold one copy between them, not a thousand. Entries go when no stream holds them.
+ */
+export class SubscriptionInterner {
+  readonly #sets = new Map<string, WeakRef<ReadonlySet<string>>>();
+  readonly #forget = new FinalizationRegistry<string>((key) => {
+    if (this.#sets.get(key)?.deref() === undefined) this.#sets.delete(key);
+  });
+
+  intern(key: string, subscription: Subscription): Subscription {
+    if (subscription === 'wildcard') return subscription;
+    const existing = this.#sets.get(key)?.deref();
+    if (existing) return existing;
+    this.#sets.set(key, new WeakRef(subscription));
+    this.#forget.register(subscription, key);
+    return subscription;
+  }
+}

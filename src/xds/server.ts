@@ -9,8 +9,7 @@ import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { TrackedStream } from './rollout.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
-import { SotwStream, mergePushes, type Push, type SharedWork, type StreamEvents } from './sotw-stream.ts';
-import { SelectionCache } from './selection-cache.ts';
+import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork, type StreamEvents } from './sotw-stream.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -79,7 +78,7 @@ export class XdsServer {
   readonly #streams = new Map<string, { protocol: TrackedStream; call: { end(): void } }>();
   /** Shared by every delta stream: per-snapshot diffs and per-resource encodings are computed once. */
   readonly #differ = new SnapshotDiffer();
-  readonly #sotwShared: SharedWork = { differ: this.#differ, selections: new SelectionCache() };
+  readonly #sotwShared: SharedWork = newSharedWork(this.#differ);
   readonly #deltaResources = new DeltaResourceCache();
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;

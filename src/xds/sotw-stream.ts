@@ -2,17 +2,18 @@ import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
-import { SelectionCache, subscriptionKey } from './selection-cache.ts';
+import { SelectionCache, SubscriptionInterner, subscriptionKey } from './selection-cache.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 
 /** Work every stream would otherwise repeat for each snapshot; the server shares one across its streams. */
 export interface SharedWork {
   differ: SnapshotDiffer;
   selections: SelectionCache;
+  subscriptions: SubscriptionInterner;
 }
 
-export function newSharedWork(): SharedWork {
-  return { differ: new SnapshotDiffer(), selections: new SelectionCache() };
+export function newSharedWork(differ = new SnapshotDiffer()): SharedWork {
+  return { differ, selections: new SelectionCache(), subscriptions: new SubscriptionInterner() };
 }
 
 export interface NackRecord {
@@ -150,11 +151,16 @@ export class SotwStream {
     if (previous && request.responseNonce !== '' && request.responseNonce !== previous.sentNonce) {
       return this.#events.ignored(`stale nonce ${request.responseNonce} (latest ${previous.sentNonce})`, request);
     }
-    const subscription = subscriptionOf(kind, request.resourceNames, previous);
+    const requested = subscriptionOf(kind, request.resourceNames, previous);
+    const subscriptionChanged = !previous || !sameSubscription(previous.subscription, requested);
+    let subscription = previous?.subscription ?? requested;
+    if (subscriptionChanged) {
+      const key = subscriptionKey(kind, requested);
+      this.#subscriptionKeys.set(kind, key);
+      subscription = this.#shared.subscriptions.intern(key, requested);
+    }
     const state: TypeSyncState = { sentResources: new Map(), ackedResources: new Map(), ...previous, subscription };
     this.#types.set(kind, state);
-    const subscriptionChanged = !previous || !sameSubscription(previous.subscription, subscription);
-    if (subscriptionChanged) this.#subscriptionKeys.set(kind, subscriptionKey(kind, subscription));
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
     if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
   }

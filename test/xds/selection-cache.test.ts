@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SelectionCache, subscriptionKey } from '../../src/xds/selection-cache.ts';
+import { SelectionCache, SubscriptionInterner, subscriptionKey } from '../../src/xds/selection-cache.ts';
 import { fakeSnapshot } from '../support/snapshots.ts';
 
 const world = fakeSnapshot('1', { endpoint: [['a', '1'], ['b', '1'], ['c', '1']] });
@@ -33,5 +33,18 @@ describe('SelectionCache', () => {
     const after = cache.get(fakeSnapshot('2', { endpoint: [['a', '2']] }), 'endpoint', names, key);
     expect(after.version).not.toBe(before.version);
     expect(Buffer.from(after.anys[0]!).toString()).toBe('a=2');
+  });
+});
+
+describe('SubscriptionInterner', () => {
+  it('hands streams that subscribe alike one shared set, and leaves wildcard alone', () => {
+    const interner = new SubscriptionInterner();
+    const first = new Set(['a', 'b']);
+    const second = new Set(['b', 'a']);
+    expect(interner.intern(subscriptionKey('endpoint', first), first)).toBe(first);
+    expect(interner.intern(subscriptionKey('endpoint', second), second)).toBe(first);
+    const other = new Set(['c']);
+    expect(interner.intern(subscriptionKey('endpoint', other), other)).toBe(other);
+    expect(interner.intern(subscriptionKey('cluster', 'wildcard'), 'wildcard')).toBe('wildcard');
   });
 });
