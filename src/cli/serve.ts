@@ -1,3 +1,4 @@
+import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { hostname } from 'node:os';
 import { createAdminServer, listenHttp } from '../admin/server.ts';
 import { Controller, type ControllerOptions, type WorldSource } from '../controller/controller.ts';
@@ -103,7 +104,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const store = new SnapshotStore();
   const parts = sourceParts(options, metrics);
   const tracker = new RolloutTracker({
-    routeName: settings.grpcTarget,
+    routeNames: [settings.grpcTarget, SIDECAR_ROUTE_CONFIG],
     observer: {
       converged: (seconds) => metrics.convergenceSeconds.observe(seconds),
       states: (counts) => Object.entries(counts).forEach(([state, count]) => metrics.rollout.set({ state }, count)),

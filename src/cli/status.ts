@@ -1,3 +1,4 @@
+import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { stringify } from 'yaml';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { DEFAULT_SETTINGS } from '../model/types.ts';
@@ -60,7 +61,7 @@ export async function statusCommand(argv: string[], out: NodeJS.WritableStream, 
   const clients = await fetchClientStatus(loadEnvoyProtos(), values.server);
   const model = values.model;
   if (model !== undefined) {
-    const placements = clients.map((client) => modelOnProxy(client, model, values['grpc-target']));
+    const placements = clients.map((client) => modelOnProxy(client, model, [values['grpc-target'], SIDECAR_ROUTE_CONFIG]));
     if (values.output !== 'table') {
       out.write(render({ model, proxies: placements }, values.output));
     } else {

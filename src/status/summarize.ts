@@ -75,9 +75,9 @@ export function summarizeProxy(client: ClientConfig): ProxyStatus {
 }
 
 /** Where one model's resources stand on one proxy: its clusters and endpoints, and the shared routes. */
-export function modelOnProxy(client: ClientConfig, model: string, routeName: string): ModelProxyStatus {
+export function modelOnProxy(client: ClientConfig, model: string, routeNames: readonly string[]): ModelProxyStatus {
   const prefix = `infermesh|${model}|`;
-  const relevant = (client.generic_xds_configs ?? []).filter((c) => c.name.startsWith(prefix) || (typeKey(c.type_url) === 'route' && c.name === routeName));
+  const relevant = (client.generic_xds_configs ?? []).filter((c) => c.name.startsWith(prefix) || (typeKey(c.type_url) === 'route' && routeNames.includes(c.name)));
   const summary = summarizeProxy(client);
   const base = { node: summary.node, ...(summary.pod ? { pod: summary.pod } : {}) };
   if (!relevant.some((c) => c.name.startsWith(prefix))) {

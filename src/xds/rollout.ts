@@ -59,10 +59,11 @@ function covers(subscription: ReadonlySet<string> | 'wildcard', names: readonly 
 }
 
 /** The types of a stream that must carry the model, or undefined when the stream does not use it at all. */
-function relevantTypes(stream: TrackedStream, change: ModelChange, routeName: string): ResourceKind[] | undefined {
+function relevantTypes(stream: TrackedStream, change: ModelChange, routeNames: readonly string[]): ResourceKind[] | undefined {
   const sync = stream.syncState();
   const route = sync.get('route');
-  const usesRoutes = route !== undefined && route.subscription !== 'wildcard' && route.subscription.has(routeName);
+  const subscribed = route?.subscription;
+  const usesRoutes = subscribed !== undefined && subscribed !== 'wildcard' && routeNames.some((name) => subscribed.has(name));
   const cluster = sync.get('cluster');
   const usesClusters = cluster !== undefined && (cluster.subscription === 'wildcard' || change.clusters.some((name) => (cluster.subscription as ReadonlySet<string>).has(name)));
   if (!usesRoutes && !usesClusters) return undefined;
@@ -80,15 +81,16 @@ function relevantTypes(stream: TrackedStream, change: ModelChange, routeName: st
  * the proxy, its error and the policy changes that went into the rejected version.
  */
 export class RolloutTracker {
-  readonly #routeName: string;
+  /** The route configurations that carry every model (the sidecars' and the gRPC target's). */
+  readonly #routeNames: readonly string[];
   readonly #observer: RolloutObserver | undefined;
   readonly #now: () => number;
   readonly #latest = new Map<string, ModelChange>();
   readonly #history: ModelChange[] = [];
   readonly #converged = new Map<string, number>();
 
-  constructor(options: { routeName: string; observer?: RolloutObserver; now?: () => number }) {
-    this.#routeName = options.routeName;
+  constructor(options: { routeNames: readonly string[]; observer?: RolloutObserver; now?: () => number }) {
+    this.#routeNames = options.routeNames;
     this.#observer = options.observer;
     this.#now = options.now ?? Date.now;
   }
@@ -124,7 +126,7 @@ export class RolloutTracker {
     const pending: string[] = [];
     const rejected: ProxyRejection[] = [];
     for (const stream of streams) {
-      const types = relevantTypes(stream, change, this.#routeName);
+      const types = relevantTypes(stream, change, this.#routeNames);
       if (!types) continue;
       relevant += 1;
       const node = stream.node?.id ?? `stream ${stream.id}`;
