@@ -10,7 +10,12 @@ import { loadEnvoyProtos } from '../src/envoy/protos.ts';
 import { SIDECAR_ROUTE_CONFIG } from '../src/envoy/names.ts';
 import { TYPE_URLS } from '../src/envoy/type-urls.ts';
 
-type Command = { cmd: 'connect'; target: string; count: number; delta?: boolean } | { cmd: 'mark' } | { cmd: 'report' } | { cmd: 'reconnect' } | { cmd: 'close' };
+type Command =
+  | { cmd: 'connect'; target: string; count: number; delta?: boolean }
+  | { cmd: 'mark' }
+  | { cmd: 'report' }
+  | { cmd: 'reconnect'; warm?: boolean }
+  | { cmd: 'close' };
 
 const root = loadEnvoyProtos();
 const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
@@ -23,26 +28,34 @@ interface Response {
   typeUrl: string;
   nonce: string;
   resourceNames: string[];
+  /** Delta only: each resource's version (index for index with resourceNames), and removed names. */
+  resourceVersions: string[];
+  removed: string[];
   bytes: number;
 }
 
-/** Reads only what a client needs from a DeltaDiscoveryResponse: type, nonce, version and resource names. */
+/** Reads only what a client needs from a DeltaDiscoveryResponse: type, nonce, version, resource names and versions, removals. */
 function decodeDeltaResponse(bytes: Buffer): Response {
   const reader = protobuf.Reader.create(bytes);
-  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], bytes: bytes.length };
+  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], resourceVersions: [], removed: [], bytes: bytes.length };
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     const field = tag >>> 3;
     if (field === 1) response.versionInfo = reader.string();
     else if (field === 4) response.typeUrl = reader.string();
     else if (field === 5) response.nonce = reader.string();
+    else if (field === 6) response.removed.push(reader.string());
     else if (field === 2) {
       const resource = protobuf.Reader.create(reader.bytes());
+      let [name, version] = ['', ''];
       while (resource.pos < resource.len) {
         const resourceTag = resource.uint32();
-        if (resourceTag >>> 3 === 3) response.resourceNames.push(resource.string());
+        if (resourceTag >>> 3 === 3) name = resource.string();
+        else if (resourceTag >>> 3 === 1) version = resource.string();
         else resource.skipType(resourceTag & 7);
       }
+      response.resourceNames.push(name);
+      response.resourceVersions.push(version);
     } else reader.skipType(tag & 7);
   }
   return response;
@@ -51,7 +64,7 @@ function decodeDeltaResponse(bytes: Buffer): Response {
 /** Reads only what a client needs from a DiscoveryResponse, and each resource's name (field 1 of every type used here). */
 function decodeResponse(bytes: Buffer): Response {
   const reader = protobuf.Reader.create(bytes);
-  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], bytes: bytes.length };
+  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], resourceVersions: [], removed: [], bytes: bytes.length };
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     const field = tag >>> 3;
@@ -82,8 +95,12 @@ class SimulatedProxy {
   responsesSinceMark = 0;
   #synced = new Set<string>();
   #delta = false;
+  #warm = false;
   /** SotW: every request repeats the full subscription of its type. */
   #subscriptions = new Map<string, string[]>();
+  /** What the proxy runs, kept across reconnects as Envoy keeps it: SotW version per type, delta version per resource. */
+  #versions = new Map<string, string>();
+  #resourceVersions = new Map<string, Map<string, string>>();
   #onSynced: (() => void) | undefined;
 
   constructor(id: number, target: string) {
@@ -91,9 +108,16 @@ class SimulatedProxy {
     this.#client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   }
 
-  connect(delta = this.#delta): Promise<void> {
+  /**
+   * Opens the stream and subscribes. Cold (a new proxy), it resolves once every type has arrived. Warm (a
+   * proxy reconnecting with the config it runs, as Envoy does after a control-plane restart), it names what
+   * it holds and resolves once the requests are written: the server may rightly send nothing back, so
+   * whether it is in sync is read from the server.
+   */
+  connect(delta = this.#delta, warm = false): Promise<void> {
     this.#delta = delta;
-    if (delta) return this.#connectDelta();
+    this.#warm = warm;
+    if (delta) return this.#connectDelta(warm);
     this.#synced.clear();
     const done = new Promise<void>((resolve) => (this.#onSynced = resolve));
     const call = this.#client.makeBidiStreamRequest(ADS, (r: Record<string, unknown>) => Buffer.from(requestType.encode(requestType.fromObject(r)).finish()), decodeResponse);
@@ -101,12 +125,12 @@ class SimulatedProxy {
     const node = { id: `bench-proxy-${this.id}.bench`, cluster: 'bench' };
     call.on('data', (response: Response) => this.#onResponse(response, node));
     call.on('error', () => {});
-    this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, [SIDECAR_ROUTE_CONFIG]]]);
-    for (const [type, names] of this.#subscriptions) call.write({ node, type_url: type, resource_names: names });
-    return done;
+    if (!warm) this.#subscriptions = new Map([[TYPE_URLS.cluster, []], [TYPE_URLS.listener, []], [TYPE_URLS.route, [SIDECAR_ROUTE_CONFIG]]]);
+    for (const [type, names] of this.#subscriptions) call.write({ node, type_url: type, resource_names: names, ...(warm ? { version_info: this.#versions.get(type) ?? '' } : {}) });
+    return warm ? Promise.resolve() : done;
   }
 
-  #connectDelta(): Promise<void> {
+  #connectDelta(warm: boolean): Promise<void> {
     this.#synced.clear();
     const done = new Promise<void>((resolve) => (this.#onSynced = resolve));
     const call = this.#client.makeBidiStreamRequest(DELTA_ADS, (r: Record<string, unknown>) => Buffer.from(deltaRequestType.encode(deltaRequestType.fromObject(r)).finish()), decodeDeltaResponse);
@@ -116,7 +140,11 @@ class SimulatedProxy {
       this.bytesSinceMark += response.bytes;
       this.responsesSinceMark += 1;
       call.write({ node, type_url: response.typeUrl, response_nonce: response.nonce });
-      if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster)) {
+      const held = this.#resourceVersions.get(response.typeUrl) ?? new Map<string, string>();
+      this.#resourceVersions.set(response.typeUrl, held);
+      response.resourceNames.forEach((name, i) => held.set(name, response.resourceVersions[i] ?? ''));
+      for (const name of response.removed) held.delete(name);
+      if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster) && !warm) {
         call.write({ node, type_url: TYPE_URLS.endpoint, resource_names_subscribe: response.resourceNames });
       }
       this.lastAck.set(response.typeUrl, Date.now());
@@ -124,10 +152,12 @@ class SimulatedProxy {
       if (this.#synced.size === 4) this.#onSynced?.();
     });
     call.on('error', () => {});
-    call.write({ node, type_url: TYPE_URLS.cluster });
-    call.write({ node, type_url: TYPE_URLS.listener });
-    call.write({ node, type_url: TYPE_URLS.route, resource_names_subscribe: [SIDECAR_ROUTE_CONFIG] });
-    return done;
+    const initial = (type: string) => (warm ? { initial_resource_versions: Object.fromEntries(this.#resourceVersions.get(type) ?? []) } : {});
+    call.write({ node, type_url: TYPE_URLS.cluster, ...initial(TYPE_URLS.cluster) });
+    call.write({ node, type_url: TYPE_URLS.listener, ...initial(TYPE_URLS.listener) });
+    call.write({ node, type_url: TYPE_URLS.route, resource_names_subscribe: [SIDECAR_ROUTE_CONFIG], ...initial(TYPE_URLS.route) });
+    if (warm) call.write({ node, type_url: TYPE_URLS.endpoint, resource_names_subscribe: [...(this.#resourceVersions.get(TYPE_URLS.endpoint)?.keys() ?? [])], ...initial(TYPE_URLS.endpoint) });
+    return warm ? Promise.resolve() : done;
   }
 
   #onResponse(response: Response, node: Record<string, unknown>): void {
@@ -136,8 +166,9 @@ class SimulatedProxy {
     this.bytesSinceMark += response.bytes;
     this.responsesSinceMark += 1;
     call.write({ node, type_url: response.typeUrl, version_info: response.versionInfo, response_nonce: response.nonce, resource_names: this.#subscriptions.get(response.typeUrl) ?? [] });
+    this.#versions.set(response.typeUrl, response.versionInfo);
     // Like Envoy: once clusters arrive, ask for their endpoints by name.
-    if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster)) {
+    if (response.typeUrl === TYPE_URLS.cluster && !this.#synced.has(TYPE_URLS.cluster) && !this.#warm) {
       this.#subscriptions.set(TYPE_URLS.endpoint, response.resourceNames);
       call.write({ node, type_url: TYPE_URLS.endpoint, resource_names: response.resourceNames });
     }
@@ -178,8 +209,8 @@ async function handle(command: Command): Promise<unknown> {
     case 'reconnect': {
       for (const proxy of proxies) proxy.close();
       const started = Date.now();
-      await Promise.all(proxies.map((proxy) => proxy.connect()));
-      return { syncedMs: Date.now() - started };
+      await Promise.all(proxies.map((proxy) => proxy.connect(undefined, command.warm ?? false)));
+      return { syncedMs: Date.now() - started, startedAt: started };
     }
     case 'close':
       for (const proxy of proxies) proxy.shutdown();

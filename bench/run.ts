@@ -118,6 +118,24 @@ interface NetworkFigures {
   routesChange: ChangeFigures;
   endpointsChange: ChangeFigures;
   storm: { syncedMs: number };
+  warmStorm: { syncedMs: number };
+}
+
+/**
+ * A reconnect storm after a control-plane restart: every proxy reconnects naming the config it runs (as Envoy
+ * does), and the server may rightly answer nothing, so "all synced" is read from the server's own sync state:
+ * every new stream has all four types in sync with the current snapshot.
+ */
+async function warmReconnect(clients: Clients, server: XdsServer, store: SnapshotStore): Promise<{ syncedMs: number }> {
+  const { startedAt } = await clients.send<{ startedAt: number }>({ cmd: 'reconnect', warm: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const sequence = store.current()?.sequence;
+    const fresh = server.streams().filter((stream) => stream.connectedAt.getTime() >= startedAt);
+    const synced = fresh.filter((stream) => stream.syncState().size === 4 && [...stream.syncState().values()].every((state) => state.syncedThrough === sequence));
+    if (synced.length >= CLIENTS || Date.now() > deadline) return { syncedMs: Date.now() - startedAt };
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefined> {
@@ -152,10 +170,11 @@ async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefine
     if (slice) world.endpointSlices[0] = { ...slice, endpoints: slice.endpoints.slice(1) };
   });
   const storm = await clients.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  const warmStorm = await warmReconnect(clients, server, store);
   await clients.send({ cmd: 'close' });
   controller.stop();
   await server.close(1_000);
-  if (delta) return { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm };
+  if (delta) return { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, warmStorm };
 
   // The floor, with the same bytes: initial sync, the two changes' responses, and a reconnect storm.
   const last = snapshots[snapshots.length - 1];
@@ -180,7 +199,7 @@ async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefine
   await floorClients.send({ cmd: 'close' });
   floor.close();
 
-  results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
+  results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, warmStorm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
   const d = await measureNetwork(true);
   if (!d) throw new Error('delta run produced no figures');
   results['networkDelta'] = d;
@@ -198,10 +217,12 @@ async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefine
     rows.push([`delta: ${c.label}: bytes per client`, `${(c.bytesPerClient / 1024).toFixed(2)} KB`, '-', '-', 'target <= 2 KB']);
   }
   rows.push(['delta: server heap per connected client', `${(d.heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
-  rows.push([`delta: reconnect storm -> all synced`, fmt(d.storm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  rows.push([`delta: reconnect storm, proxies restarted -> all synced`, fmt(d.storm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  rows.push([`delta: reconnect storm, proxies keep config -> all synced`, fmt(d.warmStorm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.warmStorm.syncedMs, floorStorm.syncedMs), 'initial_resource_versions; read from the server']);
   rows.push(['server heap per connected client', `${(heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
   rows.push(['server RSS per connected client', `${(rssPerClient / 1024).toFixed(1)} KB`, '-', '-', '']);
-  rows.push([`reconnect storm: ${CLIENTS} reconnect -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  rows.push([`reconnect storm, proxies restarted: ${CLIENTS} -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
+  rows.push([`reconnect storm, proxies keep config: ${CLIENTS} -> all synced`, fmt(warmStorm.syncedMs), fmt(floorStorm.syncedMs), ratio(warmStorm.syncedMs, floorStorm.syncedMs), 'version_info on reconnect; read from the server']);
   return undefined;
 }
 

@@ -162,7 +162,25 @@ export class SotwStream {
     const state: TypeSyncState = { sentResources: new Map(), ackedResources: new Map(), ...previous, subscription };
     this.#types.set(kind, state);
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
+    else if (!previous && request.versionInfo !== '' && snapshot && this.#resume(kind, state, request.versionInfo, snapshot)) return;
     if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
+  }
+
+  /**
+   * A client reconnecting (after a control-plane restart, or to another replica) names the version it runs.
+   * Versions hash the selected resources' names and content, so the same version means it already holds
+   * exactly this selection: nothing is resent, and it counts as in sync (as go-control-plane does).
+   */
+  #resume(kind: ResourceKind, state: TypeSyncState, clientVersion: string, snapshot: Snapshot): boolean {
+    const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
+    const selection = this.#shared.selections.get(snapshot, kind, state.subscription, key);
+    if (selection.version !== clientVersion) return false;
+    state.sentVersion = state.ackedVersion = clientVersion;
+    state.sentResources = state.ackedResources = selection.view;
+    state.sentSequence = state.syncedThrough = snapshot.sequence;
+    state.ackedAt = this.#now();
+    this.#diffBase.set(kind, snapshot);
+    return true;
   }
 
   onSnapshot(snapshot: Snapshot): void {

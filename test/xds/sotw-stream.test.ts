@@ -148,6 +148,26 @@ describe('SotwStream', () => {
   });
 });
 
+describe('SotwStream on reconnect', () => {
+  it('resends nothing to a client that names the version it already runs, and counts it as in sync', () => {
+    const before = harness();
+    before.stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    const held = before.pushes[0]!.version;
+    const { stream, pushes } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['b', 'a'], versionInfo: held }), world);
+    expect(pushes).toEqual([]);
+    expect(stream.syncState().get('endpoint')).toMatchObject({ ackedVersion: held, syncedThrough: 1 });
+    stream.onSnapshot(snapshot('2', { endpoint: [['a', '2'], ['b', '1']] }));
+    expect(pushes.map((p) => [p.names, p.partial])).toEqual([[['a'], true]]);
+  });
+
+  it('sends everything to a client whose version is not the current one', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('cluster', { versionInfo: 'some-older-version' }), world);
+    expect(pushes.map((p) => p.names)).toEqual([['a', 'b']]);
+  });
+});
+
 describe('mergePushes', () => {
   const push = (nonce: string, entries: [string, string][], partial: boolean): Push => ({
     kind: 'endpoint',
