@@ -87,7 +87,8 @@ function decodeResponse(bytes: Buffer): Response {
 
 class SimulatedProxy {
   readonly id: number;
-  readonly #client: grpc.Client;
+  readonly #target: string;
+  #client: grpc.Client;
   #call: grpc.ClientDuplexStream<Record<string, unknown>, Response> | undefined;
   /** Per type URL: when the last response arrived and was ACKed (ms since epoch), bytes since mark. */
   lastAck = new Map<string, number>();
@@ -105,7 +106,21 @@ class SimulatedProxy {
 
   constructor(id: number, target: string) {
     this.id = id;
-    this.#client = new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    this.#target = target;
+    this.#client = SimulatedProxy.#channel(target);
+  }
+
+  /** Its own HTTP/2 connection, as every sidecar has (grpc-js would otherwise share one between channels). */
+  static #channel(target: string): grpc.Client {
+    return new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.use_local_subchannel_pool': 1 });
+  }
+
+  /** Drops the stream and its connection; the next connect opens a new one, as after a control-plane restart. */
+  disconnect(): void {
+    this.#call?.cancel();
+    this.#call = undefined;
+    this.#client.close();
+    this.#client = SimulatedProxy.#channel(this.#target);
   }
 
   /**
@@ -207,7 +222,7 @@ async function handle(command: Command): Promise<unknown> {
     case 'report':
       return proxies.map((proxy) => ({ lastAck: Object.fromEntries(proxy.lastAck), bytes: proxy.bytesSinceMark, responses: proxy.responsesSinceMark }));
     case 'reconnect': {
-      for (const proxy of proxies) proxy.close();
+      for (const proxy of proxies) proxy.disconnect();
       const started = Date.now();
       await Promise.all(proxies.map((proxy) => proxy.connect(undefined, command.warm ?? false)));
       return { syncedMs: Date.now() - started, startedAt: started };

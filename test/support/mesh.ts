@@ -80,15 +80,26 @@ export class Mesh {
     }
     await mesh.writeSlices();
     for (const [name, policy] of Object.entries(policies)) await mesh.writePolicy(name, policy);
-    mesh.server = await startServer({
-      source: { kind: 'folder', dir: mesh.dir },
-      xdsAddress: '127.0.0.1:0',
+    mesh.server = await mesh.#startServer('127.0.0.1:0');
+    return mesh;
+  }
+
+  #startServer(xdsAddress: string): Promise<RunningServer> {
+    return startServer({
+      source: { kind: 'folder', dir: this.dir },
+      xdsAddress,
       adminAddress: '127.0.0.1:0',
       settings: DEFAULT_SETTINGS,
       logger: silentLogger(),
       holdoffMs: 20,
     });
-    return mesh;
+  }
+
+  /** Stops the control plane and starts a fresh one on the same xDS port, as a rollout of infermesh would. */
+  async restartServer(): Promise<void> {
+    const port = this.server.xdsPort;
+    await this.server.close();
+    this.server = await this.#startServer(`127.0.0.1:${port}`);
   }
 
   pod(name: string): FakeModelServer {
