@@ -87,7 +87,8 @@ export function encodeDeltaDiscoveryResponse(parts: DeltaDiscoveryResponseParts)
   writer.uint32((5 << 3) | 2).string(parts.nonce);
   for (const name of parts.removed) writer.uint32((6 << 3) | 2).string(name);
   writer.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlaneId).ldelim();
-  return Buffer.from(writer.finish());
+  const bytes = writer.finish();
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Encoded Resource messages per EncodedResource object, shared by every delta stream (owned by the server). */

@@ -111,31 +111,16 @@ function finish(writer: protobuf.Writer): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Encoded bodies by resource list: streams sent the same selection share one body (the lists are shared). */
-const bodies = new WeakMap<readonly Uint8Array[], { versionInfo: string; typeUrl: string; body: Buffer }>();
-
-function responseBody(versionInfo: string, resources: readonly Uint8Array[], typeUrl: string): Buffer {
-  const cached = bodies.get(resources);
-  if (cached && cached.versionInfo === versionInfo && cached.typeUrl === typeUrl) return cached.body;
-  const writer = protobuf.Writer.create();
-  writer.uint32((1 << 3) | 2).string(versionInfo);
-  for (const resource of resources) writer.uint32((2 << 3) | 2).bytes(resource);
-  writer.uint32((4 << 3) | 2).string(typeUrl);
-  const body = finish(writer);
-  bodies.set(resources, { versionInfo, typeUrl, body });
-  return body;
-}
-
 /**
  * Writes a DiscoveryResponse around resources that are already encoded as google.protobuf.Any, so a resource
- * is encoded once per snapshot however many streams receive it. The part every stream shares (version,
- * resources, type) is written once per resource list; only the nonce and control plane are per stream
- * (protobuf fields may come in any order, and these come in field-number order anyway).
- * Field numbers from discovery.proto.
+ * is encoded once per snapshot however many streams receive it. Field numbers from discovery.proto.
  */
 export function encodeDiscoveryResponse(parts: DiscoveryResponseParts): Buffer {
-  const tail = protobuf.Writer.create();
-  tail.uint32((5 << 3) | 2).string(parts.nonce);
-  tail.uint32((6 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlaneId).ldelim();
-  return Buffer.concat([responseBody(parts.versionInfo, parts.resources, parts.typeUrl), finish(tail)]);
+  const writer = protobuf.Writer.create();
+  writer.uint32((1 << 3) | 2).string(parts.versionInfo);
+  for (const resource of parts.resources) writer.uint32((2 << 3) | 2).bytes(resource);
+  writer.uint32((4 << 3) | 2).string(parts.typeUrl);
+  writer.uint32((5 << 3) | 2).string(parts.nonce);
+  writer.uint32((6 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlaneId).ldelim();
+  return finish(writer);
 }

@@ -3,13 +3,14 @@ import type protobuf from 'protobufjs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.ts';
 import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
-import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-messages.ts';
+import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest, type DeltaResourceParts } from './delta-messages.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { TrackedStream } from './rollout.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
 import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork, type StreamEvents } from './sotw-stream.ts';
+import { EncodedResponseCache } from './response-cache.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -80,6 +81,9 @@ export class XdsServer {
   readonly #differ = new SnapshotDiffer();
   readonly #sotwShared: SharedWork = newSharedWork(this.#differ);
   readonly #deltaResources = new DeltaResourceCache();
+  /** Whole responses, shared by streams sent the same thing under the same nonce (see EncodedResponseCache). */
+  readonly #sotwResponses = new EncodedResponseCache<Uint8Array>();
+  readonly #deltaResponses = new EncodedResponseCache<DeltaResourceParts>();
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;
   #unsubscribe: (() => void) | undefined;
@@ -143,7 +147,10 @@ export class XdsServer {
     const log = logger.child({ stream: id, peer: call.getPeer() });
     const writer = new StreamWriter<Push>(
       { write: (bytes, done) => call.write(bytes, done) },
-      (push) => encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }),
+      (push) =>
+        this.#sotwResponses.get(`${push.typeUrl}\n${push.version}\n${push.nonce}`, push.resources, () =>
+          encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }),
+        ),
       this.#limiter,
       { merge: mergePushes },
     );
@@ -162,7 +169,12 @@ export class XdsServer {
     const protocol = new DeltaStream(
       id,
       (push) => {
-        call.write(encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }));
+        const key = `${push.typeUrl}\n${push.version}\n${push.nonce}\n${push.removed.join('\n')}`;
+        call.write(
+          this.#deltaResponses.get(key, push.resources, () =>
+            encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }),
+          ),
+        );
       },
       { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
       () => new Date(),

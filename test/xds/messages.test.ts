@@ -22,7 +22,7 @@ describe('encodeDiscoveryResponse', () => {
     }
   });
 
-  it('does not reuse a shared body for another version or type of the same resource list', () => {
+  it('writes the version and type it is given', () => {
     expect(decode(encodeDiscoveryResponse({ ...base, nonce: '1' }))['version_info']).toBe('v1');
     expect(decode(encodeDiscoveryResponse({ ...base, versionInfo: 'v2', nonce: '2' }))['version_info']).toBe('v2');
     expect(decode(encodeDiscoveryResponse({ ...base, typeUrl: 'type.googleapis.com/y', nonce: '3' }))['type_url']).toBe('type.googleapis.com/y');
