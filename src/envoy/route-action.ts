@@ -4,10 +4,17 @@ import { EXTENSION_TYPES } from './type-urls.ts';
 
 type Json = Record<string, unknown>;
 
-/** Envoy accepts HTTP and gRPC condition names in one list; gRPC clients use the gRPC names and ignore the rest. */
-export function retryPolicy(model: Model): Json | undefined {
+/** An explicit "no retries": a route's own policy replaces the virtual host's, and one with no conditions never retries. */
+export const NO_RETRIES: Json = {};
+
+/**
+ * Envoy accepts HTTP and gRPC condition names in one list; gRPC clients use the gRPC names and ignore the rest.
+ * Every model route carries a policy (NO_RETRIES when retries are off), so the sidecar table may move the
+ * most common one up to its virtual host without another route inheriting it by accident.
+ */
+export function retryPolicy(model: Model): Json {
   const retries = model.policy.retries;
-  if (retries.attempts === 0 || retries.retryOn.length === 0) return undefined;
+  if (retries.attempts === 0 || retries.retryOn.length === 0) return NO_RETRIES;
   const policy: Json = {
     retry_on: retries.retryOn.join(','),
     num_retries: retries.attempts,
@@ -36,8 +43,7 @@ function timeouts(model: Model): Json {
 }
 
 function withPolicy(model: Model, target: Json): Json {
-  const retry = retryPolicy(model);
-  return { ...target, ...timeouts(model), ...(retry ? { retry_policy: retry } : {}) };
+  return { ...target, ...timeouts(model), retry_policy: retryPolicy(model) };
 }
 
 /** Route action sending to exactly one backend (a version pin). */

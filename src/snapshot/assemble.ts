@@ -9,6 +9,7 @@ import type { MeshSettings } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { checkConsistency, routedClusters } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
+import { hoistRetryPolicy } from './retry-hoist.ts';
 import { matcherRouteConfigurationBytes, routeConfigurationBytes } from './route-bytes.ts';
 import { Snapshot } from './snapshot.ts';
 
@@ -47,13 +48,16 @@ function grpcRoutes(models: readonly EncodedModel[], fallback: Uint8Array[], set
   return codec.fromBytes(TYPE_URLS.route, settings.grpcTarget, routeConfigurationBytes(settings.grpcTarget, VIRTUAL_HOST, [...header, ...fallback]));
 }
 
-/** The sidecars' RouteConfiguration: model names in an exact-match map, the fallback when none matches. */
+/**
+ * The sidecars' RouteConfiguration: model names in an exact-match map, the fallback when none matches, and
+ * the most common retry policy on the virtual host instead of on every route.
+ */
 function sidecarRoutes(models: readonly EncodedModel[], fallback: Uint8Array[], settings: MeshSettings, codec: ResourceCodec): EncodedResource {
   const named = models.flatMap((model) => model.routeBytes.byName);
-  const bytes =
-    named.length === 0
-      ? routeConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, fallback)
-      : matcherRouteConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)), named, fallback);
+  if (named.length === 0) return codec.fromBytes(TYPE_URLS.route, SIDECAR_ROUTE_CONFIG, routeConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, fallback));
+  const hoisted = hoistRetryPolicy(named, fallback);
+  const input = messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings));
+  const bytes = matcherRouteConfigurationBytes(SIDECAR_ROUTE_CONFIG, VIRTUAL_HOST, input, hoisted.named, hoisted.fallback, hoisted.hostRetryPolicy);
   return codec.fromBytes(TYPE_URLS.route, SIDECAR_ROUTE_CONFIG, bytes);
 }
 

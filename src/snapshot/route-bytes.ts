@@ -79,6 +79,7 @@ export function matcherRouteConfigurationBytes(
   input: Uint8Array,
   named: Iterable<NamedRouteBytes>,
   fallback: readonly Uint8Array[],
+  hostRetryPolicy?: Uint8Array,
 ): Uint8Array {
   const matchMap = message((w) => {
     for (const entry of named) {
@@ -99,7 +100,57 @@ export function matcherRouteConfigurationBytes(
   });
   const host = message((w) => {
     virtualHostHead(w, virtualHost);
+    if (hostRetryPolicy) field(w, 16).bytes(hostRetryPolicy);
     field(w, 21).bytes(matcher);
   });
   return routeConfiguration(name, host);
+}
+
+interface FieldSpan {
+  number: number;
+  /** The whole field, tag included. */
+  raw: Uint8Array;
+  /** For length-delimited fields, the value without tag and length. */
+  value?: Uint8Array;
+}
+
+function fieldsOf(bytes: Uint8Array): FieldSpan[] {
+  const reader = protobuf.Reader.create(bytes);
+  const spans: FieldSpan[] = [];
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    if ((tag & 7) === LENGTH_DELIMITED) {
+      const value = reader.bytes();
+      spans.push({ number: tag >>> 3, raw: bytes.subarray(start, reader.pos), value });
+    } else {
+      reader.skipType(tag & 7);
+      spans.push({ number: tag >>> 3, raw: bytes.subarray(start, reader.pos) });
+    }
+  }
+  return spans;
+}
+
+const ROUTE_ACTION = 2;
+const RETRY_POLICY = 9;
+
+/** The encoded RetryPolicy of a Route's RouteAction (Route.route.retry_policy), if it has one. */
+export function routeRetryPolicy(route: Uint8Array): Uint8Array | undefined {
+  const action = fieldsOf(route).find((f) => f.number === ROUTE_ACTION)?.value;
+  return action && fieldsOf(action).find((f) => f.number === RETRY_POLICY)?.value;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat(parts);
+}
+
+/** The same Route without its RouteAction's retry policy (which it then inherits from the virtual host). */
+export function withoutRetryPolicy(route: Uint8Array): Uint8Array {
+  return concat(
+    fieldsOf(route).map((span) => {
+      if (span.number !== ROUTE_ACTION || !span.value) return span.raw;
+      const action = concat(fieldsOf(span.value).flatMap((f) => (f.number === RETRY_POLICY ? [] : [f.raw])));
+      return concat([message((w) => field(w, ROUTE_ACTION).uint32(action.length)), action]);
+    }),
+  );
 }

@@ -69,8 +69,8 @@ describe('retryPolicy', () => {
     });
   });
 
-  it('is absent when attempts is 0 (gRPC clients reject num_retries 0)', () => {
-    expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 0, retryOn: ['unavailable'] } })))).toBeUndefined();
+  it('is an explicit empty policy (no conditions, never retries) when attempts is 0: gRPC clients reject num_retries 0', () => {
+    expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 0, retryOn: ['unavailable'] } })))).toEqual({});
   });
 });
 

@@ -40,6 +40,14 @@ backends:
 timeout: 5s
 retries: { attempts: 2, perTryTimeout: 1s, retryOn: [unavailable, connect-failure] }
 `,
+      // Retries off: its routes carry an explicit empty retry policy, which gRPC 1.51 must accept too.
+      'no-retries-policy': `
+model: resnet50-no-retries
+server: triton
+backends:
+  - { name: main, service: resnet50-v1, port: grpc, weight: 100 }
+retries: { attempts: 0 }
+`,
     },
   );
   bootstrap = path.join(mesh.dir, '.bootstrap.json');

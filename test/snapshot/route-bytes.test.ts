@@ -50,6 +50,26 @@ describe('route configurations assembled from encoded routes', () => {
     expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
   });
 
+  it.each(['best-effort', 'canary-and-aliases', 'endpoints-and-protocols'])(
+    'the sidecar table is byte for byte its JSON form, and every route keeps its retry policy, own or inherited (%s)',
+    async (name) => {
+      const { snapshot, parts } = await assembled(await readFolder(`test/golden/cases/${name}/input`));
+      const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
+      expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
+      const host = (json['virtual_hosts'] as Record<string, any>[])[0]!;
+      const sidecarRoutes: Record<string, any>[] = [
+        ...Object.values(host['matcher']['matcher_tree']['exact_match_map']['map'] as Record<string, any>).flatMap((m) => m.action.typed_config.routes),
+        ...host['matcher']['on_no_match']['action']['typed_config']['routes'],
+      ];
+      const grpcRoutes = ((routeConfiguration(parts, DEFAULT_SETTINGS)['virtual_hosts'] as Record<string, any>[])[0]!['routes'] as Record<string, any>[]).filter((r) => r['route']['cluster'] !== 'infermesh|blackhole');
+      expect(grpcRoutes.length).toBeGreaterThan(0);
+      for (const route of grpcRoutes) {
+        const twin = sidecarRoutes.find((r) => r['name'] === route['name']);
+        expect(twin?.['route']['retry_policy'] ?? host['retry_policy'], route['name']).toEqual(route['route']['retry_policy']);
+      }
+    },
+  );
+
   it('with no models the sidecar table is the fallback list alone (an exact-match map may not be empty)', async () => {
     const { snapshot, parts } = await assembled({ ...(await readFolder('examples/basic')), configMaps: [] });
     const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
