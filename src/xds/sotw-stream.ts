@@ -63,7 +63,7 @@ export interface Push {
   /** Resource names and their encoded Any, index for index. */
   names: readonly string[];
   resources: readonly Uint8Array[];
-  /** Only the resources that changed since the previous response (allowed for EDS and RDS, see below). */
+  /** Only the resources that changed since the last response the client accepted (EDS and RDS, see below). */
   partial: boolean;
 }
 
@@ -124,8 +124,13 @@ export class SotwStream {
   readonly #events: StreamEvents;
   readonly #now: () => Date;
   readonly #shared: SharedWork;
-  /** Per type, the snapshot the client's copy corresponds to: partial responses carry what changed since. */
-  readonly #diffBase = new Map<ResourceKind, Snapshot>();
+  /**
+   * Per type, the snapshot of the last response the client accepted: partial responses carry everything that
+   * changed since, so what is still in flight, or was refused, is sent again rather than lost.
+   */
+  readonly #ackedBase = new Map<ResourceKind, Snapshot>();
+  /** Per type, the snapshot the last response came from (it becomes the base when ACKed). */
+  readonly #sentSnapshot = new Map<ResourceKind, Snapshot>();
   /** Per type, the key of the current subscription in the shared selection cache. */
   readonly #subscriptionKeys = new Map<ResourceKind, string>();
   #nonce = 0;
@@ -155,6 +160,8 @@ export class SotwStream {
     const subscriptionChanged = !previous || !sameSubscription(previous.subscription, requested);
     let subscription = previous?.subscription ?? requested;
     if (subscriptionChanged) {
+      // Until the client accepts a response for the new subscription, responses stay complete.
+      this.#ackedBase.delete(kind);
       const key = subscriptionKey(kind, requested);
       this.#subscriptionKeys.set(kind, key);
       subscription = this.#shared.subscriptions.intern(key, requested);
@@ -179,7 +186,8 @@ export class SotwStream {
     state.sentResources = state.ackedResources = selection.view;
     state.sentSequence = state.syncedThrough = snapshot.sequence;
     state.ackedAt = this.#now();
-    this.#diffBase.set(kind, snapshot);
+    this.#ackedBase.set(kind, snapshot);
+    this.#sentSnapshot.set(kind, snapshot);
     return true;
   }
 
@@ -209,6 +217,8 @@ export class SotwStream {
     if (request.versionInfo === state.sentVersion) {
       state.ackedResources = state.sentResources;
       if (state.sentSequence !== undefined) state.syncedThrough = state.sentSequence;
+      const sent = this.#sentSnapshot.get(kind);
+      if (sent) this.#ackedBase.set(kind, sent);
     }
     this.#events.ack(kind, this.node, request.versionInfo);
   }
@@ -219,7 +229,7 @@ export class SotwStream {
     const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
     const selection = this.#shared.selections.get(snapshot, kind, state.subscription, key);
     const version = selection.version;
-    const base = this.#diffBase.get(kind);
+    const base = this.#ackedBase.get(kind);
     if (!force && (version === state.sentVersion || base === snapshot)) return this.#unchanged(state, snapshot);
     let outgoing = selection.resources;
     let resources = selection.anys;
@@ -228,9 +238,9 @@ export class SotwStream {
       outgoing = this.#shared.differ.changed(base, snapshot, kind).flatMap((name) => selection.view.get(name) ?? []);
       resources = outgoing.map((resource) => resource.any);
     }
-    this.#diffBase.set(kind, snapshot);
     // Only removals (which EDS and RDS responses cannot express; CDS and LDS drop the references): nothing to send.
     if (partial && outgoing.length === 0) return this.#unchanged(state, snapshot);
+    this.#sentSnapshot.set(kind, snapshot);
     const nonce = String(++this.#nonce);
     state.sentVersion = version;
     state.sentNonce = nonce;

@@ -124,16 +124,33 @@ describe('SotwStream', () => {
     expect(ignored).toHaveLength(1);
   });
 
-  it('after the first answer sends only the EDS and RDS resources that changed, but always all clusters and listeners', () => {
+  it('once a response is accepted sends only the EDS and RDS resources that changed, but always all clusters and listeners', () => {
     const { stream, pushes } = harness();
     stream.onRequest(request('cluster'), world);
     stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
     expect(pushes.map((p) => [p.kind, p.names, p.partial])).toEqual([['cluster', ['a', 'b'], false], ['endpoint', ['a', 'b'], false]]);
+    stream.onRequest(request('cluster', { versionInfo: pushes[0]!.version, responseNonce: pushes[0]!.nonce }), world);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: pushes[1]!.version, responseNonce: pushes[1]!.nonce }), world);
     pushes.length = 0;
     stream.onSnapshot(snapshot('2', { cluster: [['a', '2'], ['b', '1']], endpoint: [['a', '1'], ['b', '2']] }));
     expect(pushes.map((p) => [p.kind, p.names, p.partial])).toEqual([['cluster', ['a', 'b'], false], ['endpoint', ['b'], true]]);
     expect(pushes[1]?.resources.map((b) => Buffer.from(b).toString())).toEqual(['b=2']);
     expect([...(stream.syncState().get('endpoint')?.sentResources.keys() ?? [])]).toEqual(['a', 'b']);
+  });
+
+  it('keeps changes relative to what the client accepted: a refused or unanswered response is sent again', () => {
+    const { stream, pushes } = harness();
+    const ack = (push: Push) => stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: push.version, responseNonce: push.nonce }), undefined);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    ack(pushes[0]!);
+    stream.onSnapshot(snapshot('2', { endpoint: [['a', '2'], ['b', '1']] }));
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: pushes[0]!.version, responseNonce: pushes[1]!.nonce, errorDetail: { code: 3, message: 'bad a' } }), undefined);
+    stream.onSnapshot(snapshot('3', { endpoint: [['a', '2'], ['b', '3']] }));
+    stream.onSnapshot(snapshot('4', { endpoint: [['a', '2'], ['b', '4']] }));
+    expect(pushes.map((p) => p.names)).toEqual([['a', 'b'], ['a'], ['a', 'b'], ['a', 'b']]);
+    ack(pushes[3]!);
+    stream.onSnapshot(snapshot('5', { endpoint: [['a', '5'], ['b', '4']] }));
+    expect(pushes[4]?.names).toEqual(['a']);
   });
 
   it('sends nothing when EDS resources were only removed, and counts an in-sync client as synced', () => {
