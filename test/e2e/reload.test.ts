@@ -2,26 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
-import { infer, tally, tritonOverXds } from '../support/xds-client.ts';
-
-function policy(stableWeight: number, canaryWeight: number): string {
-  return `
-model: resnet50
-server: triton
-backends:
-  - { name: stable, service: resnet50-v1, port: grpc, version: "1", weight: ${stableWeight} }
-  - { name: canary, service: resnet50-v2, port: grpc, version: "2", weight: ${canaryWeight} }
-`;
-}
+import { canaryPolicy, podsServing } from '../support/canary.ts';
+import { infer, tritonOverXds } from '../support/xds-client.ts';
 
 let mesh: Mesh;
 let client: TritonClient;
 
-async function servedBy(calls: number): Promise<string[]> {
-  const { byPod, failures } = await tally(calls, () => infer(client, { 'x-model': 'resnet50' }));
-  expect(failures).toEqual([]);
-  return [...byPod.keys()].sort();
-}
+const servedBy = (calls: number) => podsServing(client, calls);
 
 beforeAll(async () => {
   mesh = await Mesh.start(
@@ -29,7 +16,7 @@ beforeAll(async () => {
       { kind: 'triton', host: '127.0.0.41', pod: 'v1', service: 'resnet50-v1', models: ['resnet50'], version: '1' },
       { kind: 'triton', host: '127.0.0.42', pod: 'v2', service: 'resnet50-v2', models: ['resnet50'], version: '2' },
     ],
-    { 'resnet50-policy': policy(100, 0) },
+    { 'resnet50-policy': canaryPolicy(100, 0) },
   );
   client = tritonOverXds(mesh.channelOptions('reload-client'));
   await eventually(async () => expect((await infer(client, { 'x-model': 'resnet50' })).ok).toBe(true));
@@ -46,12 +33,12 @@ describe('hot reload from the folder', () => {
   });
 
   it('follows an edited policy (atomic rename, as editors save)', async () => {
-    await mesh.writePolicy('resnet50-policy', policy(0, 100));
+    await mesh.writePolicy('resnet50-policy', canaryPolicy(0, 100));
     await eventually(async () => expect(await servedBy(20)).toEqual(['v2']));
   });
 
   it('keeps the last good policy serving when an edit is invalid, and reports it', async () => {
-    await mesh.writePolicy('resnet50-policy', `${policy(0, 100)}\nretries: { atempts: 2 }\n`);
+    await mesh.writePolicy('resnet50-policy', `${canaryPolicy(0, 100)}\nretries: { atempts: 2 }\n`);
     await eventually(() => {
       const status = mesh.server.controller.status();
       const resnet = status.models.find((m) => m.model === 'resnet50');
@@ -63,13 +50,13 @@ describe('hot reload from the folder', () => {
   });
 
   it('applies the next valid edit after a bad one', async () => {
-    await mesh.writePolicy('resnet50-policy', policy(100, 0));
+    await mesh.writePolicy('resnet50-policy', canaryPolicy(100, 0));
     await eventually(async () => expect(await servedBy(20)).toEqual(['v1']));
     expect(mesh.server.controller.status().models.find((m) => m.model === 'resnet50')?.state).toBe('serving');
   });
 
   it('follows endpoint changes: a pod that becomes not ready gets no traffic', async () => {
-    await mesh.writePolicy('resnet50-policy', policy(50, 50));
+    await mesh.writePolicy('resnet50-policy', canaryPolicy(50, 50));
     await eventually(async () => expect(await servedBy(40)).toEqual(['v1', 'v2']));
     mesh.pod('v2').setReady(false);
     await mesh.writeSlices();

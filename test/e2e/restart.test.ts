@@ -2,26 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
-import { infer, tally, tritonOverXds } from '../support/xds-client.ts';
-
-function policy(stableWeight: number, canaryWeight: number): string {
-  return `
-model: resnet50
-server: triton
-backends:
-  - { name: stable, service: resnet50-v1, port: grpc, version: "1", weight: ${stableWeight} }
-  - { name: canary, service: resnet50-v2, port: grpc, version: "2", weight: ${canaryWeight} }
-`;
-}
+import { canaryPolicy, podsServing } from '../support/canary.ts';
+import { tritonOverXds } from '../support/xds-client.ts';
 
 let mesh: Mesh;
 let client: TritonClient;
 
-async function servedBy(calls: number): Promise<string[]> {
-  const { byPod, failures } = await tally(calls, () => infer(client, { 'x-model': 'resnet50' }));
-  expect(failures).toEqual([]);
-  return [...byPod.keys()].sort();
-}
+const servedBy = (calls: number) => podsServing(client, calls);
 
 beforeAll(async () => {
   mesh = await Mesh.start(
@@ -29,7 +16,7 @@ beforeAll(async () => {
       { kind: 'triton', host: '127.0.0.51', pod: 'v1', service: 'resnet50-v1', models: ['resnet50'], version: '1' },
       { kind: 'triton', host: '127.0.0.52', pod: 'v2', service: 'resnet50-v2', models: ['resnet50'], version: '2' },
     ],
-    { 'resnet50-policy': policy(100, 0) },
+    { 'resnet50-policy': canaryPolicy(100, 0) },
   );
   client = tritonOverXds(mesh.channelOptions('restart-client'));
   await eventually(async () => expect(await servedBy(5)).toEqual(['v1']));
@@ -55,7 +42,7 @@ describe('a control-plane restart, seen by a real grpc-js-xds client', () => {
   });
 
   it('delivers the next change after the restart', async () => {
-    await mesh.writePolicy('resnet50-policy', policy(0, 100));
+    await mesh.writePolicy('resnet50-policy', canaryPolicy(0, 100));
     await eventually(async () => expect(await servedBy(10)).toEqual(['v2']));
   });
 });
