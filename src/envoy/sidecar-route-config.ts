@@ -2,6 +2,7 @@ import type { MeshSettings } from '../model/types.ts';
 import { SIDECAR_ROUTE_CONFIG } from './names.ts';
 import { VIRTUAL_HOST, fallbackRoutes, type ModelRoutes } from './route-config.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
+import { mostCommon } from '../util/most-common.ts';
 
 type Json = Record<string, unknown>;
 
@@ -25,18 +26,11 @@ function retryPolicyOf(route: Json): Json | undefined {
 
 /** The retry policy most routes carry (the first one seen wins a tie): it moves up to the virtual host. */
 export function mostCommonRetryPolicy(routes: readonly Json[]): Json | undefined {
-  const counts = new Map<string, { policy: Json; count: number }>();
-  let best: { policy: Json; count: number } | undefined;
-  for (const route of routes) {
-    const policy = retryPolicyOf(route);
-    if (!policy) continue;
-    const key = JSON.stringify(policy);
-    const entry = counts.get(key) ?? { policy, count: 0 };
-    entry.count += 1;
-    counts.set(key, entry);
-    if (!best || entry.count > best.count) best = entry;
-  }
-  return best?.policy;
+  const route = mostCommon(routes, (r) => {
+    const policy = retryPolicyOf(r);
+    return policy && JSON.stringify(policy);
+  });
+  return route && retryPolicyOf(route);
 }
 
 function withoutPolicy(route: Json, policy: Json): Json {

@@ -1,3 +1,4 @@
+import { mostCommon } from '../util/most-common.ts';
 import { routeRetryPolicy, withoutRetryPolicy, type NamedRouteBytes } from './route-bytes.ts';
 
 /**
@@ -15,41 +16,41 @@ export interface HoistedRoutes {
 
 const keyOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
-/** The policy carried by the most routes; the first one seen wins a tie. */
-function mostCommonPolicy(routes: Iterable<Uint8Array>): Uint8Array | undefined {
-  const counts = new Map<string, { bytes: Uint8Array; count: number }>();
-  let best: { bytes: Uint8Array; count: number } | undefined;
-  for (const route of routes) {
+/**
+ * Per encoded route (kept across rebuilds, like the routes themselves): its retry policy and that policy's
+ * key, and the route without the policy once it has been needed. A rebuild re-reads only changed routes.
+ */
+interface RouteFacts {
+  policy?: { bytes: Uint8Array; key: string };
+  withoutPolicy?: Uint8Array;
+}
+const facts = new WeakMap<Uint8Array, RouteFacts>();
+
+function factsOf(route: Uint8Array): RouteFacts {
+  let known = facts.get(route);
+  if (!known) {
     const policy = routeRetryPolicy(route);
-    if (!policy) continue;
-    const key = keyOf(policy);
-    const entry = counts.get(key) ?? { bytes: policy, count: 0 };
-    entry.count += 1;
-    counts.set(key, entry);
-    if (!best || entry.count > best.count) best = entry;
+    known = policy ? { policy: { bytes: policy, key: keyOf(policy) } } : {};
+    facts.set(route, known);
   }
-  return best?.bytes;
+  return known;
 }
 
-/** Stripped routes by original bytes and policy, so a rebuild re-strips only changed models' routes. */
-const stripped = new WeakMap<Uint8Array, { policy: string; bytes: Uint8Array }>();
-
 function strip(route: Uint8Array, policyKey: string): Uint8Array {
-  const known = stripped.get(route);
-  if (known?.policy === policyKey) return known.bytes;
-  const own = routeRetryPolicy(route);
-  const bytes = own && keyOf(own) === policyKey ? withoutRetryPolicy(route) : route;
-  stripped.set(route, { policy: policyKey, bytes });
-  return bytes;
+  const known = factsOf(route);
+  if (known.policy?.key !== policyKey) return route;
+  known.withoutPolicy ??= withoutRetryPolicy(route);
+  return known.withoutPolicy;
 }
 
 export function hoistRetryPolicy(named: readonly NamedRouteBytes[], fallback: readonly Uint8Array[]): HoistedRoutes {
-  const policy = mostCommonPolicy([...named.flatMap((group) => group.routes), ...fallback]);
+  const carrier = mostCommon([...named.flatMap((group) => group.routes), ...fallback], (route) => factsOf(route).policy?.key);
+  const policy = carrier && factsOf(carrier).policy;
   if (!policy) return { named: [...named], fallback: [...fallback] };
-  const key = keyOf(policy);
+  const { key } = policy;
   return {
     named: named.map((group) => ({ name: group.name, routes: group.routes.map((route) => strip(route, key)) })),
     fallback: fallback.map((route) => strip(route, key)),
-    hostRetryPolicy: policy,
+    hostRetryPolicy: policy.bytes,
   };
 }
