@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { toNodeInfo, type NodeInfo } from './messages.ts';
+import { finish, toNodeInfo, type NodeInfo } from './messages.ts';
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest, the fields infermesh uses (discovery.proto). */
 export interface DeltaDiscoveryRequest {
@@ -87,8 +87,7 @@ export function encodeDeltaDiscoveryResponse(parts: DeltaDiscoveryResponseParts)
   writer.uint32((5 << 3) | 2).string(parts.nonce);
   for (const name of parts.removed) writer.uint32((6 << 3) | 2).string(name);
   writer.uint32((7 << 3) | 2).fork().uint32((1 << 3) | 2).string(parts.controlPlaneId).ldelim();
-  const bytes = writer.finish();
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return finish(writer);
 }
 
 /** Encoded Resource messages per EncodedResource object, shared by every delta stream (owned by the server). */

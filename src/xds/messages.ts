@@ -106,7 +106,8 @@ export function discoveryRequestDecoder(root: protobuf.Root): (bytes: Buffer) =>
   };
 }
 
-function finish(writer: protobuf.Writer): Buffer {
+/** A finished writer's bytes as a Buffer, without the copy Buffer.from(Uint8Array) would make. */
+export function finish(writer: protobuf.Writer): Buffer {
   const bytes = writer.finish();
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

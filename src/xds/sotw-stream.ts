@@ -2,7 +2,7 @@ import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
-import { SelectionCache, SubscriptionInterner, subscriptionKey } from './selection-cache.ts';
+import { SelectionCache, SubscriptionInterner, subscriptionKey, type Selection } from './selection-cache.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 
 /** Work every stream would otherwise repeat for each snapshot; the server shares one across its streams. */
@@ -179,8 +179,7 @@ export class SotwStream {
    * exactly this selection: nothing is resent, and it counts as in sync (as go-control-plane does).
    */
   #resume(kind: ResourceKind, state: TypeSyncState, clientVersion: string, snapshot: Snapshot): boolean {
-    const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
-    const selection = this.#shared.selections.get(snapshot, kind, state.subscription, key);
+    const selection = this.#selection(kind, state, snapshot);
     if (selection.version !== clientVersion) return false;
     state.sentVersion = state.ackedVersion = clientVersion;
     state.sentResources = state.ackedResources = selection.view;
@@ -223,11 +222,16 @@ export class SotwStream {
     this.#events.ack(kind, this.node, request.versionInfo);
   }
 
+  /** What the client's subscription selects from the snapshot, worked out once for all streams alike. */
+  #selection(kind: ResourceKind, state: TypeSyncState, snapshot: Snapshot): Selection {
+    const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
+    return this.#shared.selections.get(snapshot, kind, state.subscription, key);
+  }
+
   #push(kind: ResourceKind, snapshot: Snapshot | undefined, force: boolean): void {
     const state = this.#types.get(kind);
     if (!state || !snapshot) return;
-    const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
-    const selection = this.#shared.selections.get(snapshot, kind, state.subscription, key);
+    const selection = this.#selection(kind, state, snapshot);
     const version = selection.version;
     const base = this.#ackedBase.get(kind);
     if (!force && (version === state.sentVersion || base === snapshot)) return this.#unchanged(state, snapshot);
