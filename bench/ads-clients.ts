@@ -34,8 +34,11 @@ interface Response {
   bytes: number;
 }
 
-/** Reads only what a client needs from a DeltaDiscoveryResponse: type, nonce, version, resource names and versions, removals. */
-function decodeDeltaResponse(bytes: Buffer): Response {
+/**
+ * Reads only what a client needs from a (Delta)DiscoveryResponse: version (field 1), type (4), nonce (5),
+ * and each resource (2) through `readResource`; delta responses also list removed names in field 6.
+ */
+function decodeEnvelope(bytes: Buffer, readResource: (resource: Uint8Array, response: Response) => void, removedField?: number): Response {
   const reader = protobuf.Reader.create(bytes);
   const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], resourceVersions: [], removed: [], bytes: bytes.length };
   while (reader.pos < reader.len) {
@@ -44,46 +47,41 @@ function decodeDeltaResponse(bytes: Buffer): Response {
     if (field === 1) response.versionInfo = reader.string();
     else if (field === 4) response.typeUrl = reader.string();
     else if (field === 5) response.nonce = reader.string();
-    else if (field === 6) response.removed.push(reader.string());
-    else if (field === 2) {
-      const resource = protobuf.Reader.create(reader.bytes());
-      let [name, version] = ['', ''];
-      while (resource.pos < resource.len) {
-        const resourceTag = resource.uint32();
-        if (resourceTag >>> 3 === 3) name = resource.string();
-        else if (resourceTag >>> 3 === 1) version = resource.string();
-        else resource.skipType(resourceTag & 7);
-      }
-      response.resourceNames.push(name);
-      response.resourceVersions.push(version);
-    } else reader.skipType(tag & 7);
+    else if (field === removedField) response.removed.push(reader.string());
+    else if (field === 2) readResource(reader.bytes(), response);
+    else reader.skipType(tag & 7);
   }
   return response;
 }
 
-/** Reads only what a client needs from a DiscoveryResponse, and each resource's name (field 1 of every type used here). */
-function decodeResponse(bytes: Buffer): Response {
-  const reader = protobuf.Reader.create(bytes);
-  const response: Response = { versionInfo: '', typeUrl: '', nonce: '', resourceNames: [], resourceVersions: [], removed: [], bytes: bytes.length };
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    const field = tag >>> 3;
-    if (field === 1) response.versionInfo = reader.string();
-    else if (field === 4) response.typeUrl = reader.string();
-    else if (field === 5) response.nonce = reader.string();
-    else if (field === 2) {
-      const any = protobuf.Reader.create(reader.bytes());
-      while (any.pos < any.len) {
-        const anyTag = any.uint32();
-        if (anyTag >>> 3 === 2) {
-          const value = protobuf.Reader.create(any.bytes());
-          if (value.uint32() >>> 3 === 1) response.resourceNames.push(value.string());
-        } else any.skipType(anyTag & 7);
-      }
-    } else reader.skipType(tag & 7);
+/** A delta Resource: its name (field 3) and version (field 1). */
+function readDeltaResource(bytes: Uint8Array, response: Response): void {
+  const resource = protobuf.Reader.create(bytes);
+  let [name, version] = ['', ''];
+  while (resource.pos < resource.len) {
+    const tag = resource.uint32();
+    if (tag >>> 3 === 3) name = resource.string();
+    else if (tag >>> 3 === 1) version = resource.string();
+    else resource.skipType(tag & 7);
   }
-  return response;
+  response.resourceNames.push(name);
+  response.resourceVersions.push(version);
 }
+
+/** A SotW Any: the name of the message inside it (field 1 of every type used here). */
+function readSotwResource(bytes: Uint8Array, response: Response): void {
+  const any = protobuf.Reader.create(bytes);
+  while (any.pos < any.len) {
+    const tag = any.uint32();
+    if (tag >>> 3 === 2) {
+      const value = protobuf.Reader.create(any.bytes());
+      if (value.uint32() >>> 3 === 1) response.resourceNames.push(value.string());
+    } else any.skipType(tag & 7);
+  }
+}
+
+const decodeDeltaResponse = (bytes: Buffer) => decodeEnvelope(bytes, readDeltaResource, 6);
+const decodeResponse = (bytes: Buffer) => decodeEnvelope(bytes, readSotwResource);
 
 class SimulatedProxy {
   readonly id: number;
