@@ -6,7 +6,11 @@ const NO_NAMES: ReadonlySet<string> = new Set();
 /** Facts about snapshots that every delta stream needs, computed once and shared (the server owns one). */
 export class SnapshotDiffer {
   readonly #hidden = new WeakMap<Snapshot, Map<ResourceKind, ReadonlySet<string>>>();
-  readonly #changes = new WeakMap<Snapshot, { from: Snapshot; byKind: Map<ResourceKind, readonly string[]> }>();
+  /**
+   * Keyed by the pair (to, then from), both weakly, and holding only names: an entry must never reference a
+   * snapshot, or each one would keep the one before it alive and a stream's latest snapshot all of history.
+   */
+  readonly #changes = new WeakMap<Snapshot, WeakMap<Snapshot, Map<ResourceKind, readonly string[]>>>();
 
   /** Names of existing resources hidden from wildcard subscriptions. */
   hidden(snapshot: Snapshot, kind: ResourceKind): ReadonlySet<string> {
@@ -25,9 +29,11 @@ export class SnapshotDiffer {
 
   /** Names whose existence, version or visibility to wildcard differ between two snapshots. */
   changed(from: Snapshot, to: Snapshot, kind: ResourceKind): readonly string[] {
-    let entry = this.#changes.get(to);
-    if (!entry || entry.from !== from) this.#changes.set(to, (entry = { from, byKind: new Map() }));
-    let names = entry.byKind.get(kind);
+    let fromTo = this.#changes.get(to);
+    if (!fromTo) this.#changes.set(to, (fromTo = new WeakMap()));
+    let byKind = fromTo.get(from);
+    if (!byKind) fromTo.set(from, (byKind = new Map()));
+    let names = byKind.get(kind);
     if (!names) {
       const [before, after] = [from.resources(kind), to.resources(kind)];
       const [hiddenBefore, hiddenAfter] = [this.hidden(from, kind), this.hidden(to, kind)];
@@ -36,7 +42,7 @@ export class SnapshotDiffer {
         if (before.get(name)?.version !== resource.version || hiddenBefore.has(name) !== hiddenAfter.has(name)) found.push(name);
       }
       for (const name of before.keys()) if (!after.has(name)) found.push(name);
-      entry.byKind.set(kind, (names = found));
+      byKind.set(kind, (names = found));
     }
     return names;
   }
