@@ -234,7 +234,11 @@ export class SotwStream {
     const selection = this.#selection(kind, state, snapshot);
     const version = selection.version;
     const base = this.#ackedBase.get(kind);
-    if (!force && (version === state.sentVersion || base === snapshot)) return this.#unchanged(state, snapshot);
+    if (!force && version === state.sentVersion) {
+      this.#rebase(kind, state, snapshot, selection);
+      return this.#unchanged(state, snapshot);
+    }
+    if (!force && base === snapshot) return this.#unchanged(state, snapshot);
     let outgoing = selection.resources;
     let resources = selection.anys;
     const partial = !force && base !== undefined && PARTIAL_KINDS.has(kind);
@@ -253,6 +257,22 @@ export class SotwStream {
     state.sentResources = selection.view;
     this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, names: outgoing.map((resource) => resource.name), resources, partial });
     this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
+  }
+
+  /**
+   * This snapshot selects for the client exactly what the last response carried, so it stands in for that
+   * response's snapshot (and for the accepted one, when that is the same). Otherwise a type that never
+   * changes would pin the snapshot each stream connected at: thousands of snapshots for thousands of streams.
+   */
+  #rebase(kind: ResourceKind, state: TypeSyncState, snapshot: Snapshot, selection: Selection): void {
+    const sent = this.#sentSnapshot.get(kind);
+    if (!sent || sent === snapshot) return;
+    if (this.#ackedBase.get(kind) === sent) {
+      this.#ackedBase.set(kind, snapshot);
+      if (state.ackedResources === state.sentResources) state.ackedResources = selection.view;
+    }
+    this.#sentSnapshot.set(kind, snapshot);
+    state.sentResources = selection.view;
   }
 
   /** Nothing new for this client: if it accepted what it has, it is in sync with this snapshot too. */

@@ -153,6 +153,24 @@ describe('SotwStream', () => {
     expect(pushes[4]?.names).toEqual(['a']);
   });
 
+  it('stays relative to what the client accepted across snapshots that change nothing for it', () => {
+    const { stream, pushes } = harness();
+    const ack = (push: Push) => stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: push.version, responseNonce: push.nonce }), undefined);
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    stream.onSnapshot(snapshot('2', { cluster: [['a', '2']], endpoint: [['a', '1'], ['b', '1']] }));
+    ack(pushes[0]!);
+    stream.onSnapshot(snapshot('3', { endpoint: [['a', '1'], ['b', '3']] }));
+    stream.onSnapshot(snapshot('4', { cluster: [['a', '4']], endpoint: [['a', '1'], ['b', '3']] }));
+    stream.onSnapshot(snapshot('5', { endpoint: [['a', '5'], ['b', '3']] }));
+    // The response from 3 was never answered, so b goes again with a.
+    expect(pushes.map((p) => [p.names, p.partial])).toEqual([[['a', 'b'], false], [['b'], true], [['a', 'b'], true]]);
+    ack(pushes[2]!);
+    stream.onSnapshot(snapshot('6', { cluster: [['a', '6']], endpoint: [['a', '5'], ['b', '3']] }));
+    stream.onSnapshot(snapshot('7', { endpoint: [['a', '5'], ['b', '7']] }));
+    expect(pushes[3]?.names).toEqual(['b']);
+    expect(stream.syncState().get('endpoint')?.ackedResources.get('a')?.version).toBe('a:5');
+  });
+
   it('sends nothing when EDS resources were only removed, and counts an in-sync client as synced', () => {
     const { stream, pushes } = harness();
     stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
