@@ -1,30 +1,39 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { convertObject, isKubeList } from './kube-objects.ts';
+import { listFolder } from './folder-listing.ts';
 import type { SourceWorld } from './types.ts';
+import { readYamlFile } from './yaml-file.ts';
 
-const YAML_FILE = /\.ya?ml$/i;
+export { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_NESTING_DEPTH } from './yaml-file.ts';
 
+/** Every YAML file below dir, sorted. Throws, naming the folder, when dir or a folder below it cannot be listed. */
 export async function yamlFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries
-    .filter((entry) => entry.isFile() && YAML_FILE.test(entry.name) && !entry.name.startsWith('.'))
-    .map((entry) => path.join(entry.parentPath, entry.name))
-    .sort();
+  const listing = await listFolder(dir);
+  if (!listing.root.ok) throw new Error(`cannot read the folder ${dir}: ${listing.root.message}`);
+  const unlisted = listing.unlisted[0];
+  if (unlisted) throw new Error(`cannot list the folder ${unlisted.path}: ${unlisted.message}`);
+  return listing.files;
 }
 
 /**
  * Reads "a cluster in a folder": every YAML file below dir, multi-document, ConfigMaps and EndpointSlices
  * (other kinds are ignored, `*List` kinds are expanded). Objects without a creationTimestamp get the time
- * the folder source first saw them, so an edit never changes who is older.
+ * the folder source first saw them, so an edit never changes who is older. Stateless: a bad file is
+ * reported and the rest is read; only a folder that cannot be listed at all throws.
  */
 export async function readFolder(dir: string, firstSeen: Map<string, string> = new Map(), now: () => Date = () => new Date()): Promise<SourceWorld> {
-  return readYamlFiles(await yamlFiles(dir), dir, firstSeen, now);
+  const listing = await listFolder(dir);
+  if (!listing.root.ok) throw new Error(`cannot read the config folder ${dir}: ${listing.root.message}`);
+  const world = await readYamlFiles(listing.files, dir, firstSeen, now);
+  const unlisted = listing.unlisted.map((entry) => ({ origin: `${path.relative(dir, entry.path)}/`, message: `cannot list: ${entry.message}` }));
+  return { ...world, readErrors: [...unlisted, ...world.readErrors] };
 }
 
-/** Reads the given YAML files; origins in errors are relative to baseDir. */
+/**
+ * Reads the given YAML files; origins in errors are relative to baseDir. Never throws: every file and every
+ * document is read inside its own boundary, so one bad file or document hides nothing else (the objects of
+ * a file's good documents are kept).
+ */
 export async function readYamlFiles(files: readonly string[], baseDir: string, firstSeen: Map<string, string> = new Map(), now: () => Date = () => new Date()): Promise<SourceWorld> {
   const world: SourceWorld = { configMaps: [], endpointSlices: [], readErrors: [] };
   const seenAt = (key: string) => {
@@ -36,32 +45,10 @@ export async function readYamlFiles(files: readonly string[], baseDir: string, f
   };
   for (const file of files) {
     const relative = path.relative(baseDir, file) || path.basename(file);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (error) {
-      // A file renamed away between listing and reading (an editor's atomic save): the next read sees the new one.
-      world.readErrors.push({ origin: relative, message: `cannot read: ${(error as Error).message}` });
-      continue;
-    }
-    parseAllDocuments(text).forEach((doc, index) => {
-      const origin = `${relative}#${index}`;
-      if (doc.errors.length > 0) {
-        world.readErrors.push({ origin, message: doc.errors.map((e) => e.message).join('; ') });
-        return;
-      }
-      const raw: unknown = doc.toJS();
-      if (raw === null || raw === undefined) return;
-      const objects = isKubeList(raw) ? raw.items : [raw];
-      for (const object of objects) {
-        const meta = (object as { metadata?: { namespace?: string; name?: string } } | null)?.metadata;
-        const key = `${String((object as { kind?: string } | null)?.kind)}/${meta?.namespace ?? 'default'}/${meta?.name}`;
-        const converted = convertObject(object, origin, seenAt(key));
-        if (converted.kind === 'ConfigMap') world.configMaps.push(converted.object);
-        else if (converted.kind === 'EndpointSlice') world.endpointSlices.push(converted.object);
-        else if (converted.kind === 'error') world.readErrors.push({ origin, message: converted.message });
-      }
-    });
+    const read = await readYamlFile(file, relative, { seenAt });
+    for (const configMap of read.objects.configMaps) world.configMaps.push(configMap);
+    for (const slice of read.objects.endpointSlices) world.endpointSlices.push(slice);
+    for (const error of read.errors) world.readErrors.push(error);
   }
   return world;
 }

@@ -40,10 +40,16 @@ export interface EndpointSliceObject extends ObjectRef {
   origin: string;
 }
 
+/** A problem reading the source itself, by origin: a file, `file#document`, or a folder. */
+export interface SourceReadError {
+  origin: string;
+  message: string;
+}
+
 /** Everything a source knows at one moment. Sources hand over whole worlds; the controller diffs. */
 export interface SourceWorld {
   configMaps: ConfigMapObject[];
   endpointSlices: EndpointSliceObject[];
   /** Problems reading the source itself (unparseable YAML file, unknown kind), by origin. */
-  readErrors: { origin: string; message: string }[];
+  readErrors: SourceReadError[];
 }
