@@ -7,6 +7,7 @@ import { ResourceCodec } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import { readFolder } from '../sources/folder.ts';
 import type { SourceWorld } from '../sources/types.ts';
+import { printableLine } from '../util/printable.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
@@ -37,11 +38,11 @@ export function renderWorld(world: SourceWorld, settings: MeshSettings, codec: R
   const assembled = assembleSnapshot(result.encoded, settings, codec, '1');
   if (!assembled.ok) throw new Error(`inconsistent snapshot: ${assembled.problems.join('; ')}`);
   const problems = [
-    ...world.readErrors.map((e) => `${e.origin}: ${e.message}`),
+    ...world.readErrors.map((e) => printableLine(`${e.origin}: ${e.message}`)),
     ...result.policyErrors.map(formatPolicyError),
-    ...result.statuses.filter((s) => s.state === 'rejected' && s.problems.length > 0 && !result.policyErrors.some((e) => e.model === s.model)).flatMap((s) => s.problems.map((p) => `model ${s.model}: ${p}`)),
+    ...result.buildFailures.map((failure) => printableLine(failure)),
   ];
-  const warnings = result.warnings.map((w) => `model ${w.model}: ${w.message}`);
+  const warnings = result.warnings.map((w) => printableLine(`model ${w.model}: ${w.message}`));
   return { snapshot: assembled.snapshot, policies: result.served.map(effectivePolicy), problems, warnings };
 }
 

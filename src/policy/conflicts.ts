@@ -1,4 +1,5 @@
 /** Which policy owns each x-model value when several claim it: the oldest ConfigMap. */
+import { excerpt, quote } from '../util/printable.ts';
 import type { ModelPolicy, PolicySource } from '../model/types.ts';
 import type { PolicyError } from './errors.ts';
 
@@ -34,7 +35,7 @@ export function compareSources(a: PolicySource, b: PolicySource): number {
 function describeOwner(owner: ModelPolicy, name: string): string {
   const { namespace, configMap, key, index, createdAt } = owner.source;
   const role = owner.model === name ? 'model' : `an alias of model ${JSON.stringify(owner.model)}`;
-  return `${namespace}/${configMap} key ${JSON.stringify(key)} [doc ${index}] (as ${role}, created ${createdAt})`;
+  return `${excerpt(namespace, 253)}/${excerpt(configMap, 253)} key ${quote(key, 253)} [doc ${index}] (as ${role}, created ${createdAt})`;
 }
 
 /** Names a policy claims, with the field path that claims each. */

@@ -1,6 +1,7 @@
 /** Shared reading of infermesh ConfigMaps: every .yaml/.yml data key holds documents validated by one schema. */
 import type { z } from 'zod';
 import type { ConfigMapObject } from '../sources/types.ts';
+import { quote } from '../util/printable.ts';
 import { formatPath, type PolicyError } from './errors.ts';
 import { toFieldProblems } from './issues.ts';
 import { MODEL_NAME } from './schema.ts';
@@ -86,7 +87,7 @@ export function parseConfigMapDocuments<S extends z.ZodType, T>(cm: ConfigMapObj
   const keys = Object.keys(cm.data).filter((key) => DOCUMENT_KEY.test(key)).sort();
   if (keys.length === 0) {
     const present = Object.keys(cm.data).sort();
-    const found = present.length === 0 ? 'it has no data keys' : `its keys are ${present.map((k) => JSON.stringify(k)).join(', ')}`;
+    const found = present.length === 0 ? 'it has no data keys' : `its keys are ${present.map((k) => quote(k)).join(', ')}`;
     const message = `no ${kind.noun}s: a ConfigMap labelled ${kind.label}: "true" needs data keys ending in .yaml or .yml, but ${found}`;
     return { values: [], errors: [{ namespace: cm.namespace, configMap: cm.name, key: '', path: '', message, kind: 'invalid' }] };
   }

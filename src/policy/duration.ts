@@ -3,6 +3,8 @@
  * "250ms", "5s", "1.5s", "1m", "1m30s", "1h". No bare numbers, signs, spaces or sub-millisecond values.
  */
 
+import { quote } from '../util/printable.ts';
+
 export const DURATION_EXAMPLES = '250ms, 5s, 1.5s, 1m30s, 1h';
 export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
 
@@ -13,7 +15,7 @@ const PART = /(\d+)(?:\.(\d+))?([a-zA-Zµ]+)/y;
 export type DurationResult = { ok: true; ms: number } | { ok: false; message: string };
 
 function fail(text: string, problem: string): DurationResult {
-  return { ok: false, message: `${JSON.stringify(text)} ${problem}; a duration is a number and a unit (ms, s, m, h), e.g. ${DURATION_EXAMPLES}` };
+  return { ok: false, message: `${quote(text)} ${problem}; a duration is a number and a unit (ms, s, m, h), e.g. ${DURATION_EXAMPLES}` };
 }
 
 function shapeProblem(text: string): string {
@@ -35,7 +37,7 @@ export function parseDuration(text: string): DurationResult {
     if (!match) return fail(text, shapeProblem(text));
     const [whole, integer = '', fraction = '', unit = ''] = match;
     const unitMs = UNIT_MS[unit];
-    if (unitMs === undefined) return fail(text, `has unknown unit ${JSON.stringify(unit)}`);
+    if (unitMs === undefined) return fail(text, `has unknown unit ${quote(unit)}`);
     const rank = UNITS_DESCENDING.indexOf(unit);
     if (rank <= lastUnit) return fail(text, 'must list units once each, largest first (as in 1m30s)');
     if (integer.length > 9 || fraction.length > 9) return fail(text, 'is too long');

@@ -1,4 +1,8 @@
 /** Problems found in policy ConfigMaps. Every one names where it is and what would be valid. */
+import { excerpt, printableLine, quote } from '../util/printable.ts';
+
+/** Kubernetes names are at most 253 characters; a folder may hold anything, so longer ones are cut. */
+const NAME_LIMIT = 253;
 
 export type PolicyErrorKind = 'invalid' | 'conflict' | 'yaml';
 
@@ -26,12 +30,12 @@ export interface PolicyError {
  * `default/resnet50-policy key "policy.yaml" [doc 0] backends[1].weight: must be an integer >= 0, got -3 (line 7, column 13)`.
  */
 export function formatPolicyError(error: PolicyError): string {
-  let where = `${error.namespace}/${error.configMap}`;
-  if (error.key !== '') where += ` key ${JSON.stringify(error.key)}`;
+  let where = `${excerpt(error.namespace, NAME_LIMIT)}/${excerpt(error.configMap, NAME_LIMIT)}`;
+  if (error.key !== '') where += ` key ${quote(error.key, NAME_LIMIT)}`;
   if (error.index !== undefined) where += ` [doc ${error.index}]`;
   if (error.path !== '') where += ` ${error.path}`;
   const at = error.line === undefined ? '' : ` (line ${error.line}${error.column === undefined ? '' : `, column ${error.column}`})`;
-  return `${where}: ${error.message}${at}`;
+  return printableLine(`${where}: ${error.message}${at}`);
 }
 
 /** Dotted/indexed path from segments: ["backends", 1, "weight"] -> "backends[1].weight". */
@@ -39,7 +43,7 @@ export function formatPath(segments: readonly PropertyKey[]): string {
   let path = '';
   for (const segment of segments) {
     if (typeof segment === 'number') path += `[${segment}]`;
-    else path += path === '' ? String(segment) : `.${String(segment)}`;
+    else path += path === '' ? excerpt(String(segment)) : `.${excerpt(String(segment))}`;
   }
   return path;
 }

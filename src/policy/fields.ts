@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration, DURATION_EXAMPLES } from './duration.ts';
+import { quote } from '../util/printable.ts';
 import { nearest } from '../util/suggest.ts';
 
 export const UINT32_MAX = 4_294_967_295;
@@ -11,11 +12,6 @@ export const UINT32_MAX = 4_294_967_295;
 interface RawIssue {
   code?: string;
   input?: unknown;
-}
-
-function quote(text: string): string {
-  const limit = 60;
-  return text.length <= limit ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, limit)).slice(0, -1)}..."`;
 }
 
 /** A short, escaped rendering of a user-supplied value: strings quoted, structures named. */
