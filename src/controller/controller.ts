@@ -2,14 +2,16 @@ import type { Logger } from 'pino';
 import type { MeshSettings } from '../model/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { formatPolicyError, isDefaultsConfigMap, isPolicyConfigMap, type PolicyError } from '../policy/index.ts';
-import { assembleSnapshot } from '../snapshot/assemble.ts';
+import { assembleSteps } from '../snapshot/assemble.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import type { SnapshotStore } from '../xds/snapshot-store.ts';
 import { diffStatuses, hasChanges } from './changes.ts';
 import { debounce, realTimers, type Timers } from './debounce.ts';
-import { EMPTY_LAST_GOOD, reconcileWorld, type LastGood, type ModelStatus } from './reconcile.ts';
+import { excerpt, printableLine } from '../util/printable.ts';
+import { runInSlices, runToEnd, type Steps } from '../util/cooperative.ts';
+import { EMPTY_LAST_GOOD, reconcileSteps, type LastGood, type ModelStatus } from './reconcile.ts';
 
 /** What the controller needs from a source: a full read, and a change notification. */
 export interface WorldSource {
@@ -109,7 +111,8 @@ export class Controller {
   refresh(): Promise<void> {
     this.#running = this.#running.then(async () => {
       try {
-        this.apply(await this.#options.source.read());
+        const world = await this.#options.source.read();
+        await runInSlices(this.#applySteps(world));
       } catch (error) {
         this.#options.logger.error({ err: error }, 'reconcile failed; the previous snapshot keeps serving');
       }
@@ -118,15 +121,23 @@ export class Controller {
     return this.#running;
   }
 
-  /** Reconciles one world and publishes the snapshot if it differs. Returns the snapshot being served. */
+  /** Reconciles one world at once and publishes the snapshot if it differs. Returns the snapshot being served. */
   apply(world: SourceWorld): Snapshot | undefined {
+    return runToEnd(this.#applySteps(world));
+  }
+
+  /**
+   * The reconcile as steps: the server runs them in slices so /healthz and xDS streams are answered while
+   * thousands of models rebuild (the build time metric includes the turns given away).
+   */
+  *#applySteps(world: SourceWorld): Steps<Snapshot | undefined> {
     const { codec, settings, store, metrics, logger } = this.#options;
     const observedAt = this.#firstChangeAt ?? Date.now();
     this.#firstChangeAt = undefined;
     const stopBuild = metrics.buildSeconds.startTimer();
-    const result = reconcileWorld(world, this.#lastGood, codec, settings);
+    const result = yield* reconcileSteps(world, this.#lastGood, codec, settings);
     const version = String(this.#sequence + 1);
-    const assembled = assembleSnapshot(result.encoded, settings, codec, version);
+    const assembled = yield* assembleSteps(result.encoded, settings, codec, version);
     stopBuild();
     metrics.encodeSeconds.observe(codec.takeEncodeSeconds());
     if (!assembled.ok) {
@@ -154,7 +165,7 @@ export class Controller {
       ...(served ? { snapshotVersion: served.version } : {}),
       models: result.statuses,
       policyErrors: result.policyErrors.map(formatPolicyError),
-      readErrors: world.readErrors,
+      readErrors: world.readErrors.map((e) => ({ origin: excerpt(e.origin, 512), message: printableLine(e.message) })),
       warnings: result.warnings,
     };
     this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
@@ -170,10 +181,10 @@ export class Controller {
     }
     metrics.policyErrors.set({ kind: 'policy' }, errorCount);
     metrics.policyErrors.set({ kind: 'source' }, readErrors.length);
-    for (const error of readErrors) logger.warn({ origin: error.origin }, `cannot use ${error.origin}: ${error.message}`);
+    for (const error of readErrors) logger.warn({ origin: excerpt(error.origin, 512) }, printableLine(`cannot use ${error.origin}: ${error.message}`));
     for (const status of statuses.filter((s) => s.state !== 'serving')) {
       const where = status.source ? `${status.source.namespace}/${status.source.configMap} key "${status.source.key}"` : '';
-      logger.warn({ model: status.model, state: status.state, source: where, problems: status.problems }, `model ${status.model} ${status.state}: ${status.problems.join('; ')}`);
+      logger.warn({ model: status.model, state: status.state, source: where, problems: status.problems }, printableLine(`model ${status.model} ${status.state}: ${status.problems.join('; ')}`));
     }
     if (hasChanges(changes)) {
       logger.info({ ...changes, snapshot: this.#status.snapshotVersion }, `models: +${changes.added.length} added, ~${changes.changed.length} changed, -${changes.removed.length} removed, !${changes.rejected.length} rejected`);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { buildModels } from '../model/build.ts';
+import { buildModelSteps } from '../model/build.ts';
 import type { MeshSettings, ModelPolicy, PolicySource } from '../model/types.ts';
 import {
   checkNamespaceBoundary,
@@ -14,6 +14,7 @@ import {
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
 import type { SourceWorld } from '../sources/types.ts';
+import { runToEnd, type Steps } from '../util/cooperative.ts';
 
 export type ModelState = 'serving' | 'stale' | 'rejected' | 'conflict';
 
@@ -46,6 +47,8 @@ export interface ReconcileResult {
   served: ModelPolicy[];
   statuses: ModelStatus[];
   policyErrors: PolicyError[];
+  /** Models whose resources failed to build, one line per failed field (not already in policyErrors). */
+  buildFailures: string[];
   warnings: { model: string; message: string }[];
   lastGood: LastGood;
 }
@@ -56,10 +59,13 @@ export function locationKey(source: Location): string {
   return `${source.namespace}/${source.configMap}/${source.key}#${source.index}`;
 }
 
-/** The remembered locations an error covers: its document, or every document of its key when it has no index. */
+/**
+ * The remembered locations an error covers: its document; every document of its key when it has no index
+ * (a YAML error); every document of the ConfigMap when it names no key (no .yaml keys left at all).
+ */
 function coveredLocations(error: PolicyError, remembered: Iterable<string>): string[] {
   if (error.index !== undefined) return [locationKey({ ...error, index: error.index })];
-  const prefix = `${error.namespace}/${error.configMap}/${error.key}#`;
+  const prefix = error.key === '' ? `${error.namespace}/${error.configMap}/` : `${error.namespace}/${error.configMap}/${error.key}#`;
   return [...remembered].filter((key) => key.startsWith(prefix));
 }
 
@@ -77,6 +83,10 @@ function effectiveDefaults(world: SourceWorld, lastGood: LastGood, controlPlaneN
 
 function describe(error: PolicyError): string {
   return `${error.path || '(document)'}: ${error.message}`;
+}
+
+function describeSource(source: PolicySource): string {
+  return `${source.namespace}/${source.configMap} key ${JSON.stringify(source.key)} [doc ${source.index}]`;
 }
 
 function formatBuildErrors(errors: ModelBuildError[]): string[] {
@@ -109,31 +119,41 @@ function sourceOf(error: PolicyError): PolicySource {
   return { namespace: error.namespace, configMap: error.configMap, key: error.key, index: error.index ?? 0, createdAt: '' };
 }
 
+/** reconcileSteps run to the end at once: for the one-shot commands. */
+export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
+  return runToEnd(reconcileSteps(world, lastGood, codec, settings));
+}
+
 /**
  * One pass of the pipeline, best effort per model: parse every policy, resolve ownership, join endpoints,
  * translate and validate each model on its own. A model whose latest policy fails keeps its last good
- * version; every other model is untouched.
+ * version; every other model is untouched. Yields after each ConfigMap and each model (see cooperative.ts).
  */
-export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
+export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): Steps<ReconcileResult> {
   const { controlPlaneNamespace, crossNamespaceTargets } = settings;
   const defaults = effectiveDefaults(world, lastGood, controlPlaneNamespace);
   // An unchanged ConfigMap under unchanged defaults is not parsed again.
-  const parsed = world.configMaps.filter(isPolicyConfigMap).map((cm) => {
+  const parsed: ReturnType<typeof parsePolicyConfigMapWithDefaults>[] = [];
+  for (const cm of world.configMaps.filter(isPolicyConfigMap)) {
     const layers = layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace);
     const { origin: _origin, ...content } = cm;
-    return codec.remember(`policy\n${JSON.stringify([content, layers])}`, () => parsePolicyConfigMapWithDefaults(cm, layers));
-  });
+    parsed.push(codec.remember(`policy\n${JSON.stringify([content, layers])}`, () => parsePolicyConfigMapWithDefaults(cm, layers)));
+    yield;
+  }
   const boundary = checkNamespaceBoundary(parsed.flatMap((p) => p.policies), crossNamespaceTargets);
   const invalid = [...parsed.flatMap((p) => p.errors), ...boundary.errors];
   const { policies, staleProblems } = withLastGoodPolicies(boundary.accepted, invalid, lastGood);
+  yield;
   const ownership = resolveOwnership(policies);
-  const built = buildModels(ownership.winners, world.endpointSlices);
+  yield;
+  const built = yield* buildModelSteps(ownership.winners, world.endpointSlices);
 
   const policyByLocation = new Map<string, ModelPolicy>();
   const encodedByModel = new Map<string, EncodedModel>();
   const encoded: EncodedModel[] = [];
   const served: ModelPolicy[] = [];
   const statuses: ModelStatus[] = [];
+  const buildFailures: string[] = [];
   const accounted = new Set<string>();
 
   for (const model of built.models) {
@@ -141,6 +161,8 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
     const location = locationKey(model.policy.source);
     accounted.add(location);
     const result = encodeModel(model, settings, codec);
+    yield;
+    if (!result.ok) buildFailures.push(...formatBuildErrors(result.errors).map((problem) => `model ${name} (${describeSource(model.policy.source)}): ${problem}`));
     const previous = lastGood.encodedByModel.get(name);
     const chosen = result.ok ? result.encoded : previous;
     const problems = [...(staleProblems.get(location) ?? []), ...(result.ok ? [] : formatBuildErrors(result.errors))];
@@ -163,7 +185,7 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
   }
   for (const error of invalid) {
     const location = locationKey(sourceOf(error));
-    if (accounted.has(location) || staleProblems.has(location)) continue;
+    if (accounted.has(location) || coveredLocations(error, staleProblems.keys()).some((key) => staleProblems.has(key))) continue;
     statuses.push({ model: error.model ?? `(${location})`, state: 'rejected', source: sourceOf(error), problems: [describe(error)], fingerprint: '' });
   }
   return {
@@ -171,6 +193,7 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
     served,
     statuses: mergeByModelAndState(statuses),
     policyErrors: [...defaults.errors, ...invalid, ...ownership.conflicts],
+    buildFailures,
     warnings: built.warnings,
     lastGood: { policyByLocation, encodedByModel, defaultsByLocation: defaults.byLocation },
   };

@@ -1,5 +1,6 @@
 import { backendClusterName } from '../envoy/names.ts';
 import type { EndpointSliceObject } from '../sources/types.ts';
+import { runToEnd, type Steps } from '../util/cooperative.ts';
 import { indexSlices, resolveEndpoints } from './endpoints.ts';
 import type { Model, ModelPolicy } from './types.ts';
 
@@ -28,10 +29,18 @@ function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof inde
 
 /** Joins accepted policies with the endpoints their Services have. Pure; sorted by model name. */
 export function buildModels(policies: readonly ModelPolicy[], slices: readonly EndpointSliceObject[]): BuiltModels {
+  return runToEnd(buildModelSteps(policies, slices));
+}
+
+/** buildModels, yielding after each model (see cooperative.ts). */
+export function* buildModelSteps(policies: readonly ModelPolicy[], slices: readonly EndpointSliceObject[]): Steps<BuiltModels> {
   const slicesByService = indexSlices(slices);
+  yield;
   const warnings: BuiltModels['warnings'] = [];
-  const models = [...policies]
-    .sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))
-    .map((policy) => buildModel(policy, slicesByService, warnings));
+  const models: Model[] = [];
+  for (const policy of [...policies].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))) {
+    models.push(buildModel(policy, slicesByService, warnings));
+    yield;
+  }
   return { models, warnings };
 }

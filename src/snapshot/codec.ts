@@ -5,6 +5,7 @@ import { validateMessage } from '../envoy/pgv.ts';
 import { fromProto3Json, toProto3Json } from '../envoy/proto-json.ts';
 import { messageName } from '../envoy/type-urls.ts';
 import { lookupTypeCached } from '../envoy/proto-reflect.ts';
+import { Pieces } from './pieces.ts';
 
 /** One xDS resource, checked against Envoy's protos and encoded once, shared by every stream. */
 export interface EncodedResource {
@@ -22,7 +23,7 @@ export type EncodeResult = { ok: true; resource: EncodedResource } | { ok: false
 export type MessageResult = { ok: true; bytes: Uint8Array } | { ok: false; errors: FieldError[] };
 
 function encodeAny(typeUrl: string, value: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32(10).string(typeUrl).uint32(18).bytes(value).finish();
+  return new Pieces().field(1, typeUrl).field(2, value).finish();
 }
 
 /** Remembers values for two generations (snapshots): what the last two used survives, the rest is dropped. */

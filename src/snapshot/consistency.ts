@@ -1,3 +1,4 @@
+import { runToEnd, type Steps } from '../util/cooperative.ts';
 import type { EncodedModel } from './encode-model.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -45,6 +46,11 @@ function referencedRouteConfigs(listener: ListenerJson): string[] {
  * configuration itself.
  */
 export function checkConsistency(snapshot: Snapshot, routeClusters?: Record<string, readonly string[]>): string[] {
+  return runToEnd(consistencySteps(snapshot, routeClusters));
+}
+
+/** checkConsistency, yielding after each cluster (the first look at a cluster decodes it). */
+export function* consistencySteps(snapshot: Snapshot, routeClusters?: Record<string, readonly string[]>): Steps<string[]> {
   const problems: string[] = [];
   const clusters = snapshot.resources('cluster');
   const endpoints = snapshot.resources('endpoint');
@@ -59,6 +65,7 @@ export function checkConsistency(snapshot: Snapshot, routeClusters?: Record<stri
     if (json.type !== 'EDS') continue;
     const serviceName = json.eds_cluster_config?.service_name ?? json.name;
     if (!endpoints.has(serviceName)) problems.push(`EDS cluster ${cluster.name} has no ClusterLoadAssignment ${serviceName}`);
+    yield;
   }
   for (const listener of snapshot.resources('listener').values()) {
     for (const name of referencedRouteConfigs(listener.json as ListenerJson)) {

@@ -1,3 +1,4 @@
+import { type Steps } from '../util/cooperative.ts';
 import { mostCommon } from '../util/most-common.ts';
 import { routeRetryPolicy, withoutRetryPolicy, type NamedRouteBytes } from './route-bytes.ts';
 
@@ -43,14 +44,29 @@ function strip(route: Uint8Array, policyKey: string): Uint8Array {
   return known.withoutPolicy;
 }
 
-export function hoistRetryPolicy(named: readonly NamedRouteBytes[], fallback: readonly Uint8Array[]): HoistedRoutes {
+/** Yields after each model's routes: the first look at a route parses it. */
+export function* hoistRetryPolicy(named: readonly NamedRouteBytes[], fallback: readonly Uint8Array[]): Steps<HoistedRoutes> {
+  for (const group of named) {
+    for (const route of group.routes) factsOf(route);
+    yield;
+  }
+  for (const route of fallback) {
+    factsOf(route);
+    yield;
+  }
   const carrier = mostCommon([...named.flatMap((group) => group.routes), ...fallback], (route) => factsOf(route).policy?.key);
   const policy = carrier && factsOf(carrier).policy;
   if (!policy) return { named: [...named], fallback: [...fallback] };
   const { key } = policy;
-  return {
-    named: named.map((group) => ({ name: group.name, routes: group.routes.map((route) => strip(route, key)) })),
-    fallback: fallback.map((route) => strip(route, key)),
-    hostRetryPolicy: policy.bytes,
-  };
+  const stripped: NamedRouteBytes[] = [];
+  for (const group of named) {
+    stripped.push({ name: group.name, routes: group.routes.map((route) => strip(route, key)) });
+    yield;
+  }
+  const strippedFallback: Uint8Array[] = [];
+  for (const route of fallback) {
+    strippedFallback.push(strip(route, key));
+    yield;
+  }
+  return { named: stripped, fallback: strippedFallback, hostRetryPolicy: policy.bytes };
 }

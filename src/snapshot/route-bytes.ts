@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { Pieces } from './pieces.ts';
 
 /*
  * Route configurations written around already-encoded Route messages: a repeated (or map) message field is
@@ -9,58 +10,37 @@ import protobuf from 'protobufjs';
 
 const LENGTH_DELIMITED = 2;
 
-function field(writer: protobuf.Writer, number: number): protobuf.Writer {
-  return writer.uint32((number << 3) | LENGTH_DELIMITED);
-}
-
-function message(build: (writer: protobuf.Writer) => void): Uint8Array {
-  const writer = protobuf.Writer.create();
-  build(writer);
-  return writer.finish();
-}
-
 export interface VirtualHostHead {
   name: string;
   domains: readonly string[];
 }
 
-function virtualHostHead(writer: protobuf.Writer, host: VirtualHostHead): void {
-  field(writer, 1).string(host.name);
-  for (const domain of host.domains) field(writer, 2).string(domain);
+function virtualHostHead(host: VirtualHostHead): Pieces {
+  const pieces = new Pieces().field(1, host.name);
+  for (const domain of host.domains) pieces.field(2, domain);
+  return pieces;
 }
 
-function routeConfiguration(name: string, virtualHost: Uint8Array): Uint8Array {
-  return message((w) => {
-    field(w, 1).string(name);
-    field(w, 2).bytes(virtualHost);
-  });
+function routeConfiguration(name: string, virtualHost: Pieces): Uint8Array {
+  return new Pieces().field(1, name).field(2, virtualHost).finish();
 }
 
 /** A RouteConfiguration with one virtual host whose routes are a plain list. */
 export function routeConfigurationBytes(name: string, virtualHost: VirtualHostHead, routes: Iterable<Uint8Array>): Uint8Array {
-  const host = message((w) => {
-    virtualHostHead(w, virtualHost);
-    for (const route of routes) field(w, 3).bytes(route);
-  });
+  const host = virtualHostHead(virtualHost);
+  for (const route of routes) host.field(3, route);
   return routeConfiguration(name, host);
 }
 
 const ROUTE_LIST_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.RouteList';
 
 /** Matcher.OnMatch{action: TypedExtensionConfig{name, typed_config: Any(RouteList{routes})}}. */
-function routeListOnMatch(actionName: string, routes: readonly Uint8Array[]): Uint8Array {
-  const routeList = message((w) => {
-    for (const route of routes) field(w, 1).bytes(route);
-  });
-  const any = message((w) => {
-    field(w, 1).string(ROUTE_LIST_TYPE_URL);
-    field(w, 2).bytes(routeList);
-  });
-  const action = message((w) => {
-    field(w, 1).string(actionName);
-    field(w, 2).bytes(any);
-  });
-  return message((w) => field(w, 2).bytes(action));
+function routeListOnMatch(actionName: string, routes: readonly Uint8Array[]): Pieces {
+  const routeList = new Pieces();
+  for (const route of routes) routeList.field(1, route);
+  const any = new Pieces().field(1, ROUTE_LIST_TYPE_URL).field(2, routeList);
+  const action = new Pieces().field(1, actionName).field(2, any);
+  return new Pieces().field(2, action);
 }
 
 export interface NamedRouteBytes {
@@ -68,41 +48,31 @@ export interface NamedRouteBytes {
   routes: readonly Uint8Array[];
 }
 
+/** One entry of MatcherTree.MatchMap.map (field 1, a map<string, OnMatch> entry), tag included. */
+export function matchMapEntryBytes(entry: NamedRouteBytes): Pieces {
+  return new Pieces().field(1, new Pieces().field(1, entry.name).field(2, routeListOnMatch(entry.name, entry.routes)));
+}
+
 /**
  * A RouteConfiguration whose one virtual host selects routes by an exact-match map on a header
  * (VirtualHost.matcher): `input` is the encoded TypedExtensionConfig naming the header, `named` the map
- * entries in order, `fallback` what runs when no entry matches.
+ * entries in order (or already written by matchMapEntryBytes), `fallback` what runs when no entry matches.
  */
 export function matcherRouteConfigurationBytes(
   name: string,
   virtualHost: VirtualHostHead,
   input: Uint8Array,
-  named: Iterable<NamedRouteBytes>,
+  named: Iterable<NamedRouteBytes | Pieces>,
   fallback: readonly Uint8Array[],
   hostRetryPolicy?: Uint8Array,
 ): Uint8Array {
-  const matchMap = message((w) => {
-    for (const entry of named) {
-      const onMatch = routeListOnMatch(entry.name, entry.routes);
-      field(w, 1).fork();
-      field(w, 1).string(entry.name);
-      field(w, 2).bytes(onMatch);
-      w.ldelim();
-    }
-  });
-  const tree = message((w) => {
-    field(w, 1).bytes(input);
-    field(w, 2).bytes(matchMap);
-  });
-  const matcher = message((w) => {
-    field(w, 2).bytes(tree);
-    field(w, 3).bytes(routeListOnMatch('fallback', fallback));
-  });
-  const host = message((w) => {
-    virtualHostHead(w, virtualHost);
-    if (hostRetryPolicy) field(w, 16).bytes(hostRetryPolicy);
-    field(w, 21).bytes(matcher);
-  });
+  const matchMap = new Pieces();
+  for (const entry of named) matchMap.append(entry instanceof Pieces ? entry : matchMapEntryBytes(entry));
+  const tree = new Pieces().field(1, input).field(2, matchMap);
+  const matcher = new Pieces().field(2, tree).field(3, routeListOnMatch('fallback', fallback));
+  const host = virtualHostHead(virtualHost);
+  if (hostRetryPolicy) host.field(16, hostRetryPolicy);
+  host.field(21, matcher);
   return routeConfiguration(name, host);
 }
 
@@ -150,7 +120,7 @@ export function withoutRetryPolicy(route: Uint8Array): Uint8Array {
     fieldsOf(route).map((span) => {
       if (span.number !== ROUTE_ACTION || !span.value) return span.raw;
       const action = concat(fieldsOf(span.value).flatMap((f) => (f.number === RETRY_POLICY ? [] : [f.raw])));
-      return concat([message((w) => field(w, ROUTE_ACTION).uint32(action.length)), action]);
+      return new Pieces().field(ROUTE_ACTION, action).finish();
     }),
   );
 }

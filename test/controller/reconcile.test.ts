@@ -103,6 +103,17 @@ describe('reconcileWorld', () => {
     expect(second.encoded[0]).toBe(first.encoded[0]);
   });
 
+  it('keeps the last good version of every model of a ConfigMap left without .yaml keys', () => {
+    const first = reconcileWorld(world([policyMap('pa', { 'a.yaml': modelA(1), 'b.yaml': modelB })]), EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
+    const emptied = reconcileWorld(world([policyMap('pa', { 'notes.txt': 'moved' })]), first.lastGood, codec, DEFAULT_SETTINGS);
+    expect(states(emptied)).toEqual({ a: 'stale', b: 'stale' });
+    expect(emptied.encoded).toEqual(first.encoded);
+    expect(emptied.policyErrors.map((e) => e.message).join()).toContain('needs data keys ending in .yaml or .yml');
+    // Removing one key of several is an edit like any other: that model goes.
+    const fewer = reconcileWorld(world([policyMap('pa', { 'a.yaml': modelA(1) })]), emptied.lastGood, codec, DEFAULT_SETTINGS);
+    expect(states(fewer)).toEqual({ a: 'serving' });
+  });
+
   it('starts from nothing: an empty last-good never invents models', () => {
     const empty: LastGood = EMPTY_LAST_GOOD;
     expect(reconcileWorld(world([]), empty, codec, DEFAULT_SETTINGS).encoded).toEqual([]);
