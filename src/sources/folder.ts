@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { listFolder } from './folder-listing.ts';
 import type { SourceWorld } from './types.ts';
 import { readYamlFile } from './yaml-file.ts';
 
+export { FolderSource, type FolderSourceOptions } from './folder-source.ts';
 export { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_NESTING_DEPTH } from './yaml-file.ts';
 
 /** Every YAML file below dir, sorted. Throws, naming the folder, when dir or a folder below it cannot be listed. */
@@ -51,28 +51,4 @@ export async function readYamlFiles(files: readonly string[], baseDir: string, f
     for (const error of read.errors) world.readErrors.push(error);
   }
   return world;
-}
-
-/** A folder source: reads once, then re-reads on every change below the folder (renames included). */
-export class FolderSource {
-  readonly dir: string;
-  readonly #firstSeen = new Map<string, string>();
-  #watcher: FSWatcher | undefined;
-
-  constructor(dir: string) {
-    this.dir = path.resolve(dir);
-  }
-
-  read(): Promise<SourceWorld> {
-    return readFolder(this.dir, this.#firstSeen);
-  }
-
-  /** Calls onChange (without arguments) for every change; the controller debounces and re-reads. */
-  watch(onChange: () => void): void {
-    this.#watcher = watch(this.dir, { recursive: true }, () => onChange());
-  }
-
-  close(): void {
-    this.#watcher?.close();
-  }
 }
