@@ -1,9 +1,13 @@
-/** The source behind `serve --config-dir`: reads the folder, and watches it (folder-watch.ts). */
+/**
+ * The source behind `serve --config-dir`. The unit of trust is the file: a file that cannot be read, has any
+ * bad document or object, is still being written, or turned blank keeps serving the objects it held when it
+ * last read cleanly, and says so in readErrors. Deleting a file removes its objects.
+ */
 import path from 'node:path';
 import { folderFingerprint, listFolder, type FolderListing } from './folder-listing.ts';
 import { FolderWatch, type WatchDirectory } from './folder-watch.ts';
 import type { SourceReadError, SourceWorld } from './types.ts';
-import { readYamlFile, type FileObjects, type FileRead } from './yaml-file.ts';
+import { objectCount, readYamlFile, type FileObjects, type FileRead } from './yaml-file.ts';
 
 export const DEFAULT_RESCAN_MS = 3_000;
 export const DEFAULT_SETTLE_MS = 100;
@@ -19,6 +23,11 @@ export interface FolderSourceOptions {
   watchDirectory?: WatchDirectory;
 }
 
+function describeObjects(objects: FileObjects): string {
+  const count = objectCount(objects);
+  return count === 1 ? '1 object' : `${count} objects`;
+}
+
 export class FolderSource {
   readonly dir: string;
   readonly #rescanMs: number;
@@ -26,6 +35,8 @@ export class FolderSource {
   readonly #now: () => number;
   readonly #watchDirectory: WatchDirectory | undefined;
   readonly #firstSeen = new Map<string, string>();
+  /** By file (relative path): the objects it held when it last read cleanly. */
+  readonly #lastGood = new Map<string, FileObjects>();
   /** By file: what the last read served, kept whole while the folder (or a directory in it) cannot be listed. */
   #served = new Map<string, FileObjects>();
   #listedOnce = false;
@@ -70,6 +81,7 @@ export class FolderSource {
       fingerprints.set(file, read.settled ? read.fingerprint : 'unsettled');
       unsettled ||= !read.settled;
     }
+    for (const file of this.#lastGood.keys()) if (!served.has(file)) this.#lastGood.delete(file);
     for (const problem of this.#watch?.problems() ?? []) {
       const noticed = this.#rescanMs > 0 ? `changes there are noticed only by the rescan every ${this.#rescanMs} ms` : 'changes there go unnoticed';
       readErrors.push({ origin: this.#directoryOrigin(problem.path), message: `${problem.message}; ${noticed}` });
@@ -108,9 +120,22 @@ export class FolderSource {
     this.#onChange = undefined;
   }
 
-  /** What to serve for one file. */
-  #keep(_file: string, read: FileRead): { objects: FileObjects; errors: SourceReadError[] } {
-    return { objects: read.objects, errors: read.errors };
+  /** What to serve for one file, recording its objects as last good when it read cleanly. */
+  #keep(file: string, read: FileRead): { objects: FileObjects; errors: SourceReadError[] } {
+    const lastGood = this.#lastGood.get(file);
+    // Still being written: its errors may be the writer's, not the author's, so none are reported yet.
+    if (!read.settled) return { objects: lastGood ?? read.objects, errors: [] };
+    if (read.errors.length > 0) {
+      if (!lastGood) return { objects: read.objects, errors: read.errors };
+      const kept = { origin: file, message: `keeps serving the ${describeObjects(lastGood)} it held when it last read cleanly, until it is fixed` };
+      return { objects: lastGood, errors: [...read.errors, kept] };
+    }
+    if (read.blank && lastGood && objectCount(lastGood) > 0) {
+      const message = `is empty, as a half-written file would be, so it keeps serving the ${describeObjects(lastGood)} it held; delete the file to remove them`;
+      return { objects: lastGood, errors: [{ origin: file, message }] };
+    }
+    this.#lastGood.set(file, read.objects);
+    return { objects: read.objects, errors: [] };
   }
 
   #folderUnreadable(listing: FolderListing, reason: string): SourceWorld {

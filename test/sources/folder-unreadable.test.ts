@@ -1,0 +1,121 @@
+/**
+ * Unreadable folders and files. chmod denies nothing to root, so the chmod cases run only as another user;
+ * the cases that run everywhere make the folder or a file unreadable by replacing it (a regular file where
+ * the folder was, a dangling symbolic link where a file was), which takes the same paths through the source.
+ */
+import { chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FolderSource } from '../../src/sources/folder.ts';
+import { ChangeSignal, configMapYaml, readUntil, temporaryFolder, versions } from './changes.ts';
+
+const runsAsRoot = process.getuid?.() === 0;
+
+let dir: string;
+let remove: () => Promise<void>;
+let source: FolderSource;
+let signal: ChangeSignal;
+
+beforeEach(async () => {
+  ({ dir, remove } = await temporaryFolder());
+  await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '1'));
+  signal = new ChangeSignal();
+  // Real watches, and a fast rescan: recovery from an unreadable folder may be seen by either.
+  source = new FolderSource(dir, { rescanMs: 50, settleMs: 0 });
+  source.watch(signal.notify);
+  expect(versions(await source.read())).toEqual({ policy: '1' });
+});
+afterEach(async () => {
+  source.close();
+  await remove();
+});
+
+const reportsProblem = (origin: string) => (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.some((e) => e.origin === origin);
+const clean = (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.length === 0;
+
+describe('an unreadable config folder or file', () => {
+  it.skipIf(runsAsRoot)('chmod 000 on the folder: nothing throws, the problem is reported, the last objects keep serving', async () => {
+    const seen = signal.count;
+    await chmod(dir, 0o000);
+    try {
+      await signal.after(seen, 'chmod 000 on the folder');
+      const denied = await readUntil(source, signal, reportsProblem(dir), 'the unreadable folder reported');
+      expect(denied.readErrors).toEqual([{ origin: dir, message: expect.stringContaining('EACCES') }]);
+      expect(versions(denied)).toEqual({ policy: '1' });
+    } finally {
+      await chmod(dir, 0o755);
+    }
+    await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '2'));
+    const recovered = await readUntil(source, signal, (world) => clean(world) && versions(world)['policy'] === '2', 'recovery after chmod 755');
+    expect(recovered.readErrors).toEqual([]);
+  });
+
+  it.skipIf(runsAsRoot)('chmod 000 on a file or a subfolder: their objects keep serving, the rest is read, both recover', async () => {
+    await mkdir(path.join(dir, 'team'));
+    await writeFile(path.join(dir, 'team', 'team.yaml'), configMapYaml('team', '1'));
+    await readUntil(source, signal, (world) => versions(world)['team'] === '1', 'the subfolder read');
+    await chmod(path.join(dir, 'policy.yaml'), 0o000);
+    await chmod(path.join(dir, 'team'), 0o000);
+    try {
+      await writeFile(path.join(dir, 'other.yaml'), configMapYaml('other', '1'));
+      const denied = await readUntil(source, signal, (world) => versions(world)['other'] === '1' && world.readErrors.length >= 2, 'both problems reported');
+      expect(versions(denied)).toEqual({ other: '1', policy: '1', team: '1' });
+      expect(denied.readErrors).toEqual([
+        { origin: 'team/', message: expect.stringContaining('cannot list: EACCES') },
+        { origin: 'policy.yaml', message: expect.stringContaining('cannot read: EACCES') },
+        { origin: 'policy.yaml', message: expect.stringContaining('keeps serving the 1 object') },
+      ]);
+    } finally {
+      await chmod(path.join(dir, 'policy.yaml'), 0o644);
+      await chmod(path.join(dir, 'team'), 0o755);
+    }
+    await readUntil(source, signal, clean, 'recovery after chmod back (a permission change alone, no content change)');
+  });
+
+  it('the folder replaced by a regular file: nothing throws, the problem is reported, the last objects keep serving', async () => {
+    const seen = signal.count;
+    await rename(dir, `${dir}.moved`);
+    await writeFile(dir, 'not a folder\n');
+    await signal.after(seen, 'moving the folder away');
+    const replaced = await readUntil(source, signal, reportsProblem(dir), 'the unreadable folder reported');
+    expect(replaced.readErrors).toEqual([{ origin: dir, message: expect.stringContaining('ENOTDIR') }]);
+    expect(versions(replaced)).toEqual({ policy: '1' });
+
+    await rm(dir);
+    await rename(`${dir}.moved`, dir);
+    await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '2'));
+    await readUntil(source, signal, (world) => clean(world) && versions(world)['policy'] === '2', 'recovery when the folder is back');
+  });
+
+  it('a file replaced by a dangling symbolic link: its objects keep serving, the problem names it, and it recovers', async () => {
+    await writeFile(path.join(dir, 'other.yaml'), configMapYaml('other', '1'));
+    await rename(path.join(dir, 'policy.yaml'), path.join(dir, '.policy.yaml.bak'));
+    await symlink(path.join(dir, 'nowhere.yaml.target'), path.join(dir, 'policy.yaml'));
+    const dangling = await readUntil(source, signal, reportsProblem('policy.yaml'), 'the unreadable file reported');
+    expect(versions(dangling)).toEqual({ other: '1', policy: '1' });
+    expect(dangling.readErrors).toEqual([
+      { origin: 'policy.yaml', message: expect.stringContaining('cannot read: ENOENT') },
+      { origin: 'policy.yaml', message: expect.stringContaining('keeps serving the 1 object') },
+    ]);
+
+    await writeFile(path.join(dir, 'nowhere.yaml.target'), configMapYaml('policy', '2'));
+    await readUntil(source, signal, (world) => clean(world) && versions(world)['policy'] === '2', 'recovery once the link resolves');
+  });
+
+  it('a folder that cannot be read at the first read: rejects (nothing good to serve), then serves it once it appears', async () => {
+    const missing = path.join(dir, 'later');
+    const later = new FolderSource(missing, { rescanMs: 20, settleMs: 0 });
+    const appeared = new ChangeSignal();
+    later.watch(appeared.notify);
+    try {
+      await expect(later.read()).rejects.toThrow(`cannot read the config folder ${missing}: ENOENT`);
+      const seen = appeared.count;
+      await mkdir(missing);
+      await writeFile(path.join(missing, 'late.yaml'), configMapYaml('late', '1'));
+      await appeared.after(seen, 'the folder appearing');
+      expect(versions(await later.read())).toEqual({ late: '1' });
+    } finally {
+      later.close();
+    }
+  });
+});
