@@ -154,13 +154,22 @@ export class DeltaStream {
   readonly connectedAt: Date;
   node: NodeInfo | undefined;
   readonly #types = new Map<ResourceKind, DeltaTypeState>();
-  readonly #send: (push: DeltaPush) => void;
+  readonly #send: (push: DeltaPush) => void | Promise<void>;
   readonly #events: DeltaStreamEvents;
   readonly #now: () => Date;
   readonly #differ: SnapshotDiffer;
   #nonce = 0;
+  /** Responses the transport has not taken yet; while there are any, the latest new snapshot waits here. */
+  #writing = 0;
+  #waiting: Snapshot | undefined;
 
-  constructor(id: string, send: (push: DeltaPush) => void, events: DeltaStreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
+  /**
+   * `send` may return a promise that settles once the transport has taken the response: then snapshots
+   * published meanwhile wait, and only the latest is diffed and sent once it has (as go-control-plane's delta
+   * loop does with blocking sends), so a client that reads slowly or not at all does not make the server
+   * queue a response per snapshot.
+   */
+  constructor(id: string, send: (push: DeltaPush) => void | Promise<void>, events: DeltaStreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
     this.id = id;
     this.#send = send;
     this.#events = events;
@@ -196,6 +205,10 @@ export class DeltaStream {
 
   /** Pushes, in CDS, EDS, LDS, RDS order (make before break), what the new snapshot changes here. */
   onSnapshot(snapshot: Snapshot): void {
+    if (this.#writing > 0) {
+      this.#waiting = snapshot;
+      return;
+    }
     for (const kind of RESOURCE_KINDS) {
       const state = this.#types.get(kind);
       if (!state) continue;
@@ -309,9 +322,22 @@ export class DeltaStream {
     state.sentRemoved = removed;
     state.pending.set(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
     if (state.pending.size > MAX_PENDING) foldOldest(state.pending);
-    this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
+    const written = this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
+    if (written) {
+      this.#writing += 1;
+      const done = () => this.#written();
+      written.then(done, done);
+    }
     const bytes = resources.reduce((sum, r) => sum + r.any.length, 0) + removed.reduce((sum, name) => sum + name.length, 0);
     this.#events.push(kind, resources.length, bytes);
+  }
+
+  #written(): void {
+    this.#writing -= 1;
+    const waiting = this.#waiting;
+    if (this.#writing > 0 || !waiting) return;
+    this.#waiting = undefined;
+    this.onSnapshot(waiting);
   }
 
   /**
@@ -352,11 +378,24 @@ function intern(snapshot: Snapshot | undefined, kind: ResourceKind, name: string
   return snapshot?.resources(kind).get(name)?.name ?? name;
 }
 
-/** Merges the oldest unanswered response into the next one, so answering the latter settles both. */
+/**
+ * Merges the oldest unanswered response into the next one, so answering the latter settles both. Applied in
+ * order as the client applies them, each name is carried once, at its newest version or as removed: a client
+ * that never answers must not accumulate every version ever sent to it.
+ */
 function foldOldest(pending: Map<string, SentResponse>): void {
   const [oldest, next] = [...pending.entries()];
   if (!oldest || !next) return;
   pending.delete(oldest[0]);
-  const merged = { ...next[1], resources: [...oldest[1].resources, ...next[1].resources], removed: [...oldest[1].removed, ...next[1].removed] };
-  pending.set(next[0], merged);
+  const resources = new Map(oldest[1].resources.map((resource) => [resource.name, resource]));
+  const removed = new Set(oldest[1].removed);
+  for (const name of next[1].removed) {
+    resources.delete(name);
+    removed.add(name);
+  }
+  for (const resource of next[1].resources) {
+    removed.delete(resource.name);
+    resources.set(resource.name, resource);
+  }
+  pending.set(next[0], { ...next[1], resources: [...resources.values()], removed: [...removed] });
 }

@@ -159,8 +159,8 @@ export class XdsServer {
   }
 
   /**
-   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away);
-   * the stream itself merges unanswered responses for a stalled client.
+   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away); while
+   * one is being written, new snapshots wait in the stream, which then sends one diff to the latest.
    */
   #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
     const { logger, controlPlaneId } = this.#options;
@@ -170,11 +170,10 @@ export class XdsServer {
       id,
       (push) => {
         const key = `${push.typeUrl}\n${push.version}\n${push.nonce}\n${push.removed.join('\n')}`;
-        call.write(
-          this.#deltaResponses.get(key, push.resources, () =>
-            encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }),
-          ),
+        const message = this.#deltaResponses.get(key, push.resources, () =>
+          encodeDeltaDiscoveryResponse({ systemVersionInfo: push.version, resources: push.resources.map((r) => this.#deltaResources.bytes(r)), typeUrl: push.typeUrl, removed: push.removed, nonce: push.nonce, controlPlaneId }),
         );
+        return new Promise<void>((written) => call.write(message, () => written()));
       },
       { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
       () => new Date(),

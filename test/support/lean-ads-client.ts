@@ -1,3 +1,4 @@
+import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 
@@ -54,5 +55,40 @@ export class LeanAdsClient {
   close(): void {
     this.#call.cancel();
     this.#client.close();
+  }
+}
+
+/**
+ * A raw HTTP/2 ADS stream that advertises a stream window of 0: the server can send headers but not a byte
+ * of any response, as with a proxy that stopped reading.
+ */
+export class StalledAdsClient {
+  readonly #session: http2.ClientHttp2Session;
+  readonly #stream: http2.ClientHttp2Stream;
+  readonly #requestType: protobuf.Type;
+  readonly #delta: boolean;
+
+  constructor(root: protobuf.Root, address: string, options: { delta: boolean }) {
+    this.#delta = options.delta;
+    this.#requestType = root.lookupType(`envoy.service.discovery.v3.${options.delta ? 'Delta' : ''}DiscoveryRequest`);
+    this.#session = http2.connect(`http://${address}`, { settings: { initialWindowSize: 0 } });
+    this.#session.on('error', () => {});
+    const method = options.delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources';
+    this.#stream = this.#session.request({ ':method': 'POST', ':path': `${ADS}/${method}`, 'content-type': 'application/grpc', te: 'trailers' });
+    this.#stream.on('error', () => {});
+  }
+
+  subscribe(nodeId: string, typeUrl: string, names: readonly string[] = []): void {
+    const request = this.#delta
+      ? { node: { id: nodeId }, type_url: typeUrl, resource_names_subscribe: names.length > 0 ? names : ['*'] }
+      : { node: { id: nodeId }, type_url: typeUrl, resource_names: names };
+    const body = this.#requestType.encode(this.#requestType.fromObject(request)).finish();
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(body.length, 1);
+    this.#stream.write(Buffer.concat([prefix, body]));
+  }
+
+  close(): void {
+    this.#session.destroy();
   }
 }

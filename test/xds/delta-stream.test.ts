@@ -23,7 +23,7 @@ function harness() {
   const acks: string[] = [];
   const ignored: string[] = [];
   const bytes: number[] = [];
-  const stream = new DeltaStream('1', (push) => pushes.push(push), {
+  const stream = new DeltaStream('1', (push) => void pushes.push(push), {
     push: (_kind, _count, size) => bytes.push(size),
     ack: (_kind, _node, version) => acks.push(version),
     nack: (_kind, _node, nack) => nacks.push(nack),
@@ -246,6 +246,28 @@ describe('DeltaStream', () => {
     expect(pushes.map(contents)).toEqual([['a=1', 'b=1'], ['a=1']]);
     stream.onRequest({ ...request('cluster'), typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' }, world);
     expect(ignored).toHaveLength(1);
+  });
+});
+
+describe('DeltaStream with a transport that takes time to write', () => {
+  it('holds snapshots published while a response is being written, then sends one diff to the latest', async () => {
+    const pushes: DeltaPush[] = [];
+    const writes: (() => void)[] = [];
+    const send = (push: DeltaPush) => {
+      pushes.push(push);
+      return new Promise<void>((resolve) => writes.push(resolve));
+    };
+    const stream = new DeltaStream('1', send, { push: () => {}, ack: () => {}, nack: () => {}, ignored: () => {} }, () => new Date(0));
+    stream.onRequest(request('endpoint', { resourceNamesSubscribe: ['a', 'b'] }), world);
+    stream.onSnapshot(snapshot('2', { endpoint: [['a', '2'], ['b', '1']] }));
+    stream.onSnapshot(snapshot('3', { endpoint: [['a', '2'], ['b', '3']] }));
+    expect(pushes.map(contents)).toEqual([['a=1', 'b=1']]);
+    writes.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pushes.map((push) => [push.version, contents(push)])).toEqual([['1', ['a=1', 'b=1']], ['3', ['a=2', 'b=3']]]);
+    // Requests are still answered at once: the client asked.
+    stream.onRequest(ack(pushes[1]!, { resourceNamesSubscribe: ['c'] }), snapshot('4', { endpoint: [['a', '2'], ['b', '3'], ['c', '4']] }));
+    expect(pushes.map(contents).at(-1)).toEqual(['c=4']);
   });
 });
 

@@ -14,17 +14,20 @@ import type { Snapshot } from '../../src/snapshot/snapshot.ts';
 import { RolloutTracker } from '../../src/xds/rollout.ts';
 import { XdsServer } from '../../src/xds/server.ts';
 import { SnapshotStore } from '../../src/xds/snapshot-store.ts';
-import { LeanAdsClient } from '../support/lean-ads-client.ts';
+import { LeanAdsClient, StalledAdsClient } from '../support/lean-ads-client.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 const MODELS = 150;
 
+/** ACKs every response, reads them but never answers, or stops reading (a stream window of 0). */
+type Behaviour = 'acking' | 'silent' | 'stalled';
+
 interface Connected {
   node: string;
-  ack: boolean;
-  client: LeanAdsClient;
+  behaviour: Behaviour;
+  client: LeanAdsClient | StalledAdsClient;
 }
 
 /** The server as `serve` wires it, fed by a controller; clients subscribe as Envoy sidecars do. */
@@ -69,33 +72,34 @@ class Mesh {
     this.#controller.apply({ ...this.#world, configMaps: [...this.#world.configMaps] });
   }
 
-  /** A client that ACKs every response, or never answers one; it subscribes to all four types. */
-  async connect(node: string, delta: boolean, ack: boolean): Promise<void> {
-    const client = new LeanAdsClient(this.#root, `127.0.0.1:${this.#port}`, { delta, ack });
+  /** A client subscribed to all four types as a sidecar is. */
+  async connect(node: string, delta: boolean, behaviour: Behaviour): Promise<void> {
+    const address = `127.0.0.1:${this.#port}`;
+    const client = behaviour === 'stalled' ? new StalledAdsClient(this.#root, address, { delta }) : new LeanAdsClient(this.#root, address, { delta, ack: behaviour === 'acking' });
     client.subscribe(node, TYPE_URLS.cluster);
     client.subscribe(node, TYPE_URLS.endpoint, [...(this.store.current()?.resources('cluster').keys() ?? [])]);
     client.subscribe(node, TYPE_URLS.listener);
     client.subscribe(node, TYPE_URLS.route, [SIDECAR_ROUTE_CONFIG]);
-    this.#clients.push({ node, ack, client });
+    this.#clients.push({ node, behaviour, client });
     await this.caughtUp();
   }
 
-  /** Every ACKing stream runs the current snapshot for all four types, and every client has been answered. */
+  /** Every ACKing stream runs the current snapshot for all four types, and every reading client has been answered. */
   async caughtUp(): Promise<void> {
     const deadline = Date.now() + 10_000;
-    const acking = new Set(this.#clients.filter((c) => c.ack).map((c) => c.node));
+    const acking = new Set(this.#clients.filter((c) => c.behaviour === 'acking').map((c) => c.node));
     for (;;) {
       const sequence = this.store.current()?.sequence;
       const streams = this.#server.streams().filter((stream) => acking.has(stream.node?.id ?? ''));
       const synced = streams.length === acking.size && streams.every((stream) => stream.syncState().size === 4 && [...stream.syncState().values()].every((state) => state.syncedThrough === sequence));
-      if (synced && this.#clients.every(({ client }) => client.responses > 0)) return;
+      if (synced && this.#clients.every(({ client }) => !(client instanceof LeanAdsClient) || client.responses > 0)) return;
       if (Date.now() > deadline) throw new Error(`clients did not catch up with snapshot ${sequence}`);
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
   }
 
   /** Publishes `count` snapshots, letting the clients answer each, then collects garbage and reads what is left. */
-  async churn(count: number): Promise<{ alive: number; heapUsed: number }> {
+  async churn(count: number): Promise<{ alive: number; heapMb: number; externalMb: number }> {
     for (let change = 0; change < count; change += 1) {
       this.publish();
       await this.caughtUp();
@@ -105,7 +109,8 @@ class Mesh {
       await new Promise((resolve) => setImmediate(resolve));
       gc();
     }
-    return { alive: this.published.filter((ref) => ref.deref() !== undefined).length, heapUsed: process.memoryUsage().heapUsed };
+    const { heapUsed, external } = process.memoryUsage();
+    return { alive: this.published.filter((ref) => ref.deref() !== undefined).length, heapMb: heapUsed / 2 ** 20, externalMb: external / 2 ** 20 };
   }
 
   async close(): Promise<void> {
@@ -125,19 +130,20 @@ describe('snapshot retention with clients connected', () => {
   it('keeps a bounded number of snapshots alive, and the heap does not grow with the number published', async () => {
     mesh = new Mesh();
     await mesh.start();
-    await mesh.connect('sotw-acking', false, true);
-    await mesh.connect('delta-acking', true, true);
-    await mesh.connect('sotw-silent', false, false);
-    await mesh.connect('delta-silent', true, false);
+    for (const behaviour of ['acking', 'silent', 'stalled'] as const) {
+      await mesh.connect(`sotw-${behaviour}`, false, behaviour);
+      await mesh.connect(`delta-${behaviour}`, true, behaviour);
+    }
     const early = await mesh.churn(100);
     const late = await mesh.churn(200);
     expect(mesh.published.length).toBe(301);
-    const grewMb = (late.heapUsed - early.heapUsed) / 2 ** 20;
-    console.info(`alive after 101 published: ${early.alive}; after 301: ${late.alive}; heap ${(early.heapUsed / 2 ** 20).toFixed(1)} MB -> ${(late.heapUsed / 2 ** 20).toFixed(1)} MB`);
+    const mb = (n: number) => `${n.toFixed(1)} MB`;
+    console.info(`alive after 101 published: ${early.alive}, after 301: ${late.alive}; heap ${mb(early.heapMb)} -> ${mb(late.heapMb)}; outside the heap (encoded bytes) ${mb(early.externalMb)} -> ${mb(late.externalMb)}`);
     // The current snapshot, and per stream and type at most the one last sent and the one last accepted.
     expect(early.alive).toBeLessThanOrEqual(4);
     expect(late.alive).toBeLessThanOrEqual(4);
-    expect(grewMb).toBeLessThan(2);
+    expect(late.heapMb - early.heapMb).toBeLessThan(2);
+    expect(late.externalMb - early.externalMb).toBeLessThan(2);
   });
 
   it('does not keep, per stream, the snapshot it connected at while its other types stay unchanged', async () => {
@@ -145,7 +151,7 @@ describe('snapshot retention with clients connected', () => {
     await mesh.start();
     // Weights churn while sidecars come and go: each connects under a different snapshot.
     for (let i = 0; i < 8; i += 1) {
-      await mesh.connect(`sotw-${i}`, false, i % 2 === 0);
+      await mesh.connect(`sotw-${i}`, false, i % 2 === 0 ? 'acking' : 'silent');
       await mesh.churn(3);
     }
     const { alive } = await mesh.churn(20);
