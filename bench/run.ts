@@ -4,10 +4,12 @@
  * server writing the same bytes to the same streams. Prints a table and writes bench-results/bench.json.
  *
  *   BENCH_CLIENTS (default 1000)   BENCH_MODELS (default 1000,10000)   BENCH_NETWORK_MODELS (default 1000)
+ *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Controller } from '../src/controller/controller.ts';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../src/controller/reconcile.ts';
 import { loadEnvoyProtos } from '../src/envoy/protos.ts';
@@ -22,6 +24,8 @@ import { versionOf, type Snapshot } from '../src/snapshot/snapshot.ts';
 import { encodeDiscoveryResponse } from '../src/xds/messages.ts';
 import { XdsServer } from '../src/xds/server.ts';
 import { SnapshotStore } from '../src/xds/snapshot-store.ts';
+import type { ChurnFigures } from './churn.ts';
+import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
 import { MemorySource } from './memory-source.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
@@ -29,6 +33,7 @@ import { modelPolicy, syntheticWorld } from './world.ts';
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
 const MODEL_COUNTS = (process.env['BENCH_MODELS'] ?? '1000,10000').split(',').map(Number);
 const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
+const CHURN_SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 60);
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
 const rows: string[][] = [];
@@ -60,23 +65,6 @@ function measureBuild(models: number): void {
   rows.push([`build+validate+encode, ${models} models`, fmt(full), '-', '-', 'target <= 1 s at 10k']);
   rows.push([`rebuild after one-model change, ${models} models`, fmt(incremental), '-', '-', '']);
   rows.push([`full-mesh SotW bytes per sidecar, ${models} models`, `${((bytes('cluster') + bytes('endpoint') + bytes('route') + bytes('listener')) / 1e6).toFixed(1)} MB`, '-', '-', `RDS alone ${(bytes('route') / 1e6).toFixed(1)} MB`]);
-}
-
-class Clients {
-  readonly #child: ChildProcess;
-  #next = 0;
-  readonly #pending = new Map<number, (result: unknown) => void>();
-  constructor() {
-    this.#child = fork(path.join(import.meta.dirname, 'ads-clients.ts'), [], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.#child.on('message', (message: { id: number; result: unknown }) => this.#pending.get(message.id)?.(message.result));
-  }
-  send<T>(command: Record<string, unknown>): Promise<T> {
-    const id = ++this.#next;
-    return new Promise<T>((resolve) => {
-      this.#pending.set(id, (result) => resolve(result as T));
-      this.#child.send({ ...command, id });
-    });
-  }
 }
 
 type Report = { lastAck: Record<string, number>; bytes: number; responses: number }[];
@@ -227,8 +215,17 @@ async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefine
   return undefined;
 }
 
+/** One policy's weights rewritten every 200 ms with a client connected; in its own process, so its RSS is not the high-water mark of the rows before. */
+async function measureChurn(): Promise<void> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', path.join(import.meta.dirname, 'churn.ts'), String(CHURN_SECONDS), String(NETWORK_MODELS)]);
+  const churn = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ChurnFigures;
+  results['churn'] = churn;
+  rows.push([`RSS after ${churn.seconds} s churn with a client, ${churn.models} models`, `${churn.rssAfterMb} MB`, '-', '-', `from ${churn.rssBeforeMb} MB, peak ${churn.rssPeakMb} MB; ${churn.alive} of ${churn.published} snapshots alive after GC`]);
+}
+
 for (const models of MODEL_COUNTS) measureBuild(models);
 await measureNetwork(false);
+if (CHURN_SECONDS > 0) await measureChurn();
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
 for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {
   console.log(row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '));
