@@ -81,11 +81,15 @@ export function fingerprintOf(stats: Stats): string {
   return `${stats.size} ${stats.mtimeMs} ${stats.ctimeMs} ${stats.ino}`;
 }
 
+export function unreadableFingerprint(error: unknown): string {
+  return `unreadable ${errorCode(error)}`;
+}
+
 export async function statFingerprint(file: string): Promise<string> {
   try {
     return fingerprintOf(await stat(file));
   } catch (error) {
-    return `unreadable ${errorCode(error)}`;
+    return unreadableFingerprint(error);
   }
 }
 

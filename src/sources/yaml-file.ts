@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isMap, isPair, isSeq, parseAllDocuments, type Document } from 'yaml';
-import { fingerprintOf } from './folder-listing.ts';
+import { fingerprintOf, unreadableFingerprint } from './folder-listing.ts';
 import { convertObject, isKubeList } from './kube-objects.ts';
 import type { ConfigMapObject, EndpointSliceObject, SourceReadError } from './types.ts';
 
@@ -119,7 +119,7 @@ export function parseYamlObjects(text: string, file: string, seenAt: (key: strin
 }
 
 /** Reads at most limit + 1 bytes, so a file growing while read is noticed without reading all of it. */
-async function readBounded(file: string, size: number): Promise<{ text: string; grew: boolean; changed: (after: string) => boolean }> {
+async function readBounded(file: string, size: number): Promise<{ text: string; grew: boolean; fingerprints: string[] }> {
   // O_NONBLOCK: a FIFO named *.yaml must not hang the read.
   const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
@@ -133,7 +133,7 @@ async function readBounded(file: string, size: number): Promise<{ text: string; 
       if (length === buffer.length) break;
     }
     const after = fingerprintOf(await handle.stat());
-    return { text: buffer.toString('utf8', 0, Math.min(length, size)), grew: length > size, changed: (expected) => before !== expected || after !== expected };
+    return { text: buffer.toString('utf8', 0, Math.min(length, size)), grew: length > size, fingerprints: [before, after] };
   } finally {
     await handle.close();
   }
@@ -146,7 +146,7 @@ export async function readYamlFile(file: string, origin: string, options: ReadYa
   try {
     stats = await stat(file);
   } catch (error) {
-    return failed(`cannot read: ${describe(error)}`, `unreadable ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    return failed(`cannot read: ${describe(error)}`, unreadableFingerprint(error));
   }
   const fingerprint = fingerprintOf(stats);
   if (!stats.isFile()) return failed('cannot read: not a regular file', fingerprint);
@@ -159,7 +159,8 @@ export async function readYamlFile(file: string, origin: string, options: ReadYa
   }
   const settleMs = options.settleMs ?? 0;
   const age = (options.now ?? Date.now)() - stats.mtimeMs;
-  const settled = !read.grew && !read.changed(fingerprint) && (settleMs <= 0 || age >= settleMs || age <= -settleMs);
+  const unchangedWhileRead = !read.grew && read.fingerprints.every((seen) => seen === fingerprint);
+  const settled = unchangedWhileRead && (settleMs <= 0 || age >= settleMs || age <= -settleMs);
   const { objects, errors } = parseYamlObjects(read.text, origin, options.seenAt);
   return { objects, errors, blank: read.text.trim() === '', fingerprint, settled };
 }
