@@ -164,10 +164,9 @@ export class DeltaStream {
   #waiting: Snapshot | undefined;
 
   /**
-   * `send` may return a promise that settles once the transport has taken the response: then snapshots
-   * published meanwhile wait, and only the latest is diffed and sent once it has (as go-control-plane's delta
-   * loop does with blocking sends), so a client that reads slowly or not at all does not make the server
-   * queue a response per snapshot.
+   * `send` may return a promise settled once the transport has taken the response; snapshots published
+   * meanwhile wait and only the latest is sent after (go-control-plane's blocking sends), so a client that
+   * reads slowly or not at all does not make the server queue a response per snapshot.
    */
   constructor(id: string, send: (push: DeltaPush) => void | Promise<void>, events: DeltaStreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
     this.id = id;
