@@ -42,14 +42,61 @@ function isNodeLike(value: unknown): value is Node {
   return isMap(value) || isSeq(value) || isScalar(value);
 }
 
+/** Kubernetes holds at most 1 MiB in a whole ConfigMap. */
+export const MAX_TEXT_LENGTH = 1024 * 1024;
+/** A policy nests four or five levels; far deeper is an attack on the parser (one error per open level). */
+export const MAX_FLOW_DEPTH = 64;
+
+/** The deepest nesting of flow collections ([ and {) outside quotes and comments, stopping past `limit`. */
+function flowDepth(text: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length && deepest <= limit; i++) {
+    const char = text[i];
+    if (quote !== undefined) {
+      if (char === '\\' && quote === '"') i += 1;
+      else if (char === quote) quote = undefined;
+    } else if (char === '"' || char === "'") {
+      quote = char;
+    } else if (char === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      const end = text.indexOf('\n', i);
+      i = end < 0 ? text.length : end;
+    } else if (char === '[' || char === '{') {
+      deepest = Math.max(deepest, (depth += 1));
+    } else if ((char === ']' || char === '}') && depth > 0) {
+      depth -= 1;
+    }
+  }
+  return deepest;
+}
+
+/** Limits checked before parsing, so no document costs more than its size in time and memory. */
+function limitProblem(text: string): string | undefined {
+  if (text.length > MAX_TEXT_LENGTH) return `YAML error: ${text.length} characters; a ConfigMap holds at most ${MAX_TEXT_LENGTH} bytes`;
+  if (flowDepth(text, MAX_FLOW_DEPTH) > MAX_FLOW_DEPTH) return `YAML error: nested deeper than ${MAX_FLOW_DEPTH} levels`;
+  return undefined;
+}
+
 /**
  * One policy document, a YAML list of them, or several `---`-separated documents (lists flattened in order).
  * Any syntax error rejects the key as a whole: positions of later documents cannot be trusted.
  */
 export function readYaml(text: string): YamlRead {
+  const problem = limitProblem(text);
+  if (problem) return { ok: false, message: problem };
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    // The yaml library reports what it finds; anything it throws instead still names this key.
+    return { ok: false, message: `YAML error: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function parseYaml(text: string): YamlRead {
   const lineCounter = new LineCounter();
   const documents: YamlDocument[] = [];
-  for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true })) {
+  for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: true, uniqueKeys: true, logLevel: 'error' })) {
     const problem = doc.errors[0] ?? doc.warnings[0];
     if (problem) {
       const at = problem.linePos?.[0];
