@@ -143,7 +143,8 @@ describe('snapshot retention with clients connected', () => {
     expect(early.alive).toBeLessThanOrEqual(4);
     expect(late.alive).toBeLessThanOrEqual(4);
     expect(late.heapMb - early.heapMb).toBeLessThan(2);
-    expect(late.externalMb - early.externalMb).toBeLessThan(2);
+    // Responses in flight make this noisy by a few MB; one route configuration kept per snapshot is ~30 MB.
+    expect(late.externalMb - early.externalMb).toBeLessThan(10);
   });
 
   it('does not keep, per stream, the snapshot it connected at while its other types stay unchanged', async () => {
