@@ -75,6 +75,18 @@ describe('validate output is safe to print', () => {
     expect(lines[0]?.length).toBeLessThan(400);
   });
 
+  it('names the file of an alias bomb and still reports every other file', async () => {
+    const aliases = Array.from({ length: 101 }, () => '*a').join(', ');
+    const bomb = await file('bomb.yaml', `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: bomb, namespace: models, labels: &a { x: y } }\ndata: { list: "[${aliases}]" }\nextra: [${aliases}]\n`);
+    const good = await file('good.yaml', policyConfigMap('good', `model: m5\n${BACKENDS}`));
+    const bad = await file('bad.yaml', policyConfigMap('bad', `model: m6\nbackends: []`));
+    const { code, lines } = await validate(bomb, good, bad);
+    expect(code).toBe(1);
+    expect(lines.some((line) => /^(\S*\/)?bomb\.yaml#0: .*alias/i.test(line))).toBe(true);
+    expect(lines.some((line) => line.startsWith('models/bad key "policy.yaml" [doc 0] backends:'))).toBe(true);
+    expect(lines.at(-1)).toBe('invalid: 2 problem(s) in 2 policy ConfigMap(s)');
+  });
+
   it('prints a YAML syntax error once', async () => {
     const where = await file('syntax.yaml', policyConfigMap('syntax', 'model: m4\nbackends: ['));
     const { code, lines } = await validate(where);
