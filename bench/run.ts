@@ -25,6 +25,7 @@ import { encodeDiscoveryResponse } from '../src/xds/messages.ts';
 import { XdsServer } from '../src/xds/server.ts';
 import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import type { ChurnFigures } from './churn.ts';
+import { measureHealthz } from './healthz.ts';
 import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
 import { MemorySource } from './memory-source.ts';
@@ -223,7 +224,16 @@ async function measureChurn(): Promise<void> {
   rows.push([`RSS after ${churn.seconds} s churn with a client, ${churn.models} models`, `${churn.rssAfterMb} MB`, '-', '-', `from ${churn.rssBeforeMb} MB, peak ${churn.rssPeakMb} MB; ${churn.alive} of ${churn.published} snapshots alive after GC`]);
 }
 
+/** /healthz round trips while the largest mesh reconciles in the server's slices. */
+async function measureHealthzRows(models: number): Promise<void> {
+  const figures = await measureHealthz(models, new ResourceCodec(root));
+  results[`healthz_${models}`] = figures;
+  rows.push([`/healthz worst while ${models} models build`, fmt(figures.fullBuildWorstMs), fmt(figures.idleWorstMs), ratio(figures.fullBuildWorstMs, figures.idleWorstMs), `floor: idle; ${figures.probes} probes; target <= 100 ms`]);
+  rows.push([`/healthz worst while one of ${models} models rebuilds`, fmt(figures.oneChangeWorstMs), fmt(figures.idleWorstMs), ratio(figures.oneChangeWorstMs, figures.idleWorstMs), 'target <= 100 ms']);
+}
+
 for (const models of MODEL_COUNTS) measureBuild(models);
+await measureHealthzRows(Math.max(...MODEL_COUNTS));
 await measureNetwork(false);
 if (CHURN_SECONDS > 0) await measureChurn();
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
