@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
+import net from 'node:net';
 import type protobuf from 'protobufjs';
 import type { Logger } from 'pino';
+import { splitHostPort } from '../admin/server.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
 import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest, type DeltaResourceParts } from './delta-messages.ts';
@@ -87,6 +89,14 @@ export class XdsServer {
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;
   #unsubscribe: (() => void) | undefined;
+  /**
+   * The listening socket and every connection are ours, not grpc-js's. After forceShutdown, Node ends each
+   * connection politely (FIN) and waits for the peer to close its side: a peer that stopped reading never
+   * does, and its socket keeps the process alive for good. Owning the sockets is what lets close() destroy them.
+   */
+  #listener: net.Server | undefined;
+  readonly #sockets = new Set<net.Socket>();
+  #onLastSocketClosed: (() => void) | undefined;
 
   constructor(options: XdsServerOptions) {
     this.#options = options;
@@ -110,43 +120,74 @@ export class XdsServer {
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
   async listen(address: string): Promise<number> {
-    const port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
-        error ? reject(error) : resolve(boundPort),
-      );
+    const { host, port } = splitHostPort(address);
+    const injector = this.#server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const listener = net.createServer((socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => {
+        this.#sockets.delete(socket);
+        if (this.#sockets.size === 0) this.#onLastSocketClosed?.();
+      });
+      injector.injectConnection(socket);
     });
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (error) => this.#options.logger.error({ err: error }, 'xDS listener error'));
+    this.#listener = listener;
     this.#unsubscribe = this.#options.snapshots.subscribe((snapshot) => {
       for (const { protocol } of this.#streams.values()) protocol.onSnapshot(snapshot);
     });
-    return port;
+    return (listener.address() as net.AddressInfo).port;
   }
 
   streams(): TrackedStream[] {
     return [...this.#streams.values()].map((s) => s.protocol);
   }
 
-  /** Stops accepting streams, lets in-flight writes finish for up to graceMs, then closes what is left. */
+  /**
+   * Stops accepting connections, ends every stream and asks every client to go (GOAWAY), waits up to graceMs
+   * for them to, then cancels what is left and destroys every connection, whatever its peer does.
+   */
   async close(graceMs = 5_000): Promise<void> {
     this.#unsubscribe?.();
+    this.#listener?.close();
     for (const { call } of this.#streams.values()) call.end();
+    // tryShutdown's own callback is no measure of this: with injected connections it can fire while
+    // sessions still hold streams. The connections closing is.
+    this.#server.tryShutdown(() => {});
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#server.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.#server.tryShutdown(() => {
+      if (this.#sockets.size === 0) return resolve();
+      const timer = setTimeout(resolve, graceMs);
+      this.#onLastSocketClosed = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
     });
+    this.#server.forceShutdown();
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   #onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void {
     const { logger, controlPlaneId } = this.#options;
     const id = String(++this.#nextStreamId);
     const log = logger.child({ stream: id, peer: call.getPeer() });
+    // grpc-js never completes a write on a stream that was cancelled under it; completing those ourselves
+    // when the stream ends lets the writer stop, and clear its stall timer, instead of waiting for it.
+    const unfinished = new Set<() => void>();
+    const write = (bytes: Buffer, done: () => void) => {
+      const complete = () => {
+        if (unfinished.delete(complete)) done();
+      };
+      unfinished.add(complete);
+      call.write(bytes, complete);
+    };
     const writer = new StreamWriter<Push>(
-      { write: (bytes, done) => call.write(bytes, done) },
+      { write },
       (push) =>
         this.#sotwResponses.get(`${push.typeUrl}\n${push.version}\n${push.nonce}`, push.resources, () =>
           encodeDiscoveryResponse({ versionInfo: push.version, resources: push.resources, typeUrl: push.typeUrl, nonce: push.nonce, controlPlaneId }),
@@ -155,7 +196,10 @@ export class XdsServer {
       { merge: mergePushes },
     );
     const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log), () => new Date(), this.#sotwShared);
-    this.#serve(id, call, protocol, log, () => writer.close());
+    this.#serve(id, call, protocol, log, () => {
+      writer.close();
+      for (const complete of unfinished) complete();
+    });
   }
 
   /**
