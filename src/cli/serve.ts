@@ -1,5 +1,5 @@
 import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 import { createAdminServer, listenHttp } from '../admin/server.ts';
 import { Controller, type ControllerOptions, type WorldSource } from '../controller/controller.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
@@ -112,9 +112,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   let xds: XdsServer | undefined;
   let evaluation: NodeJS.Timeout | undefined;
+  let closing = false;
   const rollout = () => tracker.evaluate(xds?.streams() ?? []);
-  // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK.
+  // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK. Streams closing
+  // during shutdown must not arm a new timer after close() has cleared the last one.
   const evaluateSoon = () => {
+    if (closing) return;
     evaluation ??= setTimeout(() => {
       evaluation = undefined;
       rollout();
@@ -144,12 +147,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   parts.start();
   const started = controller.start();
   const close = async () => {
+    closing = true;
     parts.stop();
     controller.stop();
     if (evaluation) clearTimeout(evaluation);
-    await server.close(2_000);
-    await new Promise<void>((resolve) => admin.close(() => resolve()));
+    // close() alone waits for every open connection, and a keep-alive scraper may never close its own.
+    const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
+    await Promise.all([server.close(2_000), adminClosed]);
   };
   const where = options.source.kind === 'folder' ? { configDir: options.source.dir } : { kubernetes: options.source.kubeconfig ?? 'in-cluster', namespaces: options.source.namespaces };
   void started.then(() => logger.info({ xds: `${options.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, admin: `${adminAddress.address}:${adminAddress.port}`, ...where, snapshot: controller.status().snapshotVersion }, 'infermesh serving'));
@@ -189,14 +194,36 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     settings: settingsFromFlags(values),
     logger,
   });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+  await firstSignal(logger);
+  // The backstop, should a client or a leaked handle hold the process past close(): unref'd, so it fires
+  // only if something still keeps the event loop alive by then.
+  const started = Date.now();
+  let closed = false;
+  setTimeout(() => {
+    logger.error({ afterMs: Date.now() - started, closed }, 'shutdown deadline passed with work still open; exiting');
+    process.exit(1);
+  }, SHUTDOWN_DEADLINE_MS).unref();
+  await server.close();
+  closed = true;
+  return 0;
+}
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once, with 128 + its number as shells do. */
+function firstSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger.warn({ signal }, 'second signal: exiting without finishing shutdown');
+        process.exit(128 + constants.signals[signal]);
+      }
+      received = true;
       logger.info({ signal }, 'shutting down');
       resolve();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
-  await server.close();
-  return 0;
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 
 const REPO = path.join(import.meta.dirname, '..', '..');
 
@@ -20,9 +20,11 @@ export class ServeProcess {
   readonly adminPort: number;
   /** Every stdout line (pino JSON) and stderr line, for assertions and for failure messages. */
   readonly output: string[];
+  readonly #lines: Interface;
 
-  private constructor(child: ChildProcess, exited: Promise<Exit>, ports: { xds: number; admin: number }, output: string[]) {
+  private constructor(child: ChildProcess, exited: Promise<Exit>, ports: { xds: number; admin: number }, output: string[], lines: Interface) {
     this.child = child;
+    this.#lines = lines;
     this.exited = exited;
     this.xdsPort = ports.xds;
     this.adminPort = ports.admin;
@@ -36,8 +38,9 @@ export class ServeProcess {
     const output: string[] = [];
     const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    const lines = createInterface({ input: child.stdout! });
     const ports = await new Promise<{ xds: number; admin: number }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.on('line', (line) => {
         output.push(line);
         const entry = parseJson(line);
         if (entry?.['msg'] !== 'infermesh serving') return;
@@ -45,7 +48,29 @@ export class ServeProcess {
       });
       void exited.then((exit) => reject(new Error(`serve exited before serving (${JSON.stringify(exit)}):\n${output.join('\n')}`)));
     });
-    return new ServeProcess(child, exited, ports, output);
+    return new ServeProcess(child, exited, ports, output, lines);
+  }
+
+  /** Resolves with the first log entry, already written or still to come, that matches. */
+  logged(predicate: (entry: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const match = (line: string) => {
+      const entry = parseJson(line);
+      return entry && predicate(entry) ? entry : undefined;
+    };
+    for (const line of this.output) {
+      const entry = match(line);
+      if (entry) return Promise.resolve(entry);
+    }
+    return new Promise((resolve, reject) => {
+      const onLine = (line: string) => {
+        const entry = match(line);
+        if (!entry) return;
+        this.#lines.off('line', onLine);
+        resolve(entry);
+      };
+      this.#lines.on('line', onLine);
+      void this.exited.then((exit) => reject(new Error(`serve exited (${JSON.stringify(exit)}) before logging what was awaited`)));
+    });
   }
 
   get running(): boolean {
