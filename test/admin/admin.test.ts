@@ -9,14 +9,13 @@ import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import type { SourceWorld } from '../../src/sources/types.ts';
 import { SnapshotStore } from '../../src/xds/snapshot-store.ts';
+import { closeNow } from '../support/close-http.ts';
 
 let server: http.Server | undefined;
 afterEach(async () => {
   const open = server;
   server = undefined;
-  if (!open) return;
-  open.closeAllConnections();
-  await new Promise((resolve) => open.close(resolve));
+  await closeNow(open);
 });
 
 describe('admin server', () => {

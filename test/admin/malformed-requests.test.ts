@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAdminServer, listenHttp } from '../../src/admin/server.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { ServeProcess } from '../support/serve-process.ts';
+import { closeNow } from '../support/close-http.ts';
 
 interface RawResponse {
   status: number;
@@ -52,9 +53,7 @@ beforeEach(async () => {
 afterEach(async () => {
   const open = server;
   server = undefined;
-  if (!open) return;
-  open.closeAllConnections();
-  await new Promise((resolve) => open.close(resolve));
+  await closeNow(open);
 });
 
 async function expectHealthy(): Promise<void> {
