@@ -1,6 +1,6 @@
 import { backendClusterName } from '../envoy/names.ts';
 import type { EndpointSliceObject } from '../sources/types.ts';
-import { runToEnd, type Steps } from '../util/cooperative.ts';
+import type { Steps } from '../util/cooperative.ts';
 import { indexSlices, resolveEndpoints } from './endpoints.ts';
 import type { Model, ModelPolicy } from './types.ts';
 
@@ -27,12 +27,7 @@ function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof inde
   return { policy, backends };
 }
 
-/** Joins accepted policies with the endpoints their Services have. Pure; sorted by model name. */
-export function buildModels(policies: readonly ModelPolicy[], slices: readonly EndpointSliceObject[]): BuiltModels {
-  return runToEnd(buildModelSteps(policies, slices));
-}
-
-/** buildModels, yielding after each model (see cooperative.ts). */
+/** Joins accepted policies with the endpoints their Services have, yielding after each model. Pure; sorted by model name. */
 export function* buildModelSteps(policies: readonly ModelPolicy[], slices: readonly EndpointSliceObject[]): Steps<BuiltModels> {
   const slicesByService = indexSlices(slices);
   yield;

@@ -1,4 +1,4 @@
-import { runToEnd, type Steps } from '../util/cooperative.ts';
+import type { Steps } from '../util/cooperative.ts';
 import type { EncodedModel } from './encode-model.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -43,13 +43,8 @@ function referencedRouteConfigs(listener: ListenerJson): string[] {
  * go-control-plane's Snapshot.Consistent(), stricter: every cluster a route names exists, every EDS cluster
  * has its ClusterLoadAssignment, every route configuration a listener names exists. Returns the problems.
  * `routeClusters` gives, per route configuration, the clusters it names; without it they are read from the
- * configuration itself.
+ * configuration itself. Yields after each cluster (the first look at a cluster decodes it).
  */
-export function checkConsistency(snapshot: Snapshot, routeClusters?: Record<string, readonly string[]>): string[] {
-  return runToEnd(consistencySteps(snapshot, routeClusters));
-}
-
-/** checkConsistency, yielding after each cluster (the first look at a cluster decodes it). */
 export function* consistencySteps(snapshot: Snapshot, routeClusters?: Record<string, readonly string[]>): Steps<string[]> {
   const problems: string[] = [];
   const clusters = snapshot.resources('cluster');
