@@ -1,3 +1,4 @@
+import { bootstrapCommand } from './bootstrap.ts';
 import { explainCommand } from './explain.ts';
 import { injectCommand } from './inject.ts';
 import { inspectCommand } from './inspect.ts';
@@ -14,6 +15,7 @@ Usage:
   infermesh validate PATH...
   infermesh render   --config-dir DIR
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
+  infermesh bootstrap [--xds-address HOST:PORT] [--node-id ID] [--ads sotw|delta]   a sidecar's Envoy bootstrap
   infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
   infermesh explain  --model M [--version V] (--config-dir DIR | --kubeconfig FILE)
   infermesh inspect  --admin URL [--model M] [--watch] [--server HOST:PORT]
@@ -34,6 +36,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         return await renderCommand(rest, out, err);
       case 'inject':
         return await injectCommand(rest, out, err);
+      case 'bootstrap':
+        return await bootstrapCommand(rest, out);
       case 'status':
         return await statusCommand(rest, out, err);
       case 'explain':
@@ -47,7 +51,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
         out.write(HELP);
         return command === undefined ? 2 : 0;
       default:
-        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, status, explain, inspect\n\n${HELP}`);
+        err.write(`infermesh: unknown command "${command}"; valid commands: serve, validate, render, inject, bootstrap, status, explain, inspect\n\n${HELP}`);
         return 2;
     }
   } catch (error) {

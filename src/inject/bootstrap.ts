@@ -9,33 +9,78 @@ import {
 import { type Path, stringAt } from './yaml-nodes.ts';
 
 const XDS_CLUSTER = 'infermesh-xds';
-const SOCKET_ADDRESS_PATH = ['load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
+const ADMIN_CLUSTER = 'envoy-admin';
+const STATUS_LISTENER = 'infermesh-health';
+const ENDPOINT_SOCKET = ['load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
+
+/** The flavour of ADS the sidecar speaks: state of the world or incremental. */
+export type AdsFlavour = 'GRPC' | 'DELTA_GRPC';
+
+/** What differs between sidecars' bootstraps; everything else comes from the template as written. */
+export interface BootstrapOptions {
+  xdsAddress: XdsAddress;
+  /** Envoy's admin interface (default in the template: 127.0.0.1:9901). */
+  adminAddress?: XdsAddress;
+  /** The static listener for probes and Prometheus (default in the template: 0.0.0.0:15021). */
+  statusAddress?: XdsAddress;
+  /** Default in the template: GRPC. */
+  ads?: AdsFlavour;
+  /** Written as a `node` section; without it the node comes from --service-node/--service-cluster. */
+  node?: { id: string; cluster: string };
+}
 
 function yamlScalarText(value: string): string {
   return /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(value) ? value : JSON.stringify(value);
 }
 
+type Edit = { range: [number, number, number]; text: string };
+
+function namedItem(doc: Document, listPath: Path, name: string): unknown {
+  const list = doc.getIn(listPath, true);
+  return isSeq(list) ? list.items.find((item) => isMap(item) && item.get('name') === name) : undefined;
+}
+
+function scalarAt(node: unknown, path: Path, what: string): Scalar & { range: [number, number, number] } {
+  const scalar = isMap(node) ? node.getIn(path, true) : undefined;
+  if (!isScalar(scalar) || !scalar.range) throw new Error(`the Envoy bootstrap template has no ${what}`);
+  return scalar as Scalar & { range: [number, number, number] };
+}
+
+function addressEdits(node: unknown, socketPath: Path, address: XdsAddress, what: string): Edit[] {
+  return [
+    { range: scalarAt(node, [...socketPath, 'address'], `${what} address`).range, text: yamlScalarText(address.host) },
+    { range: scalarAt(node, [...socketPath, 'port_value'], `${what} port`).range, text: String(address.port) },
+  ];
+}
+
 /**
- * The bootstrap with the control plane address written into its `infermesh-xds` cluster. Only the two
- * scalars change: every comment and line of the template stays as it is.
+ * The bootstrap for one sidecar: the template with the control plane address (and, when given, the admin
+ * and status addresses, the ADS flavour and the node) written in. Only those scalars change: every comment
+ * and line of the template stays as it is.
  */
-export function renderBootstrap(template: string, address: XdsAddress): string {
+export function renderBootstrap(template: string, options: BootstrapOptions): string {
   const doc = parseDocument(template);
   if (doc.errors.length > 0) throw new Error(`the Envoy bootstrap template is not valid YAML: ${doc.errors[0]?.message}`);
-  const clusters = doc.getIn(['static_resources', 'clusters'], true);
-  const cluster = isSeq(clusters) ? clusters.items.find((item) => isMap(item) && item.get('name') === XDS_CLUSTER) : undefined;
-  const socket = isMap(cluster) ? cluster.getIn(SOCKET_ADDRESS_PATH, true) : undefined;
-  const host = isMap(socket) ? socket.get('address', true) : undefined;
-  const port = isMap(socket) ? socket.get('port_value', true) : undefined;
-  if (!isScalar(host) || !isScalar(port) || !host.range || !port.range) {
-    throw new Error(`the Envoy bootstrap template has no static cluster "${XDS_CLUSTER}" with a socket_address`);
+  const clusters = ['static_resources', 'clusters'];
+  const edits = addressEdits(namedItem(doc, clusters, XDS_CLUSTER), ENDPOINT_SOCKET, options.xdsAddress, `static cluster "${XDS_CLUSTER}" with a socket_address`);
+  if (options.adminAddress) {
+    edits.push(...addressEdits(doc.contents, ['admin', 'address', 'socket_address'], options.adminAddress, 'admin socket_address'));
+    // The status listener forwards to the admin interface through this cluster: keep the two in step.
+    edits.push(...addressEdits(namedItem(doc, clusters, ADMIN_CLUSTER), ENDPOINT_SOCKET, options.adminAddress, `static cluster "${ADMIN_CLUSTER}"`));
   }
-  const edits = [
-    { range: host.range, text: yamlScalarText(address.host) },
-    { range: port.range, text: String(address.port) },
-  ].sort((a, b) => b.range[0] - a.range[0]);
+  if (options.statusAddress) {
+    const listener = namedItem(doc, ['static_resources', 'listeners'], STATUS_LISTENER);
+    edits.push(...addressEdits(listener, ['address', 'socket_address'], options.statusAddress, `listener "${STATUS_LISTENER}"`));
+  }
+  if (options.ads) {
+    edits.push({ range: scalarAt(doc.contents, ['dynamic_resources', 'ads_config', 'api_type'], 'ads_config.api_type').range, text: options.ads });
+  }
   let text = template;
-  for (const edit of edits) text = text.slice(0, edit.range[0]) + edit.text + text.slice(edit.range[1]);
+  for (const edit of edits.sort((a, b) => b.range[0] - a.range[0])) text = text.slice(0, edit.range[0]) + edit.text + text.slice(edit.range[1]);
+  if (options.node) {
+    text += `\n# The node identity, written by \`infermesh bootstrap --node-id\` (inject passes it on the command line instead).\n` +
+      `node:\n  id: ${JSON.stringify(options.node.id)}\n  cluster: ${JSON.stringify(options.node.cluster)}\n`;
+  }
   return text;
 }
 

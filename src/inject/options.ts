@@ -70,15 +70,19 @@ export const DEFAULT_REQUESTS: ResourceQuantities = { cpu: '100m', memory: '128M
 export const DEFAULT_LIMITS: ResourceQuantities = { cpu: '1', memory: '512Mi' };
 export const DEFAULT_CONCURRENCY = 2;
 
-/** `HOST:PORT` or `[IPv6]:PORT`; throws with a message naming what is wrong. */
-export function parseXdsAddress(text: string): XdsAddress {
+/** `HOST:PORT` or `[IPv6]:PORT` given as `flag`; throws with a message naming what is wrong. */
+export function parseHostPort(flag: string, text: string, example: string): XdsAddress {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
   if (!match || host === undefined || port < 1 || port > 65535) {
-    throw new Error(`--xds-address must be HOST:PORT (e.g. ${DEFAULT_XDS_ADDRESS}), got "${text}"`);
+    throw new Error(`${flag} must be HOST:PORT (e.g. ${example}), got "${text}"`);
   }
   return { host, port };
+}
+
+export function parseXdsAddress(text: string): XdsAddress {
+  return parseHostPort('--xds-address', text, DEFAULT_XDS_ADDRESS);
 }
 
 /** A TCP port number 1-65535 given on the command line. */

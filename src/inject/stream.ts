@@ -114,7 +114,7 @@ export function injectStream(source: string, options: InjectOptions): InjectResu
 
   const state: StreamState = {
     options,
-    bootstrap: renderBootstrap(options.bootstrapTemplate, options.xdsAddress),
+    bootstrap: renderBootstrap(options.bootstrapTemplate, { xdsAddress: options.xdsAddress }),
     injected: 0,
     warnings: [],
     needsBootstrap: new Map(),

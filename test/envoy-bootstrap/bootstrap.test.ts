@@ -107,7 +107,7 @@ describe('envoy/bootstrap.yaml', () => {
 
 describe('renderBootstrap', () => {
   it('writes the xDS address into the infermesh-xds cluster and changes nothing else', () => {
-    const rendered = renderBootstrap(template, { host: 'cp.mesh.svc', port: 9000 });
+    const rendered = renderBootstrap(template, { xdsAddress: { host: 'cp.mesh.svc', port: 9000 } });
     const changed = rendered.split('\n').filter((line, i) => line !== template.split('\n')[i]);
     expect(changed.map((line) => line.trim())).toEqual(['address: cp.mesh.svc', 'port_value: 9000']);
     const xds = named(readBootstrap(rendered)['static_resources'].clusters, 'infermesh-xds');
@@ -115,12 +115,12 @@ describe('renderBootstrap', () => {
   });
 
   it('quotes what would not read back as the same string (IPv6)', () => {
-    const xds = named(readBootstrap(renderBootstrap(template, { host: 'fd00::1', port: 18000 }))['static_resources'].clusters, 'infermesh-xds');
+    const xds = named(readBootstrap(renderBootstrap(template, { xdsAddress: { host: 'fd00::1', port: 18000 } }))['static_resources'].clusters, 'infermesh-xds');
     expect(socketAddress(xds)).toEqual({ address: 'fd00::1', port_value: 18000 });
   });
 
   it('returns the template itself for the default address', () => {
-    expect(renderBootstrap(template, { host: 'infermesh.infermesh-system.svc.cluster.local', port: 18000 })).toBe(template);
+    expect(renderBootstrap(template, { xdsAddress: { host: 'infermesh.infermesh-system.svc.cluster.local', port: 18000 } })).toBe(template);
   });
 });
 

@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { type AdsFlavour, renderBootstrap } from '../inject/bootstrap.ts';
+import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress } from '../inject/options.ts';
+import { UsageError, parseCommandArgs } from './usage.ts';
+
+const HELP = `Usage: infermesh bootstrap [options] > bootstrap.yaml
+
+Prints the Envoy bootstrap of an infermesh sidecar: the same file \`infermesh inject\` ships to each
+namespace, with the addresses below written in. For running a sidecar by hand, next to a local
+\`infermesh serve\`:
+
+  infermesh bootstrap --xds-address 127.0.0.1:18000 --node-id dev.default > bootstrap.yaml
+  envoy -c bootstrap.yaml
+
+Options:
+  --xds-address HOST:PORT     infermesh's ADS address (default ${DEFAULT_XDS_ADDRESS})
+  --ads sotw|delta            the ADS flavour: state of the world (GRPC, default) or incremental (DELTA_GRPC)
+  --node-id ID                writes a node section (id ID, cluster from --node-cluster); without it the
+                              node must come from envoy's --service-node/--service-cluster, as inject does
+  --node-cluster NAME         the node's cluster (default: what follows the first "." in ID, else "default")
+  --admin-address HOST:PORT   Envoy's admin interface (default 127.0.0.1:${ADMIN_PORT})
+  --status-address HOST:PORT  the probe and Prometheus listener (default 0.0.0.0:${STATUS_PORT})
+
+Exit 0 on success, 2 on usage errors.
+`;
+
+const OPTIONS = {
+  'xds-address': { type: 'string' },
+  ads: { type: 'string' },
+  'node-id': { type: 'string' },
+  'node-cluster': { type: 'string' },
+  'admin-address': { type: 'string' },
+  'status-address': { type: 'string' },
+} as const;
+
+const ADS_FLAVOURS: Record<string, AdsFlavour> = { sotw: 'GRPC', delta: 'DELTA_GRPC' };
+
+function nodeFrom(id: string | undefined, cluster: string | undefined): { id: string; cluster: string } | undefined {
+  if (id === undefined) {
+    if (cluster !== undefined) throw new Error('--node-cluster needs --node-id');
+    return undefined;
+  }
+  if (id.trim() === '') throw new Error('--node-id must not be empty');
+  const dot = id.indexOf('.');
+  return { id, cluster: cluster ?? (dot > 0 && dot < id.length - 1 ? id.slice(dot + 1) : 'default') };
+}
+
+/** `infermesh bootstrap`: prints a sidecar's Envoy bootstrap. */
+export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const { values } = parseCommandArgs(argv, OPTIONS, HELP);
+  if (values.help) {
+    out.write(HELP);
+    return 0;
+  }
+  let options;
+  try {
+    const ads = values.ads === undefined ? undefined : ADS_FLAVOURS[values.ads];
+    if (values.ads !== undefined && ads === undefined) throw new Error(`--ads must be sotw or delta, got "${values.ads}"`);
+    const node = nodeFrom(values['node-id'], values['node-cluster']);
+    options = {
+      xdsAddress: parseXdsAddress(values['xds-address'] ?? DEFAULT_XDS_ADDRESS),
+      ...(values['admin-address'] === undefined ? {} : { adminAddress: parseHostPort('--admin-address', values['admin-address'], `127.0.0.1:${ADMIN_PORT}`) }),
+      ...(values['status-address'] === undefined ? {} : { statusAddress: parseHostPort('--status-address', values['status-address'], `0.0.0.0:${STATUS_PORT}`) }),
+      ...(ads === undefined ? {} : { ads }),
+      ...(node === undefined ? {} : { node }),
+    };
+  } catch (error) {
+    throw new UsageError((error as Error).message, HELP);
+  }
+  const template = await readFile(new URL('../../envoy/bootstrap.yaml', import.meta.url), 'utf8');
+  out.write(renderBootstrap(template, options));
+  return 0;
+}
