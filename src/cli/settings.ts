@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../model/types.ts';
 
 /** Flags shared by every command that renders Envoy resources. */
@@ -6,6 +7,7 @@ export const SETTINGS_OPTIONS = {
   'version-header': { type: 'string' },
   'grpc-target': { type: 'string' },
   'sidecar-port': { type: 'string' },
+  'sidecar-address': { type: 'string' },
   'control-plane-namespace': { type: 'string' },
   'allow-cross-namespace': { type: 'string', multiple: true },
 } as const;
@@ -14,6 +16,7 @@ export const SETTINGS_HELP = `  --model-header NAME     request header naming th
   --version-header NAME   request header pinning a version (default ${DEFAULT_SETTINGS.versionHeader})
   --grpc-target NAME      name proxyless gRPC clients dial as xds:///NAME (default ${DEFAULT_SETTINGS.grpcTarget})
   --sidecar-port PORT     port of the sidecar listener (default ${DEFAULT_SETTINGS.sidecarListenerPort})
+  --sidecar-address IP    address the sidecar listener binds (default ${DEFAULT_SETTINGS.sidecarListenerAddress}; 127.0.0.1 keeps it on loopback)
   --control-plane-namespace NS
                           where cluster-wide defaults ConfigMaps live (default $POD_NAMESPACE, else ${DEFAULT_SETTINGS.controlPlaneNamespace})
   --allow-cross-namespace NS
@@ -27,6 +30,7 @@ interface SettingsFlags {
   'version-header'?: string;
   'grpc-target'?: string;
   'sidecar-port'?: string;
+  'sidecar-address'?: string;
   'control-plane-namespace'?: string;
   'allow-cross-namespace'?: string[];
 }
@@ -56,6 +60,10 @@ export function settingsFromFlags(values: SettingsFlags, env: NodeJS.ProcessEnv 
     const port = Number(values['sidecar-port']);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--sidecar-port "${values['sidecar-port']}" must be a port number 1-65535`);
     settings.sidecarListenerPort = port;
+  }
+  if (values['sidecar-address'] !== undefined) {
+    if (isIP(values['sidecar-address']) === 0) throw new Error(`--sidecar-address "${values['sidecar-address']}" must be an IPv4 or IPv6 address, e.g. 0.0.0.0 or 127.0.0.1`);
+    settings.sidecarListenerAddress = values['sidecar-address'];
   }
   return settings;
 }
