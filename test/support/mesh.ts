@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startFakeModelServer, type FakeModelServer, type FakeServerKind } from '../../demo/fake-model-server.ts';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { silentLogger } from '../../src/logging/logger.ts';
-import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
+import { DEFAULT_SETTINGS, type MeshSettings } from '../../src/model/types.ts';
 
 export interface PodSpec {
   kind: FakeServerKind;
@@ -36,7 +36,7 @@ metadata:
   namespace: ${namespace}
   labels: { kubernetes.io/service-name: ${spec.service} }
 addressType: IPv4
-ports: [{ name: grpc, port: ${server.grpcPort} }]
+ports: [{ name: grpc, port: ${server.grpcPort} }, { name: http, port: ${server.httpPort} }]
 endpoints:
   - addresses: ["${spec.host}"]
     conditions: { ready: ${server.ready} }
@@ -67,29 +67,32 @@ export class Mesh {
   readonly pods = new Map<string, FakeModelServer>();
   readonly specs: PodSpec[];
   server!: RunningServer;
+  settings: MeshSettings = DEFAULT_SETTINGS;
 
   private constructor(dir: string, specs: PodSpec[]) {
     this.dir = dir;
     this.specs = specs;
   }
 
-  static async start(specs: PodSpec[], policies: Record<string, string>): Promise<Mesh> {
+  static async start(specs: PodSpec[], policies: Record<string, string>, settings: MeshSettings = DEFAULT_SETTINGS): Promise<Mesh> {
     const mesh = new Mesh(await mkdtemp(path.join(tmpdir(), 'infermesh-e2e-')), specs);
     for (const spec of specs) {
       mesh.pods.set(spec.pod, await startFakeModelServer({ kind: spec.kind, host: spec.host, pod: spec.pod, models: spec.models, version: spec.version }));
     }
     await mesh.writeSlices();
     for (const [name, policy] of Object.entries(policies)) await mesh.writePolicy(name, policy);
-    mesh.server = await mesh.#startServer('127.0.0.1:0');
+    mesh.settings = settings;
+    mesh.server = await mesh.startControlPlane('127.0.0.1:0');
     return mesh;
   }
 
-  #startServer(xdsAddress: string): Promise<RunningServer> {
+  /** A control plane serving this mesh's folder (the mesh's own, or another replica of it). */
+  startControlPlane(xdsAddress: string, settings: MeshSettings = this.settings): Promise<RunningServer> {
     return startServer({
       source: { kind: 'folder', dir: this.dir },
       xdsAddress,
       adminAddress: '127.0.0.1:0',
-      settings: DEFAULT_SETTINGS,
+      settings,
       logger: silentLogger(),
       holdoffMs: 20,
     });
@@ -99,7 +102,7 @@ export class Mesh {
   async restartServer(): Promise<void> {
     const port = this.server.xdsPort;
     await this.server.close();
-    this.server = await this.#startServer(`127.0.0.1:${port}`);
+    this.server = await this.startControlPlane(`127.0.0.1:${port}`);
   }
 
   pod(name: string): FakeModelServer {

@@ -1,0 +1,78 @@
+/**
+ * An Envoy sidecar in front of a Mesh of fake model pods: its own control plane replica on the mesh's
+ * folder (so its listener port is its own: two Envoys on one port would share it through SO_REUSEPORT),
+ * and a real Envoy fed over ADS. `url` is the sidecar listener apps send inference requests to.
+ */
+import { afterEach } from 'vitest';
+import type { RunningServer } from '../../src/cli/serve.ts';
+import type { AdsFlavour } from '../../src/inject/bootstrap.ts';
+import { DEFAULT_SETTINGS, type MeshSettings } from '../../src/model/types.ts';
+import { EnvoyProcess, freePort } from './envoy-process.ts';
+import type { Mesh } from './mesh.ts';
+import type { EnvoyBinary } from './tools.ts';
+
+export class Sidecar {
+  readonly envoy: EnvoyProcess;
+  readonly controlPlane: RunningServer;
+  readonly port: number;
+  readonly settings: MeshSettings;
+
+  private constructor(envoy: EnvoyProcess, controlPlane: RunningServer, settings: MeshSettings) {
+    this.envoy = envoy;
+    this.controlPlane = controlPlane;
+    this.settings = settings;
+    this.port = settings.sidecarListenerPort;
+  }
+
+  static async start(mesh: Mesh, binary: EnvoyBinary, ads: AdsFlavour, nodeId = `sidecar-${ads.toLowerCase()}-${binary.version}`): Promise<Sidecar> {
+    const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
+    const controlPlane = await mesh.startControlPlane('127.0.0.1:0', settings);
+    try {
+      const envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, ads, nodeId });
+      const sidecar = new Sidecar(envoy, controlPlane, settings);
+      await sidecar.waitListening();
+      return sidecar;
+    } catch (error) {
+      await controlPlane.close();
+      throw error;
+    }
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get authority(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** /ready goes LIVE before the pushed listener is bound; wait until it accepts connections. */
+  async waitListening(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await fetch(`${this.url}/`, { signal: AbortSignal.timeout(1_000) });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`sidecar listener ${this.url} not accepting after ${timeoutMs} ms: ${(error as Error).message}\n${this.envoy.logTail()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  async stop(keepLog = false): Promise<void> {
+    await this.envoy.stop(keepLog);
+    await this.controlPlane.close();
+  }
+}
+
+/** True once any test of the calling file failed: Envoy logs are then kept in test-results/envoy/. */
+export function trackFailures(): { readonly failed: boolean } {
+  const state = { failed: false };
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') state.failed = true;
+  });
+  return state;
+}
+
+export { DEFAULT_SETTINGS };
