@@ -144,7 +144,7 @@ describe('infermesh CLI', () => {
   it('rejects an unknown command with the list of valid ones (exit 2)', async () => {
     const { code, err } = await run('deploy');
     expect(code).toBe(2);
-    expect(err).toContain('valid commands: serve, validate, render, inject, status, explain, inspect');
+    expect(err).toContain('valid commands: serve, validate, render, inject, bootstrap, status, explain, inspect');
   });
 
   it('rejects an unknown flag naming the command (exit 2)', async () => {
