@@ -113,3 +113,22 @@ export function cacheEntries(sub: string): string[] {
   const dir = path.join(TOOLS_CACHE, sub);
   return existsSync(dir) ? readdirSync(dir) : [];
 }
+
+/** The kustomize version scripts/tools.sh builds; the lookup insists on it so an old one is not used by accident. */
+export const KUSTOMIZE_VERSION = 'v5.7.1';
+
+/** kustomize from KUSTOMIZE, or the one scripts/tools.sh builds into .cache/tools/bin. */
+export function kustomizeBinary(): Lookup<string> {
+  const hint = `install kustomize ${KUSTOMIZE_VERSION} with \`bash scripts/tools.sh\` (go install into .cache/tools/bin; needs Go)`;
+  const lookup = executable('KUSTOMIZE', path.join(TOOLS_CACHE, 'tools', 'bin', 'kustomize'), hint);
+  if (!lookup.found) return lookup;
+  try {
+    const version = execFileSync(lookup.value, ['version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    if (!version.startsWith(KUSTOMIZE_VERSION) && process.env['KUSTOMIZE'] === undefined) {
+      return { found: false, problem: `${lookup.value} is kustomize ${version}, not ${KUSTOMIZE_VERSION}: ${hint}` };
+    }
+  } catch (error) {
+    return { found: false, problem: `${lookup.value} does not run: ${(error as Error).message}; ${hint}` };
+  }
+  return lookup;
+}
