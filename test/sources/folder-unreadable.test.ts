@@ -1,15 +1,12 @@
 /**
- * Unreadable folders and files. chmod denies nothing to root, so the chmod cases run only as another user;
- * the cases that run everywhere make the folder or a file unreadable by replacing it (a regular file where
- * the folder was, a dangling symbolic link where a file was), which takes the same paths through the source.
+ * Unreadable folders and files, made so by replacing them (a regular file where the folder was, a dangling
+ * symbolic link where a file was). The chmod cases are in folder-chmod.test.ts.
  */
-import { chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderSource } from '../../src/sources/folder.ts';
 import { ChangeSignal, configMapYaml, readUntil, temporaryFolder, versions } from './changes.ts';
-
-const runsAsRoot = process.getuid?.() === 0;
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -34,44 +31,6 @@ const reportsProblem = (origin: string) => (world: Awaited<ReturnType<FolderSour
 const clean = (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.length === 0;
 
 describe('an unreadable config folder or file', () => {
-  it.skipIf(runsAsRoot)('chmod 000 on the folder: nothing throws, the problem is reported, the last objects keep serving', async () => {
-    const seen = signal.count;
-    await chmod(dir, 0o000);
-    try {
-      await signal.after(seen, 'chmod 000 on the folder');
-      const denied = await readUntil(source, signal, reportsProblem(dir), 'the unreadable folder reported');
-      expect(denied.readErrors).toEqual([{ origin: dir, message: expect.stringContaining('EACCES') }]);
-      expect(versions(denied)).toEqual({ policy: '1' });
-    } finally {
-      await chmod(dir, 0o755);
-    }
-    await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '2'));
-    const recovered = await readUntil(source, signal, (world) => clean(world) && versions(world)['policy'] === '2', 'recovery after chmod 755');
-    expect(recovered.readErrors).toEqual([]);
-  });
-
-  it.skipIf(runsAsRoot)('chmod 000 on a file or a subfolder: their objects keep serving, the rest is read, both recover', async () => {
-    await mkdir(path.join(dir, 'team'));
-    await writeFile(path.join(dir, 'team', 'team.yaml'), configMapYaml('team', '1'));
-    await readUntil(source, signal, (world) => versions(world)['team'] === '1', 'the subfolder read');
-    await chmod(path.join(dir, 'policy.yaml'), 0o000);
-    await chmod(path.join(dir, 'team'), 0o000);
-    try {
-      await writeFile(path.join(dir, 'other.yaml'), configMapYaml('other', '1'));
-      const denied = await readUntil(source, signal, (world) => versions(world)['other'] === '1' && world.readErrors.length >= 2, 'both problems reported');
-      expect(versions(denied)).toEqual({ other: '1', policy: '1', team: '1' });
-      expect(denied.readErrors).toEqual([
-        { origin: 'team/', message: expect.stringContaining('cannot list: EACCES') },
-        { origin: 'policy.yaml', message: expect.stringContaining('cannot read: EACCES') },
-        { origin: 'policy.yaml', message: expect.stringContaining('keeps serving the 1 object') },
-      ]);
-    } finally {
-      await chmod(path.join(dir, 'policy.yaml'), 0o644);
-      await chmod(path.join(dir, 'team'), 0o755);
-    }
-    await readUntil(source, signal, clean, 'recovery after chmod back (a permission change alone, no content change)');
-  });
-
   it('the folder replaced by a regular file: nothing throws, the problem is reported, the last objects keep serving', async () => {
     const seen = signal.count;
     await rename(dir, `${dir}.moved`);
