@@ -6,7 +6,7 @@ import { DEFAULT_SETTINGS } from '../model/types.ts';
  */
 
 /** The Envoy image of the sidecar: distroless (no shell), runs as the `nonroot` user 65532. */
-export const DEFAULT_ENVOY_IMAGE = 'envoyproxy/envoy:distroless-v1.36.2';
+export const DEFAULT_ENVOY_IMAGE = 'envoyproxy/envoy:distroless-v1.40.0';
 /** The control plane's ADS address: Service `infermesh` in `infermesh-system`, port `grpc-xds`. */
 export const DEFAULT_XDS_ADDRESS = 'infermesh.infermesh-system.svc.cluster.local:18000';
 /** The listener infermesh pushes to every sidecar: serve's --sidecar-port, whose default this is. */

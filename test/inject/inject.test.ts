@@ -92,7 +92,7 @@ describe('the injected sidecar', () => {
   const sidecar = spec.initContainers[0];
 
   it('runs Envoy on the mounted bootstrap, named after the pod', () => {
-    expect(sidecar).toMatchObject({ name: 'infermesh-proxy', image: 'envoyproxy/envoy:distroless-v1.36.2', restartPolicy: 'Always' });
+    expect(sidecar).toMatchObject({ name: 'infermesh-proxy', image: 'envoyproxy/envoy:distroless-v1.40.0', restartPolicy: 'Always' });
     expect(sidecar.args.join(' ')).toBe(
       '-c /etc/infermesh/bootstrap.yaml --service-cluster $(POD_NAMESPACE) --service-node $(POD_NAME).$(POD_NAMESPACE) ' +
         '--log-level warn --disable-hot-restart --concurrency 2',
