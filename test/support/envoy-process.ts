@@ -74,7 +74,8 @@ export class EnvoyProcess {
       node: { id: options.nodeId, cluster: 'test' },
     });
     mkdirSync(ENVOY_LOG_DIR, { recursive: true });
-    const stem = path.join(ENVOY_LOG_DIR, `${options.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}-${options.binary.version}-${process.pid}-${started}`);
+    const baseId = uniqueBaseId();
+    const stem = path.join(ENVOY_LOG_DIR, `${options.nodeId.replace(/[^A-Za-z0-9._-]/g, '_')}-${baseId}`);
     const configFile = `${stem}.bootstrap.yaml`;
     const logFile = `${stem}.log`;
     writeFileSync(configFile, bootstrap);
@@ -82,7 +83,7 @@ export class EnvoyProcess {
     const args = [
       '-c', configFile,
       '--concurrency', String(options.concurrency ?? 1),
-      '--base-id', String(uniqueBaseId()),
+      '--base-id', String(baseId),
       '--log-level', options.logLevel ?? 'info',
       '--log-format', '[%Y-%m-%d %T.%e][%l][%n] %v',
     ];
