@@ -7,8 +7,8 @@ import { mkdirSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } f
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { renderBootstrap, type AdsFlavour } from '../../src/inject/bootstrap.ts';
-import type { EnvoyBinary } from './tools.ts';
-import { REPO } from './tools.ts';
+// Not from ./tools.ts: the demo and the benchmark start Envoys with this class, outside vitest.
+import { REPO, type EnvoyBinary } from '../../scripts/envoy-lookup.ts';
 
 export const ENVOY_LOG_DIR = path.join(REPO, 'test-results', 'envoy');
 const TEMPLATE = readFileSync(path.join(REPO, 'envoy', 'bootstrap.yaml'), 'utf8');

