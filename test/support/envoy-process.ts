@@ -40,6 +40,8 @@ export interface EnvoyOptions {
   /** Default 1. */
   concurrency?: number;
   logLevel?: string;
+  /** How long start() waits for /ready to say LIVE; default 20 s (thousands of clusters take longer). */
+  readyTimeoutMs?: number;
 }
 
 export class EnvoyProcess {
@@ -91,7 +93,7 @@ export class EnvoyProcess {
     closeSync(log);
     const envoy = new EnvoyProcess(options, child, adminPort, statusPort, logFile, bootstrap);
     try {
-      await envoy.waitReady();
+      await envoy.waitReady(options.readyTimeoutMs);
     } catch (error) {
       envoy.stop(true);
       throw error;
