@@ -1,5 +1,5 @@
 import type { Backend, CircuitBreakerPolicy, Model } from '../model/types.ts';
-import { BLACKHOLE_CLUSTER } from './names.ts';
+import { BLACKHOLE_CLUSTER, CLUSTER_METADATA_NAMESPACE } from './names.ts';
 import { outlierDetection } from './outlier-detection.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
 
@@ -36,6 +36,13 @@ function http2Upstream(): Json {
   };
 }
 
+/** What the sidecar's access log names as the routed model, backend and version (src/envoy/access-log.ts). */
+function backendMetadata(model: Model, backend: Backend): Json {
+  const fields: Json = { model: model.policy.model, backend: backend.name };
+  if (backend.version !== undefined) fields['version'] = backend.version;
+  return { filter_metadata: { [CLUSTER_METADATA_NAMESPACE]: fields } };
+}
+
 /** One EDS cluster per (model, backend), carrying the model's outlier detection and circuit breakers. */
 export function backendCluster(model: Model, backend: Backend): Json {
   const cluster = edsCluster(backend.clusterName);
@@ -43,6 +50,7 @@ export function backendCluster(model: Model, backend: Backend): Json {
   if (outlier) cluster['outlier_detection'] = outlierDetection(outlier);
   if (circuitBreaker) cluster['circuit_breakers'] = circuitBreakers(circuitBreaker);
   if (protocol === 'grpc') cluster['typed_extension_protocol_options'] = http2Upstream();
+  cluster['metadata'] = backendMetadata(model, backend);
   return cluster;
 }
 

@@ -1,5 +1,6 @@
 import type { MeshSettings } from '../model/types.ts';
 import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from './names.ts';
+import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
 
@@ -33,6 +34,9 @@ export function sidecarListener(settings: MeshSettings): Json {
     rds: rdsOverAds(SIDECAR_ROUTE_CONFIG),
     http_filters: httpFilters(),
     local_reply_config: localReplyConfig(settings),
+    // One JSON line per request on Envoy's stdout. Only here: the API listener is read by gRPC clients,
+    // which write no access logs.
+    access_log: sidecarAccessLog(settings),
   };
   return {
     name: SIDECAR_LISTENER,

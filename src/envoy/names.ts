@@ -12,3 +12,6 @@ export const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 export function backendClusterName(model: string, backend: string): string {
   return `infermesh|${model}|${backend}`;
 }
+
+/** Filter-metadata namespace of a backend cluster: its model, backend and version, for access logs. */
+export const CLUSTER_METADATA_NAMESPACE = 'infermesh';
