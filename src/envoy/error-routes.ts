@@ -13,6 +13,18 @@ export const GRPC_INVALID_ARGUMENT = 3;
  * direct_response would be nicer for Envoy, but proxyless gRPC clients NACK the whole RouteConfiguration.
  */
 export function abortRoute(name: string, match: Json, grpcStatus: number): Json {
+  return faultAbortRoute(name, match, { grpc_status: grpcStatus });
+}
+
+/**
+ * The same with an HTTP status, for routes only REST callers reach (paths like /v2/models/M/versions/V/infer,
+ * which no gRPC method has): Envoy answers it with that status, where a grpc_status abort answers HTTP 200.
+ */
+export function httpAbortRoute(name: string, match: Json, httpStatus: number): Json {
+  return faultAbortRoute(name, match, { http_status: httpStatus });
+}
+
+function faultAbortRoute(name: string, match: Json, status: Json): Json {
   return {
     name,
     match,
@@ -20,7 +32,7 @@ export function abortRoute(name: string, match: Json, grpcStatus: number): Json 
     typed_per_filter_config: {
       [FAULT_FILTER]: {
         '@type': EXTENSION_TYPES.fault,
-        abort: { grpc_status: grpcStatus, percentage: { numerator: 100, denominator: 'HUNDRED' } },
+        abort: { ...status, percentage: { numerator: 100, denominator: 'HUNDRED' } },
       },
     },
   };

@@ -3,46 +3,57 @@ import type { MeshSettings } from '../model/types.ts';
 type Json = Record<string, unknown>;
 
 /**
- * Error routes abort with a gRPC status through the fault filter, because proxyless gRPC clients reject
- * direct_response routes. For plain HTTP callers of the sidecar, these mappers turn that local reply into
- * the JSON 404 / 400 the routing contract promises. gRPC callers (content-type application/grpc...) keep the
- * gRPC status untouched.
+ * Error routes abort through the fault filter, because proxyless gRPC clients reject direct_response routes.
+ * Envoy answers such an abort with a bare "fault filter abort" (HTTP 200 text/plain for a grpc_status abort),
+ * so these mappers write the answers the routing contract promises: for plain HTTP callers the JSON 404 /
+ * 400, for gRPC callers (content-type application/grpc...) a grpc-message saying what was wrong (Envoy sends
+ * a gRPC local reply's body as its grpc-message and keeps the aborted gRPC status). First match wins.
  */
 export function localReplyConfig(settings: MeshSettings): Json {
-  const notGrpc = {
-    header_filter: {
-      header: { name: 'content-type', string_match: { prefix: 'application/grpc' }, invert_match: true },
-    },
-  };
   const faultInjected = { response_flag_filter: { flags: ['FI'] } };
-  const modelHeaderPresent = { header_filter: { header: { name: settings.modelHeader, present_match: true } } };
+  // A caller without any content-type (curl's GET, a health probe) is not a gRPC caller; without
+  // treat_missing_header_as_empty an absent header matches neither this matcher nor its inversion.
+  const grpcCaller = (grpc: boolean) => ({
+    header_filter: {
+      header: {
+        name: 'content-type',
+        string_match: { prefix: 'application/grpc' },
+        invert_match: !grpc,
+        treat_missing_header_as_empty: true,
+      },
+    },
+  });
+  const present = (name: string) => ({ header_filter: { header: { name, present_match: true } } });
+  const notFoundByPath = { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 404, runtime_key: 'infermesh.local_reply.path_not_found' } } } };
+  const when = (...filters: Json[]): Json => ({ and_filter: { filters: [faultInjected, ...filters] } });
+
   const model = `%REQ(${settings.modelHeader})%`;
   const version = `%REQ(${settings.versionHeader})%`;
+  const path = '%REQ(:PATH)%';
+  const messages = {
+    modelVersion: `no model named "${model}" with version "${version}" is served here`,
+    model: `no model named "${model}" is served here`,
+    path: `no model version at ${path} is served here`,
+    header: `set the ${settings.modelHeader} header (and optionally ${settings.versionHeader}), or call a /v1/models/M or /v2/models/M path of a known model`,
+    // gRPC methods have no model paths: only the header can name the model.
+    grpcHeader: `the ${settings.modelHeader} header is required: set it to the model to call (and optionally ${settings.versionHeader} to pin a version)`,
+  };
+  const json = (status: number, body: Json): Json => ({ status_code: status, body_format_override: { json_format: body } });
+  const grpcMessage = (text: string): Json => ({ body_format_override: { text_format_source: { inline_string: text } } });
+
   return {
     mappers: [
       {
-        filter: { and_filter: { filters: [faultInjected, notGrpc, modelHeaderPresent] } },
-        status_code: 404,
-        body_format_override: {
-          json_format: {
-            error: 'model_not_found',
-            model,
-            version,
-            message: `no model named "${model}" (version "${version}") is served here`,
-          },
-        },
+        filter: when(grpcCaller(false), present(settings.modelHeader), present(settings.versionHeader)),
+        ...json(404, { error: 'model_not_found', model, version, message: messages.modelVersion }),
       },
-      {
-        filter: { and_filter: { filters: [faultInjected, notGrpc] } },
-        status_code: 400,
-        body_format_override: {
-          json_format: {
-            error: 'model_header_required',
-            path: '%REQ(:PATH)%',
-            message: `set the ${settings.modelHeader} header (and optionally ${settings.versionHeader}), or call a /v1/models/M or /v2/models/M path of a known model`,
-          },
-        },
-      },
+      { filter: when(grpcCaller(false), present(settings.modelHeader)), ...json(404, { error: 'model_not_found', model, message: messages.model }) },
+      // An unknown /versions/V in a REST path (no model header): that route aborts with HTTP 404 itself.
+      { filter: when(grpcCaller(false), notFoundByPath), ...json(404, { error: 'model_not_found', path, message: messages.path }) },
+      { filter: when(grpcCaller(false)), ...json(400, { error: 'model_header_required', path, message: messages.header }) },
+      { filter: when(grpcCaller(true), present(settings.modelHeader), present(settings.versionHeader)), ...grpcMessage(messages.modelVersion) },
+      { filter: when(grpcCaller(true), present(settings.modelHeader)), ...grpcMessage(messages.model) },
+      { filter: when(grpcCaller(true)), ...grpcMessage(messages.grpcHeader) },
     ],
   };
 }

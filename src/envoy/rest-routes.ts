@@ -1,4 +1,5 @@
 import type { Model } from '../model/types.ts';
+import { httpAbortRoute } from './error-routes.ts';
 import { singleBackendAction, splitAction } from './route-action.ts';
 
 type Json = Record<string, unknown>;
@@ -14,26 +15,50 @@ function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Matches `/v1/models/M`, `/v1/models/M:predict`, `/v2/models/M/infer`, but not `/v1/models/M2`. */
-function pathRegex(prefix: string, name: string, version?: string): Json {
-  const versionPart = version === undefined ? '' : `/versions/${escapeRegex(version)}`;
+/** A `/versions/V` segment of any V: what the known-version routes before it did not take. */
+const ANY_VERSION = '[^/:]+';
+
+/**
+ * Matches `/v1/models/M`, `/v1/models/M:predict`, `/v2/models/M/infer`, but not `/v1/models/M2`; with a
+ * version pattern, only `/v1/models/M/versions/V...`.
+ */
+function pathRegex(prefix: string, name: string, versionPattern?: string): Json {
+  const versionPart = versionPattern === undefined ? '' : `/versions/${versionPattern}`;
   return { safe_regex: { regex: `^${escapeRegex(prefix + name)}${versionPart}([/:].*)?$` } };
 }
 
-/** Path-selected routes for callers that send no model header (TF Serving and Triton REST clients). */
+const HTTP_NOT_FOUND = 404;
+
+/**
+ * An alias in a REST path is infermesh's name, not the server's: the path is rewritten to the model's own
+ * name, as a caller sending the alias in the model header still names the real model in the body. (Only
+ * Envoy takes REST path routes; no gRPC method has such a path.)
+ */
+function aliasRewrite(prefix: string, alias: string, model: string): Json {
+  return { regex_rewrite: { pattern: { regex: `^${escapeRegex(prefix + alias)}` }, substitution: prefix + model } };
+}
+
+/**
+ * Path-selected routes for callers that send no model header (TF Serving and Triton REST clients): a
+ * `/versions/V` in the path pins V, or answers 404 when no backend has V (as x-model-version does), and
+ * any other path of the model takes the weighted split.
+ */
 export function restPathRoutes(model: Model): Json[] {
   const routes: Json[] = [];
+  const own = model.policy.model;
   for (const prefix of REST_PREFIXES[model.policy.server]) {
-    for (const name of [model.policy.model, ...model.policy.aliases]) {
+    for (const name of [own, ...model.policy.aliases]) {
+      const rewrite = name === own ? {} : aliasRewrite(prefix, name, own);
       for (const backend of model.backends) {
         if (backend.version === undefined) continue;
         routes.push({
           name: `${prefix}${name}|version=${backend.version}`,
-          match: pathRegex(prefix, name, backend.version),
-          route: singleBackendAction(model, backend),
+          match: pathRegex(prefix, name, escapeRegex(backend.version)),
+          route: { ...singleBackendAction(model, backend), ...rewrite },
         });
       }
-      routes.push({ name: `${prefix}${name}`, match: pathRegex(prefix, name), route: splitAction(model) });
+      routes.push(httpAbortRoute(`${prefix}${name}|unknown-version`, pathRegex(prefix, name, ANY_VERSION), HTTP_NOT_FOUND));
+      routes.push({ name: `${prefix}${name}`, match: pathRegex(prefix, name), route: { ...splitAction(model), ...rewrite } });
     }
   }
   return routes;

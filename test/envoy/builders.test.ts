@@ -204,6 +204,21 @@ describe('restPathRoutes', () => {
     expect(routes.some((route) => matcher(route).test(path))).toBe(false);
   });
 
+  it('answers an unknown /versions/V of the model with an HTTP 404 abort, before the split takes the path', () => {
+    const routes = restPathRoutes(testModel(testPolicy({ server: 'triton' })));
+    const first = routes.find((route) => matcher(route).test('/v2/models/resnet50/versions/9/infer'));
+    expect(first?.['name']).toBe('/v2/models/resnet50|unknown-version');
+    expect(JSON.stringify(first?.['typed_per_filter_config'])).toContain('"http_status":404');
+  });
+
+  it('rewrites an alias in the path to the model\'s own name, and leaves the own name alone', () => {
+    const routes = restPathRoutes(testModel(testPolicy({ server: 'tfserving', aliases: ['resnet'] })));
+    const alias = routes.find((route) => matcher(route).test('/v1/models/resnet/versions/2:predict'));
+    expect((alias?.['route'] as Record<string, unknown>)['regex_rewrite']).toEqual({ pattern: { regex: '^/v1/models/resnet' }, substitution: '/v1/models/resnet50' });
+    const own = routes.find((route) => matcher(route).test('/v1/models/resnet50:predict'));
+    expect((own?.['route'] as Record<string, unknown>)['regex_rewrite']).toBeUndefined();
+  });
+
   it('escapes regex characters in model names', () => {
     const routes = restPathRoutes(testModel(testPolicy({ model: 'org/bert.v1', server: 'triton' })));
     expect(routes.some((route) => matcher(route).test('/v2/models/org/bertXv1/infer'))).toBe(false);
