@@ -55,6 +55,22 @@ export class Snapshot {
     return new SelectionView(this.resources(kind), names, (name) => hidden.has(`${kind}/${name}`));
   }
 
+  /**
+   * This snapshot plus the named clusters of `from`, with their ClusterLoadAssignments: what a proxy whose
+   * routes still come from `from` must keep until it takes the new routes (make before break). Same version.
+   */
+  keepingClusters(from: Snapshot, names: readonly string[]): Snapshot {
+    const resources = new Map(RESOURCE_KINDS.map((kind) => [kind, new Map(this.resources(kind))]));
+    for (const kind of ['cluster', 'endpoint'] as const) {
+      const kept = resources.get(kind)!;
+      for (const name of names) {
+        const resource = from.resources(kind).get(name);
+        if (resource && !kept.has(name)) kept.set(name, resource);
+      }
+    }
+    return new Snapshot(this.version, resources, new Set(this.#hiddenFromWildcard));
+  }
+
   count(): Record<ResourceKind, number> {
     return Object.fromEntries(RESOURCE_KINDS.map((kind) => [kind, this.resources(kind).size])) as Record<ResourceKind, number>;
   }

@@ -3,6 +3,7 @@ import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DeltaDiscoveryRequest } from './delta-messages.ts';
 import type { NodeInfo } from './messages.ts';
+import { clustersFor, routesMayMove } from './make-before-break.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { NackRecord } from './sotw-stream.ts';
 
@@ -162,6 +163,9 @@ export class DeltaStream {
   /** Responses the transport has not taken yet; while there are any, the latest new snapshot waits here. */
   #writing = 0;
   #waiting: Snapshot | undefined;
+  /** The newest snapshot seen, and the routes the client last accepted all of (see make-before-break.ts). */
+  #latest: Snapshot | undefined;
+  #routesAccepted: Snapshot | undefined;
 
   /**
    * `send` may return a promise settled once the transport has taken the response; snapshots published
@@ -194,27 +198,66 @@ export class DeltaStream {
     const changes = new Changes();
     // Forward only: a request handled with an older snapshot than this type has seen uses the newer one.
     const basis = state.basis;
-    const current = !snapshot || (basis && snapshot.sequence <= basis.sequence) ? basis : snapshot;
+    const newest = !snapshot || (basis && snapshot.sequence <= basis.sequence) ? basis : snapshot;
+    const current = newest && (this.#source(kind, newest) ?? basis);
     if (current) this.#advance(kind, state, current, changes);
     if (existing) this.#changeSubscription(kind, state, request, changes);
     else this.#firstSubscription(kind, state, request, current);
     if (current && !state.basis) this.#reconcileAll(kind, state, current, changes);
     if (current) this.#flush(kind, state, current, changes);
+    this.#catchUp(newest);
+  }
+
+  /**
+   * Where a type's changes come from (make-before-break.ts): clusters and endpoints keep what the routes the
+   * client may run still name; routes wait (undefined) while the clusters they add warm.
+   */
+  #source(kind: ResourceKind, target: Snapshot): Snapshot | undefined {
+    const clusters = this.#types.get('cluster');
+    const wildcard = clusters?.wildcard ?? false;
+    const routes = this.#types.get('route')?.basis;
+    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#differ, [routes, this.#routesAccepted], target, wildcard);
+    if (kind !== 'route' || !clusters) return target;
+    const endpoints = this.#types.get('endpoint');
+    const accepted = clusters.ackedResources;
+    const ready = routesMayMove(this.#differ, routes, target, {
+      wildcard,
+      accepted: (name) => accepted.has(name),
+      refused: clusters.rejected.size > 0,
+      endpointsSent: (name) => (endpoints ? (endpoints.wildcard || endpoints.names.has(name)) && endpoints.basis?.resources('endpoint').has(name) === true : undefined),
+    });
+    return ready ? target : undefined;
+  }
+
+  /** An answer or a subscription may release routes held for warming clusters, or clusters kept for routes. */
+  #catchUp(snapshot: Snapshot | undefined): void {
+    if (snapshot && (!this.#latest || snapshot.sequence >= this.#latest.sequence)) this.#latest = snapshot;
+    const latest = this.#latest;
+    for (const kind of ['cluster', 'endpoint', 'route'] as const) {
+      const state = this.#types.get(kind);
+      const source = latest && state?.basis ? this.#source(kind, latest) : undefined;
+      if (!state || !source || source === state.basis) continue;
+      const changes = new Changes();
+      this.#advance(kind, state, source, changes);
+      this.#flush(kind, state, source, changes);
+    }
   }
 
   /** Pushes, in CDS, EDS, LDS, RDS order (make before break), what the new snapshot changes here. */
   onSnapshot(snapshot: Snapshot): void {
+    this.#latest = snapshot;
     if (this.#writing > 0) {
       this.#waiting = snapshot;
       return;
     }
     for (const kind of RESOURCE_KINDS) {
       const state = this.#types.get(kind);
-      if (!state) continue;
+      const source = state && this.#source(kind, snapshot);
+      if (!state || !source) continue;
       const changes = new Changes();
-      if (state.basis) this.#advance(kind, state, snapshot, changes);
-      else this.#reconcileAll(kind, state, snapshot, changes);
-      this.#flush(kind, state, snapshot, changes);
+      if (state.basis) this.#advance(kind, state, source, changes);
+      else this.#reconcileAll(kind, state, source, changes);
+      this.#flush(kind, state, source, changes);
     }
   }
 
@@ -368,6 +411,7 @@ export class DeltaStream {
       }
       if (answered === nonce) break;
     }
+    if (kind === 'route' && state.pending.size === 0) this.#routesAccepted = state.basis;
     state.settle();
   }
 }

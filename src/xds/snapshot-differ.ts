@@ -27,6 +27,24 @@ export class SnapshotDiffer {
     return hidden;
   }
 
+  readonly #bridges = new WeakMap<Snapshot, WeakMap<Snapshot, Snapshot>>();
+
+  /**
+   * `to`, keeping the clusters (and endpoints) of `from` that it drops (Snapshot.keepingClusters), or `to`
+   * itself when it drops none. Shared, so streams at the same point hold one bridge between them.
+   */
+  keepingClusters(from: Snapshot, to: Snapshot): Snapshot {
+    if (from === to) return to;
+    let fromTo = this.#bridges.get(to);
+    if (!fromTo) this.#bridges.set(to, (fromTo = new WeakMap()));
+    let bridge = fromTo.get(from);
+    if (!bridge) {
+      const dropped = this.changed(from, to, 'cluster').filter((name) => !to.resources('cluster').has(name));
+      fromTo.set(from, (bridge = dropped.length === 0 ? to : to.keepingClusters(from, dropped)));
+    }
+    return bridge;
+  }
+
   /** Names whose existence, version or visibility to wildcard differ between two snapshots. */
   changed(from: Snapshot, to: Snapshot, kind: ResourceKind): readonly string[] {
     let fromTo = this.#changes.get(to);

@@ -3,6 +3,7 @@ import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
 import { SelectionCache, SubscriptionInterner, subscriptionKey, type Selection } from './selection-cache.ts';
+import { clustersFor, routesMayMove } from './make-before-break.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 
 /** Work every stream would otherwise repeat for each snapshot; the server shares one across its streams. */
@@ -133,6 +134,8 @@ export class SotwStream {
   readonly #sentSnapshot = new Map<ResourceKind, Snapshot>();
   /** Per type, the key of the current subscription in the shared selection cache. */
   readonly #subscriptionKeys = new Map<ResourceKind, string>();
+  /** The newest snapshot seen: what held-back changes (see make-before-break.ts) catch up with. */
+  #latest: Snapshot | undefined;
   #nonce = 0;
 
   constructor(id: string, send: (push: Push) => void, events: StreamEvents, now: () => Date = () => new Date(), shared: SharedWork = newSharedWork()) {
@@ -171,6 +174,7 @@ export class SotwStream {
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
     else if (!previous && request.versionInfo !== '' && snapshot && this.#resume(kind, state, request.versionInfo, snapshot)) return;
     if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
+    this.#catchUp(snapshot);
   }
 
   /**
@@ -194,6 +198,35 @@ export class SotwStream {
     for (const kind of RESOURCE_KINDS) {
       if (this.#types.has(kind)) this.#push(kind, snapshot, false);
     }
+    this.#latest = snapshot;
+  }
+
+  /** An ACK or a new subscription may release routes held for warming clusters, or clusters kept for routes. */
+  #catchUp(snapshot: Snapshot | undefined): void {
+    if (snapshot && (!this.#latest || snapshot.sequence >= this.#latest.sequence)) this.#latest = snapshot;
+    for (const kind of ['cluster', 'endpoint', 'route'] as const) {
+      if (this.#types.has(kind)) this.#push(kind, this.#latest, false);
+    }
+  }
+
+  /**
+   * Where a type's response comes from (make-before-break.ts): clusters and endpoints keep what the routes the
+   * client may run still name; routes wait (or, when asked, repeat the last ones) while new clusters warm.
+   */
+  #source(kind: ResourceKind, target: Snapshot, force: boolean): Snapshot | undefined {
+    const clusters = this.#types.get('cluster');
+    const wildcard = clusters?.subscription === 'wildcard';
+    const routesSent = this.#sentSnapshot.get('route');
+    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#shared.differ, [routesSent, this.#ackedBase.get('route')], target, wildcard);
+    if (kind !== 'route' || !clusters) return target;
+    const endpoints = this.#types.get('endpoint');
+    const ready = routesMayMove(this.#shared.differ, routesSent, target, {
+      wildcard,
+      accepted: (name) => clusters.ackedResources.has(name),
+      refused: currentNack(clusters) !== undefined,
+      endpointsSent: (name) => endpoints?.sentResources.has(name),
+    });
+    return ready ? target : force ? routesSent : undefined;
   }
 
   #recordReply(kind: ResourceKind, state: TypeSyncState, request: DiscoveryRequest): void {
@@ -228,8 +261,9 @@ export class SotwStream {
     return this.#shared.selections.get(snapshot, kind, state.subscription, key);
   }
 
-  #push(kind: ResourceKind, snapshot: Snapshot | undefined, force: boolean): void {
+  #push(kind: ResourceKind, target: Snapshot | undefined, force: boolean): void {
     const state = this.#types.get(kind);
+    const snapshot = state && target ? this.#source(kind, target, force) : undefined;
     if (!state || !snapshot) return;
     const selection = this.#selection(kind, state, snapshot);
     const version = selection.version;
