@@ -126,6 +126,16 @@ describeWithTool('routing contract through an Envoy sidecar, REST over HTTP/1.1'
         expect(bert.get('bert-v2-a')).toBeGreaterThan(20);
       });
 
+      it('received only the sidecar listener and its matcher-tree RouteConfiguration (README "What is pushed")', async () => {
+        const dump = await sidecar().envoy.adminJson<{ configs: Record<string, unknown>[] }>('/config_dump');
+        const of = (type: string) => dump.configs.find((config) => String(config['@type']).endsWith(`.${type}`)) ?? {};
+        const listeners = (of('ListenersConfigDump')['dynamic_listeners'] ?? []) as { name: string }[];
+        const routes = (of('RoutesConfigDump')['dynamic_route_configs'] ?? []) as { route_config: { name: string; virtual_hosts: { matcher?: unknown }[] } }[];
+        expect(listeners.map((listener) => listener.name)).toEqual(['infermesh-sidecar']);
+        expect(routes.map((route) => route.route_config.name)).toEqual(['infermesh-sidecar']);
+        expect(routes[0]?.route_config.virtual_hosts[0]?.matcher).toBeDefined();
+      });
+
       it('x-model: M with x-model-version: V reaches only V\'s backend', async () => {
         expect([...(await podsOf(sidecar(), 30, TRITON_INFER, { 'x-model': 'resnet50', 'x-model-version': '2' })).keys()]).toEqual(['resnet50-v2-a']);
         expect(servedBy(await podsOf(sidecar(), 30, TRITON_INFER, { 'x-model': 'resnet50', 'x-model-version': '1' }), 'resnet50-v1')).toBe(30);
