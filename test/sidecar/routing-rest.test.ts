@@ -162,8 +162,8 @@ describeWithTool('routing contract through an Envoy sidecar, REST over HTTP/1.1'
       });
 
       it('no x-model: a /v2/models/M or /v1/models/M path routes by path, across the split', async () => {
-        const triton = await podsOf(sidecar(), 100, TRITON_INFER);
-        expect(servedBy(triton, 'resnet50-v1')).toBeGreaterThan(60);
+        const triton = await podsOf(sidecar(), 200, TRITON_INFER);
+        expect(servedBy(triton, 'resnet50-v1')).toBeGreaterThan(140);
         expect(servedBy(triton, 'resnet50-v2')).toBeGreaterThan(0);
         const tf = await podsOf(sidecar(), 60, TF_PREDICT);
         expect(tf.get('bert-v1-a')).toBeGreaterThan(10);
