@@ -5,8 +5,10 @@
  *
  *   BENCH_CLIENTS (default 1000)   BENCH_MODELS (default 1000,10000)   BENCH_NETWORK_MODELS (default 1000)
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
+ *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
+ *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +27,7 @@ import { encodeDiscoveryResponse } from '../src/xds/messages.ts';
 import { XdsServer } from '../src/xds/server.ts';
 import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import type { ChurnFigures } from './churn.ts';
+import type { DataPlaneResult } from './data-plane.ts';
 import { measureHealthz } from './healthz.ts';
 import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
@@ -35,6 +38,7 @@ const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
 const MODEL_COUNTS = (process.env['BENCH_MODELS'] ?? '1000,10000').split(',').map(Number);
 const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
 const CHURN_SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 60);
+const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
 const rows: string[][] = [];
@@ -224,6 +228,38 @@ async function measureChurn(): Promise<void> {
   rows.push([`RSS after ${churn.seconds} s churn with a client, ${churn.models} models`, `${churn.rssAfterMb} MB`, '-', '-', `from ${churn.rssBeforeMb} MB, peak ${churn.rssPeakMb} MB; ${churn.alive} of ${churn.published} snapshots alive after GC`]);
 }
 
+/**
+ * Requests through one real Envoy sidecar beside the same load straight to the pod, at several model counts;
+ * in a process of its own (bench/data-plane.ts), its progress on stderr as it goes.
+ */
+async function measureDataPlaneRows(): Promise<void> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'data-plane.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const last = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !last.startsWith('{')) {
+    console.log(`data plane: failed (exit ${code}); see its output above`);
+    rows.push(['data plane through an Envoy sidecar', 'failed', '-', '-', `bench/data-plane.ts exited ${code}`]);
+    return;
+  }
+  const result = JSON.parse(last) as DataPlaneResult;
+  if ('skipped' in result) {
+    console.log(`data plane: not measured: ${result.skipped} (BENCH_DATA_PLANE=0 leaves it out)`);
+    rows.push(['data plane through an Envoy sidecar', 'not run', '-', '-', 'no Envoy or wrk: bash scripts/envoy.sh; apt-get install wrk']);
+    return;
+  }
+  results['dataPlane'] = result;
+  const ms = (n: number) => `${n.toFixed(2)} ms`;
+  for (const f of result.figures) {
+    const via = `Envoy ${f.envoy} sidecar, ${f.models} models`;
+    rows.push([`requests/s through one ${via}`, `${f.sidecar.rps.toFixed(0)}/s`, `${f.direct.rps.toFixed(0)}/s`, ratio(f.sidecar.rps, f.direct.rps), `floor: straight to the pod; wrk HTTP/1.1, ${result.connections} conns, ${result.seconds} s`]);
+    rows.push([`p50 latency through one ${via}`, ms(f.sidecar.p50Ms), ms(f.direct.p50Ms), ratio(f.sidecar.p50Ms, f.direct.p50Ms), '']);
+    rows.push([`p99 latency through one ${via}`, ms(f.sidecar.p99Ms), ms(f.direct.p99Ms), ratio(f.sidecar.p99Ms, f.direct.p99Ms), `errors: ${f.sidecar.errors} via sidecar, ${f.direct.errors} direct`]);
+    rows.push([`Envoy RSS, ${f.models} models configured`, `${f.envoyRssAfterLoadMb.toFixed(0)} MB`, '-', '-', `${(f.envoyRssAfterConfigMb).toFixed(0)} MB before the load; ${f.envoyClusters} clusters; routable ${(f.configuredMs / 1000).toFixed(1)} s after start`]);
+  }
+}
+
 /** /healthz round trips while the largest mesh reconciles in the server's slices. */
 async function measureHealthzRows(models: number): Promise<void> {
   const figures = await measureHealthz(models, new ResourceCodec(root));
@@ -236,6 +272,8 @@ for (const models of MODEL_COUNTS) measureBuild(models);
 await measureHealthzRows(Math.max(...MODEL_COUNTS));
 await measureNetwork(false);
 if (CHURN_SECONDS > 0) await measureChurn();
+if (DATA_PLANE) await measureDataPlaneRows();
+else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
 for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {
   console.log(row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '));

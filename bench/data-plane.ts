@@ -1,0 +1,252 @@
+/**
+ * The data-plane figure of `npm run bench`: requests per second and p50/p99 latency through one real Envoy
+ * sidecar to a fake Triton pod, with 10, 1,000 and 10,000 models configured (the matcher tree makes finding
+ * a model one hash lookup, so the figures should not move with the model count), each beside the floor: the
+ * same load sent straight to the pod in the same run. Also Envoy's RSS at each model count.
+ *
+ * Load: wrk (Debian package `wrk`), REST over HTTP/1.1 keep-alive, closed loop (each connection sends its next
+ * request when the answer arrives): POST /v2/models/model-<last>/infer with x-model, so a linear route list
+ * would have to test every other model's routes first. The policies are `protocol: http`, `port: http`.
+ * Every model has one backend with one endpoint on 127.0.0.141-159 (nothing listens there; Envoy opens
+ * no connection to a cluster no request goes to); the measured model's endpoint is the pod on 127.0.0.140.
+ *
+ *   BENCH_DATA_PLANE_MODELS (default 10,1000,10000)   BENCH_DATA_PLANE_SECONDS (default 10)
+ *   BENCH_DATA_PLANE_CONNECTIONS (default 16)   BENCH_WRK (default wrk, from PATH)
+ *
+ * Alone: `npx node bench/data-plane.ts`. Progress goes to stderr; the last stdout line is the JSON figures,
+ * or {"skipped": reason} when Envoy or wrk is missing.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startFakeModelServer, type FakeModelServer } from '../demo/fake-model-server.ts';
+import { anyEnvoy, type EnvoyBinary } from '../scripts/envoy-lookup.ts';
+import { Controller } from '../src/controller/controller.ts';
+import { loadEnvoyProtos } from '../src/envoy/protos.ts';
+import { silentLogger } from '../src/logging/logger.ts';
+import { createMetrics } from '../src/metrics/metrics.ts';
+import { DEFAULT_SETTINGS, type MeshSettings } from '../src/model/types.ts';
+import { ResourceCodec } from '../src/snapshot/codec.ts';
+import type { ConfigMapObject, EndpointSliceObject, SourceWorld } from '../src/sources/types.ts';
+import { XdsServer } from '../src/xds/server.ts';
+import { SnapshotStore } from '../src/xds/snapshot-store.ts';
+import { EnvoyProcess, freePort } from '../test/support/envoy-process.ts';
+import { MemorySource } from './memory-source.ts';
+
+const MODEL_COUNTS = (process.env['BENCH_DATA_PLANE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
+const SECONDS = Number(process.env['BENCH_DATA_PLANE_SECONDS'] ?? 10);
+const CONNECTIONS = Number(process.env['BENCH_DATA_PLANE_CONNECTIONS'] ?? 16);
+const WRK = process.env['BENCH_WRK'] ?? 'wrk';
+const POD_HOST = '127.0.0.140';
+
+export interface LoadFigures {
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Connect, read, write, timeout errors and non-2xx answers, as wrk counts them. */
+  errors: number;
+}
+
+export interface DataPlaneFigures {
+  models: number;
+  envoy: string;
+  sidecar: LoadFigures;
+  direct: LoadFigures;
+  envoyRssAfterConfigMb: number;
+  envoyRssAfterLoadMb: number;
+  /** cluster_manager.active_clusters: the models' clusters and the bootstrap's static ones. */
+  envoyClusters: number;
+  /** Time from Envoy's start to the measured model answering through it. */
+  configuredMs: number;
+}
+
+export type DataPlaneResult = { skipped: string } | { load: string; seconds: number; connections: number; figures: DataPlaneFigures[] };
+
+/** Every process started here (Envoy, wrk), killed by PID when this process exits, however it exits. */
+const running = new Set<{ kill(): void }>();
+process.once('exit', () => {
+  for (const child of running) child.kill();
+});
+
+const log = (line: string) => process.stderr.write(`data plane: ${line}\n`);
+
+function world(models: number, pod: FakeModelServer): SourceWorld {
+  const configMaps: ConfigMapObject[] = [];
+  const endpointSlices: EndpointSliceObject[] = [];
+  for (let i = 0; i < models; i += 1) {
+    configMaps.push({
+      namespace: 'models',
+      name: `m${i}-policy`,
+      labels: { 'infermesh.io/policy': 'true' },
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      origin: 'bench',
+      data: {
+        'policy.yaml': `model: model-${i}\nserver: triton\nprotocol: http\nbackends:\n  - { name: main, service: m${i}, port: http, version: "1" }\nretries: { attempts: 2, perTryTimeout: 5s }\n`,
+      },
+    });
+    endpointSlices.push({
+      namespace: 'models',
+      name: `m${i}-abc`,
+      serviceName: `m${i}`,
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: pod.httpPort }, { name: 'grpc', port: pod.grpcPort }],
+      endpoints: [{ addresses: [i === models - 1 ? POD_HOST : `127.0.0.${141 + (i % 19)}`], ready: true, serving: true, terminating: false }],
+      origin: 'bench',
+    });
+  }
+  return { configMaps, endpointSlices, readErrors: [] };
+}
+
+/** A control plane as in production (controller, snapshot store, ADS server) over an in-memory world. */
+async function startControlPlane(models: number, pod: FakeModelServer, settings: MeshSettings): Promise<{ xdsPort: number; close(): Promise<void> }> {
+  const root = loadEnvoyProtos();
+  const store = new SnapshotStore();
+  const metrics = createMetrics();
+  const controller = new Controller({ source: new MemorySource(world(models, pod)), store, codec: new ResourceCodec(root), settings, logger: silentLogger(), metrics });
+  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: 'bench-data-plane' });
+  const xdsPort = await server.listen('127.0.0.1:0');
+  await controller.start();
+  for (let waited = 0; store.current() === undefined; waited += 50) {
+    if (waited > 120_000) throw new Error('no snapshot after 120 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    xdsPort,
+    async close() {
+      controller.stop();
+      await server.close(1_000);
+    },
+  };
+}
+
+function rssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+const WRK_SCRIPT = `
+wrk.method = "POST"
+wrk.body = '{"id":"bench","inputs":[]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-model"] = os.getenv("BENCH_MODEL")
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+`;
+
+function runWrk(script: string, url: string, model: string, seconds: number): Promise<LoadFigures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url], {
+      env: { ...process.env, BENCH_MODEL: model },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const handle = { kill: () => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGKILL') };
+    running.add(handle);
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      running.delete(handle);
+      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
+      if (code !== 0 || line === undefined) return reject(new Error(`wrk exited ${code}: ${out.trim()}`));
+      const r = JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number; durationUs: number; p50Us: number; p99Us: number; errors: number };
+      resolve({ requests: r.requests, rps: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors });
+    });
+  });
+}
+
+/** Polls until the measured model answers 200 through the sidecar. */
+async function waitRoutable(url: string, model: string, envoy: EnvoyProcess, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url, { method: 'POST', headers: { 'x-model': model, 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(2_000) });
+      last = `${response.status} ${(await response.text()).slice(0, 200)}`;
+      if (response.status === 200) return;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`model ${model} not routable through the sidecar after ${timeoutMs} ms (last: ${last})\n${envoy.logTail()}`);
+}
+
+async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer, script: string): Promise<DataPlaneFigures> {
+  const settings: MeshSettings = { ...DEFAULT_SETTINGS, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
+  const model = `model-${models - 1}`;
+  const requestPath = `/v2/models/${model}/infer`;
+  log(`${models} models: building the control plane's snapshot`);
+  const controlPlane = await startControlPlane(models, pod, settings);
+  let envoy: EnvoyProcess | undefined;
+  let handle: { kill(): void } | undefined;
+  let failed = true;
+  try {
+    const startedAt = Date.now();
+    // /ready says LIVE once Envoy applied the first clusters; at 10,000 models that takes minutes, not seconds.
+    envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, ads: 'GRPC', nodeId: `bench-data-plane-${models}`, logLevel: 'warn', readyTimeoutMs: 300_000 });
+    const started = envoy;
+    handle = { kill: () => void started.stop(true) };
+    running.add(handle);
+    const sidecarUrl = `http://127.0.0.1:${settings.sidecarListenerPort}${requestPath}`;
+    const directUrl = `http://${pod.httpAddress()}${requestPath}`;
+    await waitRoutable(sidecarUrl, model, envoy);
+    const configuredMs = Date.now() - startedAt;
+    const envoyRssAfterConfigMb = rssMb(envoy.pid);
+    log(`${models} models: Envoy ${binary.version} routes ${model} after ${configuredMs} ms, RSS ${envoyRssAfterConfigMb.toFixed(1)} MB; warming up`);
+    await runWrk(script, directUrl, model, 2);
+    await runWrk(script, sidecarUrl, model, 2);
+    log(`${models} models: ${SECONDS} s straight to the pod, then ${SECONDS} s through the sidecar (${CONNECTIONS} connections)`);
+    const direct = await runWrk(script, directUrl, model, SECONDS);
+    const sidecar = await runWrk(script, sidecarUrl, model, SECONDS);
+    const envoyRssAfterLoadMb = rssMb(envoy.pid);
+    const envoyClusters = Number(/active_clusters: (\d+)/.exec(await envoy.admin('/stats?filter=^cluster_manager\\.active_clusters$'))?.[1] ?? NaN);
+    log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; ${envoyClusters} clusters in Envoy`);
+    failed = false;
+    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyClusters, configuredMs };
+  } finally {
+    if (failed && envoy) log(`Envoy log kept: ${envoy.logFile}`);
+    if (handle) running.delete(handle);
+    await envoy?.stop(failed);
+    await controlPlane.close();
+  }
+}
+
+function wrkProblem(): string | undefined {
+  const probe = spawnSync(WRK, ['-v'], { encoding: 'utf8' });
+  return probe.error ? `${WRK} not found (${probe.error.message}): install it with \`apt-get install -y wrk\`` : undefined;
+}
+
+export async function measureDataPlane(): Promise<DataPlaneResult> {
+  const envoy = anyEnvoy();
+  if (!envoy.found) return { skipped: envoy.problem };
+  const noWrk = wrkProblem();
+  if (noWrk) return { skipped: noWrk };
+  const dir = mkdtempSync(path.join(tmpdir(), 'infermesh-bench-wrk-'));
+  const script = path.join(dir, 'infer.lua');
+  writeFileSync(script, WRK_SCRIPT);
+  const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-pod-0', models: MODEL_COUNTS.map((n) => `model-${n - 1}`), version: '1' });
+  const figures: DataPlaneFigures[] = [];
+  try {
+    for (const models of MODEL_COUNTS) figures.push(await measure(models, envoy.value, pod, script));
+  } finally {
+    await pod.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { load: 'wrk, REST over HTTP/1.1 keep-alive, closed loop, 1 thread', seconds: SECONDS, connections: CONNECTIONS, figures };
+}
+
+if (import.meta.main) {
+  const stopOnSignal = () => process.exit(130);
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  const result = await measureDataPlane();
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
