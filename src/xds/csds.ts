@@ -44,13 +44,15 @@ function typeConfigs(state: Readonly<TypeSyncState> | DeltaTypeSyncState, typeUr
   const nack = standingNack(state);
   const configs: Record<string, unknown>[] = [];
   // A delta response is a diff; what the client should hold is every resource its subscription covers.
-  const sent = 'clientResources' in state ? state.clientResources : state.sentResources;
+  const delta = 'clientResources' in state;
+  const sent = delta ? state.clientResources : state.sentResources;
   for (const [name, resource] of sent) {
     const acked = state.ackedResources.get(name)?.version === resource.version;
+    // Delta versions each resource (Envoy's config_dump shows that one); state of the world versions the type.
     const config: Record<string, unknown> = {
       type_url: typeUrl,
       name,
-      version_info: acked ? (state.ackedVersion ?? '') : (state.sentVersion ?? ''),
+      version_info: delta ? resource.version : acked ? (state.ackedVersion ?? '') : (state.sentVersion ?? ''),
       last_updated: timestamp(acked ? state.ackedAt : state.sentAt),
       config_status: acked ? 'SYNCED' : nack ? 'ERROR' : 'STALE',
       client_status: acked ? 'ACKED' : nack ? 'NACKED' : 'REQUESTED',
