@@ -95,7 +95,7 @@ describe('the injected sidecar', () => {
     expect(sidecar).toMatchObject({ name: 'infermesh-proxy', image: 'envoyproxy/envoy:distroless-v1.40.0', restartPolicy: 'Always' });
     expect(sidecar.args.join(' ')).toBe(
       '-c /etc/infermesh/bootstrap.yaml --service-cluster $(POD_NAMESPACE) --service-node $(POD_NAME).$(POD_NAMESPACE) ' +
-        '--log-level warn --disable-hot-restart --concurrency 2',
+        '--log-level warn --component-log-level misc:error --disable-hot-restart --concurrency 2',
     );
     expect(sidecar.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },

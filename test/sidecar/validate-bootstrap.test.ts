@@ -30,11 +30,17 @@ async function cli(argv: string[], stdin?: string): Promise<string> {
   return chunks.join('');
 }
 
-async function validate(binary: string, name: string, bootstrap: string, nodeFlags: string[]): Promise<string> {
+async function validate(binary: string, name: string, bootstrap: string, extraArgs: string[]): Promise<string> {
   const file = path.join(dir, name);
   writeFileSync(file, bootstrap);
-  const { stdout, stderr } = await run(binary, ['--mode', 'validate', '-c', file, ...nodeFlags, '--log-level', 'warn'], { timeout: 30_000 });
+  const { stdout, stderr } = await run(binary, ['--mode', 'validate', '-c', file, ...(extraArgs.includes('--log-level') ? [] : ['--log-level', 'warn']), ...extraArgs], { timeout: 30_000 });
   return stdout + stderr;
+}
+
+interface InjectedDocument {
+  kind?: string;
+  data?: Record<string, string>;
+  spec?: { template?: { spec?: { initContainers?: { args?: string[] }[] } } };
 }
 
 const INJECTED_NODE = ['--service-node', 'web-0.shop', '--service-cluster', 'shop'];
@@ -54,13 +60,16 @@ describeWithTool('envoy --mode validate', envoyBinaries(), (binaries) => {
       }
     });
 
-    it(`Envoy ${binary.version} accepts the bootstrap \`infermesh inject\` writes`, async () => {
+    it(`Envoy ${binary.version} accepts the bootstrap \`infermesh inject\` writes, run with the sidecar's own arguments`, async () => {
       const deployment = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: web}]}\n';
-      const injected = await cli(['-f', '-', '--xds-address', 'cp.mesh.svc:9000'], deployment);
-      const configMap = parseAllDocuments(injected).map((doc) => doc.toJS() as { kind?: string; data?: Record<string, string> }).find((doc) => doc.kind === 'ConfigMap');
-      const bootstrap = configMap?.data?.['bootstrap.yaml'];
+      const injected = parseAllDocuments(await cli(['-f', '-', '--xds-address', 'cp.mesh.svc:9000'], deployment)).map((doc) => doc.toJS() as InjectedDocument);
+      const bootstrap = injected.find((doc) => doc.kind === 'ConfigMap')?.data?.['bootstrap.yaml'];
       expect(bootstrap).toContain('cp.mesh.svc');
-      const output = await validate(binary.path, `injected-${binary.version}.yaml`, bootstrap!, INJECTED_NODE);
+      const sidecar = injected.find((doc) => doc.kind === 'Deployment')?.spec?.template?.spec?.initContainers?.[0];
+      // The container's arguments, with the downward-API variables the kubelet would expand, minus the config path.
+      const args = (sidecar?.args ?? []).map((arg) => arg.replace('$(POD_NAME)', 'web-0').replace('$(POD_NAMESPACE)', 'shop'));
+      expect(args.slice(0, 2)).toEqual(['-c', '/etc/infermesh/bootstrap.yaml']);
+      const output = await validate(binary.path, `injected-${binary.version}.yaml`, bootstrap!, args.slice(2));
       expect(output).toMatch(/configuration '.*' OK/);
     });
 
