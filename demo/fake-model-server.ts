@@ -1,17 +1,17 @@
 /**
  * Fake model servers for end-to-end tests and `npm run demo`: each one is a "pod" with its own loopback
  * address that speaks just enough Triton (KServe v2) or TF Serving, over real gRPC (@grpc/grpc-js) and real
- * HTTP (node:http), to answer, report who answered, fail on demand and report readiness.
+ * HTTP (HTTP/1.1 and h2c on one port), to answer, report who answered, fail or stall on demand and report
+ * readiness.
  *
  * Identity: every answer carries `x-served-by: <pod>` and `x-model-version: <version>` (gRPC initial
  * metadata, or trailers-only metadata on errors; HTTP response headers) and, where the real message has room
  * for it, the same in the body: Triton ModelInfer `parameters.served_by`, TF Serving Predict output tensors
  * `served_by` / `model_version`, and `served_by` / `model_version` in every REST JSON body.
  */
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { FakeServerState, httpListener, type FailureMode, type FakeServerKind, type HttpHandler, type UnaryHandler } from './fake-server-core.ts';
+import { FakeServerState, httpListener, type FailureMode, type FakeServerKind, type HttpHandler, type UnaryHandler, type WireProtocol } from './fake-server-core.ts';
+import { startRestPort, type RestPort } from './fake-rest-port.ts';
 import { handleTfServingHttp, loadTfServingService, tfServingGrpcImplementation } from './fake-tfserving.ts';
 import { handleTritonHttp, loadTritonService, tritonGrpcImplementation } from './fake-triton.ts';
 
@@ -25,6 +25,7 @@ export {
   type FailureMode,
   type FakeServerKind,
   type InferenceIdentity,
+  type WireProtocol,
   type ServingClient,
   type UnaryResult,
 } from './fake-server-core.ts';
@@ -78,6 +79,13 @@ export interface FakeModelServer {
   /** Calls (any method) naming a model or version this pod does not serve. */
   readonly notFound: number;
   readonly ready: boolean;
+  /** Inference calls held by the delay mode right now, and the most held at once since `resetCounters`. */
+  readonly inFlight: number;
+  readonly maxInFlight: number;
+  /** Inference calls by the protocol they arrived over: "HTTP/2.0" (gRPC, or REST over h2c) or "HTTP/1.1". */
+  readonly protocols: ReadonlyMap<WireProtocol, number>;
+  /** Zeroes requests, failures, notFound, maxInFlight and protocols (calls in flight stay counted). */
+  resetCounters(): void;
   /** Applies to inference calls from now on; every-nth counts from this call. */
   setFailure(mode: FailureMode): void;
   /** false: ServerReady / ModelReady / REST health and model status report not ready. Inference still answers. */
@@ -120,19 +128,6 @@ function bindGrpc(server: grpc.Server, host: string, port: number): Promise<numb
   });
 }
 
-function listenHttp(server: HttpServer, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      const address: AddressInfo | string | null = server.address();
-      if (address === null || typeof address === 'string') reject(new Error('HTTP server has no TCP address'));
-      else resolve(address.port);
-    });
-  });
-}
-
 function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const force = setTimeout(() => {
@@ -147,17 +142,6 @@ function shutdownGrpc(server: grpc.Server, graceMs: number): Promise<void> {
   });
 }
 
-function closeHttp(server: HttpServer): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) {
-      resolve();
-      return;
-    }
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
 class RunningFakeModelServer implements FakeModelServer {
   readonly kind: FakeServerKind;
   readonly host: string;
@@ -165,7 +149,7 @@ class RunningFakeModelServer implements FakeModelServer {
   readonly httpPort: number;
   readonly #state: FakeServerState;
   readonly #grpcServer: grpc.Server;
-  readonly #httpServer: HttpServer;
+  readonly #restPort: RestPort;
   #closing: Promise<void> | undefined;
 
   constructor(init: {
@@ -175,7 +159,7 @@ class RunningFakeModelServer implements FakeModelServer {
     httpPort: number;
     state: FakeServerState;
     grpcServer: grpc.Server;
-    httpServer: HttpServer;
+    restPort: RestPort;
   }) {
     this.kind = init.kind;
     this.host = init.host;
@@ -183,7 +167,7 @@ class RunningFakeModelServer implements FakeModelServer {
     this.httpPort = init.httpPort;
     this.#state = init.state;
     this.#grpcServer = init.grpcServer;
-    this.#httpServer = init.httpServer;
+    this.#restPort = init.restPort;
   }
 
   get pod(): string {
@@ -204,6 +188,19 @@ class RunningFakeModelServer implements FakeModelServer {
   get ready(): boolean {
     return this.#state.ready;
   }
+  get inFlight(): number {
+    return this.#state.inFlight;
+  }
+  get maxInFlight(): number {
+    return this.#state.maxInFlight;
+  }
+  get protocols(): ReadonlyMap<WireProtocol, number> {
+    return this.#state.protocols;
+  }
+
+  resetCounters(): void {
+    this.#state.resetCounters();
+  }
 
   address(): string {
     return hostPort(this.host, this.grpcPort);
@@ -222,7 +219,8 @@ class RunningFakeModelServer implements FakeModelServer {
   }
 
   close(): Promise<void> {
-    this.#closing ??= Promise.all([shutdownGrpc(this.#grpcServer, 1_000), closeHttp(this.#httpServer)]).then(() => undefined);
+    this.#state.cancelDelayed();
+    this.#closing ??= Promise.all([shutdownGrpc(this.#grpcServer, 1_000), this.#restPort.close()]).then(() => undefined);
     return this.#closing;
   }
 }
@@ -234,14 +232,14 @@ export async function startFakeModelServer(options: FakeModelServerOptions): Pro
 
   const grpcServer = new grpc.Server();
   grpcServer.addService(service, grpcImplementation);
-  const httpServer = createServer(httpListener(state, http));
+  let restPort: RestPort | undefined;
   try {
     const grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort ?? 0);
-    const httpPort = await listenHttp(httpServer, options.host, options.httpPort ?? 0);
-    return new RunningFakeModelServer({ kind: options.kind, host: options.host, grpcPort, httpPort, state, grpcServer, httpServer });
+    restPort = await startRestPort(options.host, options.httpPort ?? 0, httpListener(state, http));
+    return new RunningFakeModelServer({ kind: options.kind, host: options.host, grpcPort, httpPort: restPort.port, state, grpcServer, restPort });
   } catch (error) {
     grpcServer.forceShutdown();
-    await closeHttp(httpServer);
+    await restPort?.close();
     throw error;
   }
 }

@@ -3,14 +3,17 @@
  * failure injection, counters), and the small gRPC/HTTP/client plumbing both personalities use.
  * Nothing here runs at import time.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type MethodDefinition, type PackageDefinition, type ServiceDefinition } from '@grpc/proto-loader';
 
 export type FakeServerKind = 'triton' | 'tfserving';
 
-/** Failure injection for inference calls (ModelInfer, Predict, REST infer/predict). HTTP answers 503. */
+/**
+ * Failure injection for inference calls (ModelInfer, Predict, REST infer/predict). HTTP answers 503.
+ * `delay` answers successfully, but only after `ms` (for timeouts, and to hold calls open for circuit breakers).
+ */
 export type FailureMode =
   | { kind: 'none' }
   | { kind: 'always'; code?: grpc.status }
@@ -19,7 +22,11 @@ export type FailureMode =
       /** Fails the calls whose count (from the moment this mode is set, starting at 1) is a multiple of n. */
       n: number;
       code?: grpc.status;
-    };
+    }
+  | { kind: 'delay'; ms: number };
+
+/** How an inference call reached the pod: REST reports Node's `request.httpVersion`; gRPC is always "HTTP/2.0". */
+export type WireProtocol = `HTTP/${string}`;
 
 /** Response header (gRPC initial metadata and HTTP) naming the pod that answered. */
 export const SERVED_BY_HEADER = 'x-served-by';
@@ -92,7 +99,7 @@ export interface FakeIdentity {
   models: readonly string[];
 }
 
-export type InferenceAdmission = { ok: true; call: number } | { ok: false; call: number; code: grpc.status };
+export type InferenceAdmission = { ok: true; call: number; delayMs: number } | { ok: false; call: number; code: grpc.status };
 
 export class FakeServerState {
   readonly pod: string;
@@ -105,8 +112,14 @@ export class FakeServerState {
   failures = 0;
   /** Calls naming a model (or version) this pod does not serve. */
   notFound = 0;
+  /** Admitted inference calls not answered yet (held by the delay mode), and the most there ever were. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Inference calls for a served model by the protocol they arrived over, e.g. "HTTP/1.1": 3. */
+  readonly protocols = new Map<WireProtocol, number>();
   #failure: FailureMode = { kind: 'none' };
   #callsSinceFailureSet = 0;
+  readonly #delayed = new Set<NodeJS.Timeout>();
 
   constructor(identity: FakeIdentity) {
     this.pod = identity.pod;
@@ -118,6 +131,9 @@ export class FakeServerState {
     if (mode.kind === 'every-nth' && !(Number.isInteger(mode.n) && mode.n >= 1)) {
       throw new RangeError(`every-nth failure mode needs an integer n >= 1, got ${mode.n}`);
     }
+    if (mode.kind === 'delay' && !(Number.isFinite(mode.ms) && mode.ms >= 0)) {
+      throw new RangeError(`delay failure mode needs ms >= 0, got ${mode.ms}`);
+    }
     this.#failure = { ...mode };
     this.#callsSinceFailureSet = 0;
   }
@@ -127,16 +143,48 @@ export class FakeServerState {
     return this.models.has(model) && (version === '' || version === this.version);
   }
 
-  /** Counts one inference call for a served model and decides whether injection fails it. */
-  admitInference(): InferenceAdmission {
+  /** Counts one inference call for a served model and decides whether injection fails or delays it. */
+  admitInference(protocol: WireProtocol): InferenceAdmission {
     this.requests += 1;
+    this.protocols.set(protocol, (this.protocols.get(protocol) ?? 0) + 1);
     this.#callsSinceFailureSet += 1;
     const call = this.#callsSinceFailureSet;
     const mode = this.#failure;
     const fail = mode.kind === 'always' || (mode.kind === 'every-nth' && call % mode.n === 0);
-    if (!fail) return { ok: true, call };
+    if (!fail) return { ok: true, call, delayMs: mode.kind === 'delay' ? mode.ms : 0 };
     this.failures += 1;
     return { ok: false, call, code: mode.code ?? grpc.status.UNAVAILABLE };
+  }
+
+  /** Runs `answer` for an admitted call: at once, or after the delay mode's pause (in flight meanwhile). */
+  answerAdmitted(admission: { delayMs: number }, answer: () => void): void {
+    if (admission.delayMs <= 0) {
+      answer();
+      return;
+    }
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer);
+      this.inFlight -= 1;
+      answer();
+    }, admission.delayMs);
+    this.#delayed.add(timer);
+  }
+
+  resetCounters(): void {
+    this.requests = 0;
+    this.failures = 0;
+    this.notFound = 0;
+    this.maxInFlight = this.inFlight;
+    this.protocols.clear();
+  }
+
+  /** Drops the answers still held by the delay mode (the pod is closing). */
+  cancelDelayed(): void {
+    for (const timer of this.#delayed) clearTimeout(timer);
+    this.#delayed.clear();
+    this.inFlight = 0;
   }
 
   injectedFailureMessage(call: number): string {
@@ -179,31 +227,47 @@ export function replyError(
 
 /**
  * The checks every inference method makes before answering: the pod serves this model and version (else
- * NOT_FOUND with `unknownMessage`), and the failure mode lets this call through. False when it answered.
+ * NOT_FOUND with `unknownMessage`), and the failure mode lets this call through; then `answer` runs, at once
+ * or after the delay mode's pause. gRPC arrives over HTTP/2 only (grpc-js serves nothing else).
  */
-export function admitGrpcInference(state: FakeServerState, callback: grpc.sendUnaryData<object>, model: string, version: string, unknownMessage: string): boolean {
-  if (!state.serves(model, version)) {
+export function answerGrpcInference(
+  state: FakeServerState,
+  callback: grpc.sendUnaryData<object>,
+  request: { model: string; version: string; unknownMessage: string },
+  answer: () => void,
+): void {
+  if (!state.serves(request.model, request.version)) {
     state.notFound += 1;
-    replyError(state, callback, grpc.status.NOT_FOUND, unknownMessage);
-    return false;
+    replyError(state, callback, grpc.status.NOT_FOUND, request.unknownMessage);
+    return;
   }
-  const admission = state.admitInference();
+  const admission = state.admitInference('HTTP/2.0');
   if (!admission.ok) {
     replyError(state, callback, admission.code, state.injectedFailureMessage(admission.call));
-    return false;
+    return;
   }
-  return true;
+  state.answerAdmitted(admission, answer);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // HTTP server side
 
-export type HttpHandler = (request: IncomingMessage, response: ServerResponse, body: Buffer) => void;
+/** What the REST side uses of a request, whether it arrived over HTTP/1.1 (node:http) or h2c (node:http2). */
+export type FakeHttpRequest = Readable & { readonly url?: string | undefined; readonly method?: string | undefined; readonly httpVersion: string };
+
+/** What the REST side uses of a response, from node:http or node:http2's compatibility API alike. */
+export interface FakeHttpResponse {
+  setHeader(name: string, value: string | number): unknown;
+  writeHead(status: number, headers: Record<string, string | number>): unknown;
+  end(text: string): unknown;
+}
+
+export type HttpHandler = (request: FakeHttpRequest, response: FakeHttpResponse, body: Buffer) => void;
 
 const maxBodyBytes = 4 * 1024 * 1024;
 
 /** Serves `handle` once the whole body has arrived; identity headers go on every answer. */
-export function httpListener(state: FakeServerState, handle: HttpHandler): (req: IncomingMessage, res: ServerResponse) => void {
+export function httpListener(state: FakeServerState, handle: HttpHandler): (req: FakeHttpRequest, res: FakeHttpResponse) => void {
   return (request, response) => {
     response.setHeader(SERVED_BY_HEADER, state.pod);
     response.setHeader(MODEL_VERSION_HEADER, state.version);
@@ -226,11 +290,11 @@ export function httpListener(state: FakeServerState, handle: HttpHandler): (req:
         sendJson(response, 500, { error: error instanceof Error ? error.message : String(error) });
       }
     });
-    request.on('error', () => response.destroy());
+    request.on('error', () => request.destroy());
   };
 }
 
-export function sendJson(response: ServerResponse, status: number, body: object): void {
+export function sendJson(response: FakeHttpResponse, status: number, body: object): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json',
@@ -239,7 +303,7 @@ export function sendJson(response: ServerResponse, status: number, body: object)
   response.end(text);
 }
 
-export function methodNotAllowed(response: ServerResponse, allowed: string): void {
+export function methodNotAllowed(response: FakeHttpResponse, allowed: string): void {
   response.setHeader('allow', allowed);
   sendJson(response, 405, { error: `method not allowed; use ${allowed}` });
 }

@@ -2,15 +2,16 @@
  * The TensorFlow Serving personality of the fake model server: gRPC tensorflow.serving.PredictionService
  * (Predict, GetModelMetadata) and the /v1/models REST API, plus client helpers for the same gRPC service.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
-  admitGrpcInference,
+  answerGrpcInference,
   callUnary,
   createServingClient,
   decodeSegment,
   type CallOptions,
+  type FakeHttpRequest,
+  type FakeHttpResponse,
   type FakeServerState,
   type InferenceIdentity,
   type ServingClient,
@@ -66,18 +67,20 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
       const spec = pick(call.request, 'model_spec');
       const model = pickString(spec, 'name');
       const version = requestedVersion(spec);
-      if (!admitGrpcInference(state, callback, model, version, unknownModel(model, version))) return;
-      replyOk(state, call, callback, {
-        model_spec: {
-          name: model,
-          signature_name: pickString(spec, 'signature_name') || 'serving_default',
-          ...versionChoice(state.version),
-        },
-        outputs: {
-          [SERVED_BY_FIELD]: stringTensor(state.pod),
-          [MODEL_VERSION_FIELD]: stringTensor(state.version),
-        },
-      });
+      const request = { model, version, unknownMessage: unknownModel(model, version) };
+      answerGrpcInference(state, callback, request, () =>
+        replyOk(state, call, callback, {
+          model_spec: {
+            name: model,
+            signature_name: pickString(spec, 'signature_name') || 'serving_default',
+            ...versionChoice(state.version),
+          },
+          outputs: {
+            [SERVED_BY_FIELD]: stringTensor(state.pod),
+            [MODEL_VERSION_FIELD]: stringTensor(state.version),
+          },
+        }),
+      );
     },
     GetModelMetadata: (call, callback) => {
       const spec = pick(call.request, 'model_spec');
@@ -101,7 +104,7 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
 
 const modelPath = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+)|\/labels\/([^/:]+))?(\/metadata|:predict)?$/;
 
-export function handleTfServingHttp(state: FakeServerState, request: IncomingMessage, response: ServerResponse, body: Buffer): void {
+export function handleTfServingHttp(state: FakeServerState, request: FakeHttpRequest, response: FakeHttpResponse, body: Buffer): void {
   const path = new URL(request.url ?? '/', 'http://fake').pathname;
   const method = request.method ?? 'GET';
   const identity = { served_by: state.pod, model_version: state.version };
@@ -146,14 +149,16 @@ export function handleTfServingHttp(state: FakeServerState, request: IncomingMes
 
   const parsed = parseJsonBody(body);
   if (!parsed.ok) return sendJson(response, 400, { error: parsed.error });
-  const admission = state.admitInference();
+  const admission = state.admitInference(`HTTP/${request.httpVersion}`);
   if (!admission.ok) return sendJson(response, 503, { error: state.injectedFailureMessage(admission.call), ...identity });
   const instances = pick(parsed.value, 'instances');
   const rows = Array.isArray(instances) && instances.length > 0 ? instances.length : 1;
-  return sendJson(response, 200, {
-    predictions: Array.from({ length: rows }, () => ({ ...identity })),
-    ...identity,
-  });
+  state.answerAdmitted(admission, () =>
+    sendJson(response, 200, {
+      predictions: Array.from({ length: rows }, () => ({ ...identity })),
+      ...identity,
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

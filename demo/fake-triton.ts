@@ -2,15 +2,16 @@
  * The Triton personality of the fake model server: KServe v2 gRPC (inference.GRPCInferenceService) and
  * KServe v2 REST (/v2/...), plus client helpers for the same gRPC service.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import {
-  admitGrpcInference,
+  answerGrpcInference,
   callUnary,
   createServingClient,
   decodeSegment,
   type CallOptions,
+  type FakeHttpRequest,
+  type FakeHttpResponse,
   type FakeServerState,
   type InferenceIdentity,
   type ServingClient,
@@ -74,19 +75,21 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
     ModelInfer: (call, callback) => {
       const model = pickString(call.request, 'model_name');
       const version = pickString(call.request, 'model_version');
-      if (!admitGrpcInference(state, callback, model, version, unknownModel(model, version))) return;
-      replyOk(state, call, callback, {
-        model_name: model,
-        model_version: state.version,
-        id: pickString(call.request, 'id'),
-        parameters: { [SERVED_BY_FIELD]: { string_param: state.pod } },
-        outputs: [
-          {
-            ...servedByOutput,
-            contents: { bytes_contents: [Buffer.from(state.pod)] },
-          },
-        ],
-      });
+      const request = { model, version, unknownMessage: unknownModel(model, version) };
+      answerGrpcInference(state, callback, request, () =>
+        replyOk(state, call, callback, {
+          model_name: model,
+          model_version: state.version,
+          id: pickString(call.request, 'id'),
+          parameters: { [SERVED_BY_FIELD]: { string_param: state.pod } },
+          outputs: [
+            {
+              ...servedByOutput,
+              contents: { bytes_contents: [Buffer.from(state.pod)] },
+            },
+          ],
+        }),
+      );
     },
   };
 }
@@ -96,7 +99,7 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
 
 const modelPath = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer))?$/;
 
-export function handleTritonHttp(state: FakeServerState, request: IncomingMessage, response: ServerResponse, body: Buffer): void {
+export function handleTritonHttp(state: FakeServerState, request: FakeHttpRequest, response: FakeHttpResponse, body: Buffer): void {
   const path = new URL(request.url ?? '/', 'http://fake').pathname;
   const method = request.method ?? 'GET';
   const identity = { served_by: state.pod, model_version: state.version };
@@ -150,17 +153,19 @@ export function handleTritonHttp(state: FakeServerState, request: IncomingMessag
 
   const parsed = parseJsonBody(body);
   if (!parsed.ok) return sendJson(response, 400, { error: parsed.error });
-  const admission = state.admitInference();
+  const admission = state.admitInference(`HTTP/${request.httpVersion}`);
   if (!admission.ok) return sendJson(response, 503, { error: state.injectedFailureMessage(admission.call), ...identity });
   const id = pick(parsed.value, 'id');
-  return sendJson(response, 200, {
-    model_name: model,
-    model_version: state.version,
-    ...(typeof id === 'string' ? { id } : {}),
-    parameters: { [SERVED_BY_FIELD]: state.pod },
-    outputs: [{ ...servedByOutput, data: [state.pod] }],
-    served_by: state.pod,
-  });
+  state.answerAdmitted(admission, () =>
+    sendJson(response, 200, {
+      model_name: model,
+      model_version: state.version,
+      ...(typeof id === 'string' ? { id } : {}),
+      parameters: { [SERVED_BY_FIELD]: state.pod },
+      outputs: [{ ...servedByOutput, data: [state.pod] }],
+      served_by: state.pod,
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

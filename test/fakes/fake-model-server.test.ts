@@ -1,3 +1,4 @@
+import { connect } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -252,9 +253,55 @@ describe('failure injection', () => {
     expect(triton.failures).toBe(before.failures + 3);
   });
 
-  it('rejects an every-nth mode without a positive integer n', () => {
+  it('rejects an every-nth mode without a positive integer n, and a delay mode without ms >= 0', () => {
     expect(() => triton.setFailure({ kind: 'every-nth', n: 0 })).toThrow(RangeError);
     expect(() => triton.setFailure({ kind: 'every-nth', n: 1.5 })).toThrow(RangeError);
+    expect(() => triton.setFailure({ kind: 'delay', ms: -1 })).toThrow(RangeError);
+  });
+
+  it('delay holds gRPC and REST inference calls open for its pause, then answers them successfully', async () => {
+    triton.resetCounters();
+    triton.setFailure({ kind: 'delay', ms: 300 });
+    try {
+      const started = performance.now();
+      const grpcCall = tritonInfer(tritonClient, 'resnet50');
+      const restCall = fetch(`http://${triton.httpAddress()}/v2/models/resnet50/infer`, { method: 'POST', body: '{}' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(triton.inFlight).toBe(2);
+      await expect(grpcCall).resolves.toMatchObject({ pod: 'resnet50-v1-0' });
+      const rest = await restCall;
+      expect(rest.status).toBe(200);
+      await rest.arrayBuffer();
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+      expect([triton.inFlight, triton.maxInFlight, triton.requests, triton.failures]).toEqual([0, 2, 2, 0]);
+    } finally {
+      triton.setFailure({ kind: 'none' });
+    }
+  });
+});
+
+describe('wire protocol', () => {
+  it('records how each inference call arrived: gRPC over HTTP/2, REST over HTTP/1.1 or h2c on the same port', async () => {
+    tfserving.resetCounters();
+    await tfServingPredict(tfClient, 'mnist');
+    const http1 = await fetch(`http://${tfserving.httpAddress()}/v1/models/mnist:predict`, { method: 'POST', body: '{}' });
+    expect(http1.status).toBe(200);
+    await http1.arrayBuffer();
+    const session = connect(`http://${tfserving.httpAddress()}`);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/v1/models/mnist:predict', 'content-type': 'application/json' });
+      stream.end('{}');
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const status = await new Promise<number | undefined>((resolve) => stream.on('response', (headers) => resolve(headers[':status'])));
+      await new Promise((resolve) => stream.on('end', resolve));
+      expect(status).toBe(200);
+      expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toMatchObject({ served_by: 'mnist-v3-0' });
+    } finally {
+      session.close();
+    }
+    expect(Object.fromEntries(tfserving.protocols)).toEqual({ 'HTTP/2.0': 2, 'HTTP/1.1': 1 });
+    expect(tfserving.requests).toBe(3);
   });
 });
 
