@@ -1,4 +1,4 @@
-import type { Backend, Model } from '../model/types.ts';
+import type { Backend, Model, RetryCondition } from '../model/types.ts';
 import { durationJson } from './duration.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
 
@@ -6,6 +6,27 @@ type Json = Record<string, unknown>;
 
 /** An explicit "no retries": a route's own policy replaces the virtual host's, and one with no conditions never retries. */
 export const NO_RETRIES: Json = {};
+
+/** The HTTP status of each gRPC condition name, as google.rpc.Code maps them. */
+const HTTP_STATUS: Partial<Record<RetryCondition, number>> = {
+  cancelled: 499,
+  'deadline-exceeded': 504,
+  internal: 500,
+  'resource-exhausted': 429,
+  unavailable: 503,
+};
+
+/**
+ * Envoy matches the gRPC names against a response's grpc-status only, so a `protocol: http` pod answering
+ * 503 would never be retried on `unavailable` (nor by the default policy). For those models the gRPC names
+ * also retry their HTTP statuses, as retriable status codes.
+ */
+function retryConditions(model: Model): Json {
+  const names = model.policy.retries.retryOn;
+  const codes = model.policy.protocol === 'http' ? [...new Set(names.flatMap((name) => HTTP_STATUS[name] ?? []))].sort((a, b) => a - b) : [];
+  if (codes.length === 0) return { retry_on: names.join(',') };
+  return { retry_on: [...names, 'retriable-status-codes'].join(','), retriable_status_codes: codes };
+}
 
 /**
  * Envoy accepts HTTP and gRPC condition names in one list; gRPC clients use the gRPC names and ignore the rest.
@@ -16,7 +37,7 @@ export function retryPolicy(model: Model): Json {
   const retries = model.policy.retries;
   if (retries.attempts === 0 || retries.retryOn.length === 0) return NO_RETRIES;
   const policy: Json = {
-    retry_on: retries.retryOn.join(','),
+    ...retryConditions(model),
     num_retries: retries.attempts,
     // Retry on a different endpoint than the ones that already failed this request.
     retry_host_predicate: [

@@ -69,6 +69,17 @@ describe('retryPolicy', () => {
     });
   });
 
+  it('retries the HTTP statuses of the gRPC names for protocol http (Envoy matches gRPC names on grpc-status only)', () => {
+    const policy = (protocol: 'http' | 'grpc') => testPolicy({ protocol, retries: { attempts: 2, retryOn: ['connect-failure', 'unavailable', 'resource-exhausted'] } });
+    const http = retryPolicy(testModel(policy('http')));
+    expect(http).toMatchObject({ retry_on: 'connect-failure,unavailable,resource-exhausted,retriable-status-codes', retriable_status_codes: [429, 503] });
+    const grpc = retryPolicy(testModel(policy('grpc')));
+    expect(grpc['retry_on']).toBe('connect-failure,unavailable,resource-exhausted');
+    expect(grpc['retriable_status_codes']).toBeUndefined();
+    const httpOnlyNames = retryPolicy(testModel(testPolicy({ protocol: 'http', retries: { attempts: 1, retryOn: ['5xx'] } })));
+    expect(httpOnlyNames['retry_on']).toBe('5xx');
+  });
+
   it('is an explicit empty policy (no conditions, never retries) when attempts is 0: gRPC clients reject num_retries 0', () => {
     expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 0, retryOn: ['unavailable'] } })))).toEqual({});
   });
