@@ -81,6 +81,8 @@ interface Scenario {
   path?: string;
   calls: number;
   send: Send;
+  /** The version a pin (header or /versions/V path) must land on. */
+  pinned?: string;
 }
 
 const describeError = (error: unknown) => {
@@ -97,6 +99,8 @@ async function run(scenario: Scenario): Promise<{ byPod: Map<string, { version: 
       started += 1;
       try {
         const identity = await scenario.send(scenario.headers);
+        const pinned = scenario.pinned ?? scenario.headers['x-model-version'];
+        if (pinned !== undefined && identity.version !== pinned) errors.push(`pinned to version ${pinned}, served by ${identity.pod} (version ${identity.version})`);
         const entry = byPod.get(identity.pod) ?? { version: identity.version, count: 0 };
         entry.count += 1;
         byPod.set(identity.pod, entry);
@@ -140,9 +144,10 @@ async function table(title: string, scenarios: Scenario[]): Promise<number> {
     }
     for (const error of new Set(errors)) problems.push(`${scenario.headers['x-model'] ?? scenario.path}: ${error}`);
   }
-  console.log(`\n${title}\n`);
+  console.log(`${title}\n`);
   printTable(rows);
   for (const problem of problems) console.error(problem);
+  console.log('');
   return failed;
 }
 
@@ -163,7 +168,10 @@ function restScenarios(sidecar: DemoSidecar): Scenario[] {
     if (answer.status !== 200 || answer.pod === undefined) throw new Error(`HTTP ${answer.status}: ${answer.body}`);
     return { pod: answer.pod, version: answer.version ?? '?', model: '' };
   };
-  const scenario = (headers: Record<string, string>, restPath: string, calls: number): Scenario => ({ headers, path: restPath, calls, send: via(restPath) });
+  const scenario = (headers: Record<string, string>, restPath: string, calls: number): Scenario => {
+    const pinned = /\/versions\/([^/]+)\//.exec(restPath)?.[1];
+    return { headers, path: restPath, calls, send: via(restPath), ...(pinned === undefined ? {} : { pinned }) };
+  };
   return [
     scenario({ 'x-model': 'resnet50' }, '/v2/models/resnet50/infer', 1000),
     scenario({ 'x-model': 'resnet50', 'x-model-version': '2' }, '/v2/models/resnet50/infer', 100),
@@ -191,7 +199,7 @@ const ERROR_CASES: ErrorCase[] = [
 /** Prints each error answer; returns how many differ from what README promises. */
 async function errorAnswers(grpcClients: [string, TritonClient][], rest: DemoSidecar | undefined): Promise<number> {
   let wrong = 0;
-  console.log('\nerror answers');
+  console.log('error answers');
   for (const errorCase of ERROR_CASES) {
     console.log(`\n${errorCase.label}`);
     for (const [label, client] of grpcClients) {
@@ -242,8 +250,9 @@ async function main(): Promise<number> {
     let rest: DemoSidecar | undefined;
     const envoy = anyEnvoy();
     if (!envoy.found) {
-      console.log(`\nEnvoy sidecar: not run: ${envoy.problem}`);
+      console.log(`Envoy sidecar: not run: ${envoy.problem}`);
       if (!envoy.problem.includes('scripts/envoy.sh')) console.log('  get Envoy with `bash scripts/envoy.sh`, then run `npm run demo` again');
+      console.log('');
     } else {
       const grpcSidecar = await startSidecar(exampleDir, envoy.value, 'demo-grpc.models');
       sidecars.push(grpcSidecar);
