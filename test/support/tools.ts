@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'vitest';
-import { TOOLS_CACHE, type Lookup } from '../../scripts/envoy-lookup.ts';
+import { REPO, TOOLS_CACHE, type Lookup } from '../../scripts/envoy-lookup.ts';
 
 // The Envoy lookup lives in scripts/ so `npm run demo` and `npm run bench` find Envoy the same way.
 export { REPO, TOOLS_CACHE, compareVersions, envoyBinaries, newestEnvoy, type EnvoyBinary, type Lookup } from '../../scripts/envoy-lookup.ts';
@@ -64,4 +64,66 @@ export function kustomizeBinary(): Lookup<string> {
     return { found: false, problem: `${lookup.value} does not run: ${(error as Error).message}; ${hint}` };
   }
   return lookup;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Proxyless gRPC clients besides @grpc/grpc-js-xds (test/interop): Debian's grpcio, PyPI's grpcio, grpc-go.
+
+const GRPC_CLIENTS_HINT = 'install it with `bash scripts/grpc-clients.sh` (grpcio from PyPI into .cache/grpcio-venv; grpc-go client built with Go into .cache/grpc-go-client)';
+
+/** A Python interpreter that imports grpc, and the grpcio version it imports. */
+export interface PythonGrpc {
+  python: string;
+  version: string;
+}
+
+function grpcioVersionOf(python: string): string | undefined {
+  try {
+    return execFileSync(python, ['-c', 'import grpc; print(grpc.__version__)'], { encoding: 'utf8', timeout: 20_000 }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** "NAME VERSION" lines of scripts/grpc-clients.sh --list, as a map. */
+function pinnedGrpcClients(): Map<string, string> {
+  const text = execFileSync('bash', [path.join(REPO, 'scripts', 'grpc-clients.sh'), '--list'], { encoding: 'utf8' });
+  return new Map(text.trim().split('\n').map((line) => line.split(' ') as [string, string]));
+}
+
+/** Debian's python3 with python3-grpcio (gRPC C-core 1.51 on Debian 12): the oldest gRPC xDS client we support. */
+export function debianGrpcio(): Lookup<PythonGrpc> {
+  const hint = 'install Debian\'s gRPC C-core with `apt-get install python3-grpcio`';
+  const lookup = executable('INFERMESH_DEBIAN_PYTHON', '/usr/bin/python3', hint);
+  if (!lookup.found) return lookup;
+  const version = grpcioVersionOf(lookup.value);
+  if (version === undefined) return { found: false, problem: `${lookup.value} cannot import grpc: ${hint}` };
+  return { found: true, value: { python: lookup.value, version } };
+}
+
+/** The current grpcio from PyPI (current gRPC C-core), at the version scripts/grpc-clients.sh pins. */
+export function pypiGrpcio(): Lookup<PythonGrpc> {
+  const pinned = pinnedGrpcClients().get('grpcio') ?? '?';
+  const lookup = executable('INFERMESH_GRPCIO_PYTHON', path.join(TOOLS_CACHE, 'grpcio-venv', 'bin', 'python'), `grpcio ${pinned}: ${GRPC_CLIENTS_HINT}`);
+  if (!lookup.found) return lookup;
+  const version = grpcioVersionOf(lookup.value);
+  if (version === undefined || (version !== pinned && process.env['INFERMESH_GRPCIO_PYTHON'] === undefined)) {
+    return { found: false, problem: `${lookup.value} has grpcio ${version ?? 'none'}, not ${pinned}: ${GRPC_CLIENTS_HINT}` };
+  }
+  return { found: true, value: { python: lookup.value, version } };
+}
+
+/** The grpc-go xDS client built from test/interop/go, with the google.golang.org/grpc version go.mod pins. */
+export function grpcGoClient(): Lookup<{ path: string; version: string }> {
+  const pinned = pinnedGrpcClients().get('grpc-go') ?? '?';
+  const lookup = executable('INFERMESH_GRPC_GO_CLIENT', path.join(TOOLS_CACHE, 'grpc-go-client', 'grpc-go-client'), `grpc-go ${pinned}: ${GRPC_CLIENTS_HINT}`);
+  if (!lookup.found) return lookup;
+  let version: string | undefined;
+  try {
+    version = execFileSync(lookup.value, ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim().split(' ')[1];
+  } catch {
+    version = undefined;
+  }
+  if (version !== pinned) return { found: false, problem: `${lookup.value} is grpc-go ${version ?? '(does not run)'}, not ${pinned}: ${GRPC_CLIENTS_HINT}` };
+  return { found: true, value: { path: lookup.value, version } };
 }
