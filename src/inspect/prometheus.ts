@@ -73,7 +73,8 @@ export function parsePrometheus(body: string): ParsedStats {
     const cluster = sample?.labels.get('envoy_cluster_name');
     if (!sample || cluster === undefined || !sample.metric.startsWith('envoy_cluster_')) continue;
     const stat = sample.metric.slice('envoy_cluster_'.length);
-    const others = [...sample.labels.keys()].filter((label) => label !== 'envoy_cluster_name');
+    // The sidecar bootstrap's own tags (infermesh_model, infermesh_backend) repeat what the cluster name says.
+    const others = [...sample.labels.keys()].filter((label) => label !== 'envoy_cluster_name' && !label.startsWith('infermesh_'));
     const le = sample.labels.get('le');
     if (stat.endsWith('_bucket') && le !== undefined && others.length === 1) {
       const histogram = `cluster.${cluster}.${stat.slice(0, -'_bucket'.length)}`;
