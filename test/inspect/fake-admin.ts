@@ -39,7 +39,7 @@ function statsJson(url: URL): Answer {
   return json({ stats });
 }
 
-/** The routes of a healthy Envoy admin API serving the fixtures (Envoy 1.34, two models). */
+/** The routes of a healthy Envoy admin API serving the fixtures (Envoy 1.40, two models). */
 export function envoyRoutes(): Record<string, Route> {
   return {
     '/server_info': { type: 'application/json', body: fixture('server_info.json') },

@@ -22,7 +22,7 @@ describe('infermesh inspect against an Envoy admin API', () => {
     const { code, out, err } = await run(['--admin', envoy.url]);
     expect(err).toBe('');
     expect(code).toBe(0);
-    expect(out).toContain(`Sidecar  node web-7d9f8c6b5-x2k4q.default  Envoy 1.34.1  LIVE  up 2h3m4s  admin ${envoy.url}\n`);
+    expect(out).toContain(`Sidecar  node web-7d9f8c6b5-x2k4q.default  Envoy 1.40.0  LIVE  up 2h3m4s  admin ${envoy.url}\n`);
     expect(out).toContain('Config   CDS 9f1c2a7be04d6e31  EDS e3f1a2b4c5d6e7f8  LDS 5c6d7e8f90a1b2c3  RDS b7e4c1d09a2f3e65\n');
     expect(rows(out)).toEqual([
       ['MODEL', 'BACKEND', 'ENDPOINTS', 'EJECTED', 'HC-FAIL', 'REQUESTS', '5XX', 'RETRIES', 'TIMEOUTS', 'P50', 'P99'],
@@ -50,7 +50,7 @@ describe('infermesh inspect against an Envoy admin API', () => {
     const view = JSON.parse(json.out) as InspectView;
     expect(Object.keys(view)).toEqual(['admin', 'sidecar', 'configVersions', 'controlPlane', 'models', 'issues']);
     expect(view.admin).toBe(envoy.url);
-    expect(view.sidecar).toEqual({ nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default', envoyVersion: '1.34.1', state: 'LIVE', uptimeSeconds: 7384, statsFormat: 'json' });
+    expect(view.sidecar).toEqual({ nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default', envoyVersion: '1.40.0', state: 'LIVE', uptimeSeconds: 7384, statsFormat: 'json' });
     expect(view.configVersions).toEqual({
       cds: { version: '9f1c2a7be04d6e31', resources: 4, lastUpdated: '2026-05-04T09:42:17.093Z', rejected: null },
       eds: { version: 'e3f1a2b4c5d6e7f8', resources: 4, lastUpdated: '2026-05-04T10:03:55.771Z', rejected: null },

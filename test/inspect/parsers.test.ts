@@ -16,7 +16,7 @@ const T = 'type.googleapis.com/envoy.admin.v3.';
 
 describe('admin format parsers', () => {
   it('server_info: Envoy is recognised by its build version and state, nothing else', () => {
-    expect(parseServerInfo(fixtureJson('server_info.json'))).toEqual({ envoyVersion: '1.34.1', state: 'LIVE', uptimeSeconds: 7384, nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default' });
+    expect(parseServerInfo(fixtureJson('server_info.json'))).toEqual({ envoyVersion: '1.40.0', state: 'LIVE', uptimeSeconds: 7384, nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default' });
     expect(parseServerInfo({ version: 'abc/1.33.0-dev/Modified/DEBUG/BoringSSL', state: 'PRE_INITIALIZING' })).toMatchObject({ envoyVersion: '1.33.0-dev', nodeId: '', uptimeSeconds: null });
     for (const body of [undefined, '<html>', {}, { version: '1.0' }, { state: 'LIVE' }, { version: 1, state: 'LIVE' }]) expect(parseServerInfo(body)).toBeUndefined();
   });
@@ -125,7 +125,7 @@ describe('admin format parsers', () => {
 describe('the per-model view', () => {
   const NONE = { version: null, resources: 0, lastUpdated: null, rejected: null };
   const answers = (overrides: Partial<SidecarAnswers> = {}): SidecarAnswers => ({
-    serverInfo: { envoyVersion: '1.34.1', state: 'LIVE', uptimeSeconds: 1, nodeId: 'n', nodeCluster: 'c' },
+    serverInfo: { envoyVersion: '1.40.0', state: 'LIVE', uptimeSeconds: 1, nodeId: 'n', nodeCluster: 'c' },
     clusters: [],
     stats: { format: 'json', values: new Map(), latencies: new Map() },
     config: { cds: NONE, eds: NONE, lds: NONE, rds: NONE },
@@ -141,7 +141,7 @@ describe('the per-model view', () => {
   it('reports a sidecar that is not LIVE, a refused update and a backend without healthy endpoints', () => {
     const config = answers().config;
     const view = buildView('http://a', answers({
-      serverInfo: { envoyVersion: '1.34.1', state: 'PRE_INITIALIZING', uptimeSeconds: null, nodeId: '', nodeCluster: '' },
+      serverInfo: { envoyVersion: '1.40.0', state: 'PRE_INITIALIZING', uptimeSeconds: null, nodeId: '', nodeCluster: '' },
       clusters: [{ name: 'infermesh|m|b', statNames: ['infermesh|m|b'], hosts: [] }],
       config: { ...config, cds: { version: 'v1', resources: 1, lastUpdated: null, rejected: { version: 'v2', details: 'Proto constraint validation failed' } } },
     }));
