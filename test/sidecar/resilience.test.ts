@@ -252,8 +252,9 @@ describeWithTool('resilience policy through a real Envoy sidecar', envoyBinaries
             seen.push(...(await repeat(3, () => grpcInfer(client, 'outlier'))));
             expect(await sidecar.envoy.admin('/clusters')).toContain(marker);
           }, { timeoutMs: 5_000, intervalMs: 0 });
-          // The model's own empty retry policy overrides the hoisted one: failures reached the caller.
-          expect(seen.filter((o) => !o.ok).length).toBe(3);
+          // The model's own empty retry policy overrides the hoisted one: its failures reached the caller (the
+          // ejection is applied on Envoy's main thread, so one more call may have failed before it).
+          expect(seen.filter((o) => !o.ok).length).toBeGreaterThanOrEqual(3);
           const before = broken.requests;
           const after = await repeat(20, () => grpcInfer(client, 'outlier'));
           expect(servedBy(after)).toEqual(new Set(['outlier-a', 'outlier-b']));
