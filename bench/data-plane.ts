@@ -56,6 +56,8 @@ export interface DataPlaneFigures {
   direct: LoadFigures;
   envoyRssAfterConfigMb: number;
   envoyRssAfterLoadMb: number;
+  /** Envoy's user + system CPU time over the sidecar run, per request: steadier than req/s on a shared machine. */
+  envoyCpuPerRequestUs: number;
   /** cluster_manager.active_clusters: the models' clusters and the bootstrap's static ones. */
   envoyClusters: number;
   /** Time from Envoy's start to the measured model answering through it. */
@@ -119,6 +121,13 @@ async function startControlPlane(models: number, pod: FakeModelServer, settings:
       await server.close(1_000);
     },
   };
+}
+
+/** User + system CPU time of a process so far, in microseconds (clock ticks of 10 ms, Linux's USER_HZ). */
+function cpuUs(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 function rssMb(pid: number | undefined): number {
@@ -204,12 +213,14 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     await runWrk(script, sidecarUrl, model, 2);
     log(`${models} models: ${SECONDS} s straight to the pod, then ${SECONDS} s through the sidecar (${CONNECTIONS} connections)`);
     const direct = await runWrk(script, directUrl, model, SECONDS);
+    const cpuBefore = cpuUs(envoy.pid);
     const sidecar = await runWrk(script, sidecarUrl, model, SECONDS);
+    const envoyCpuPerRequestUs = (cpuUs(envoy.pid) - cpuBefore) / sidecar.requests;
     const envoyRssAfterLoadMb = rssMb(envoy.pid);
     const envoyClusters = Number(/active_clusters: (\d+)/.exec(await envoy.admin('/stats?filter=^cluster_manager\\.active_clusters$'))?.[1] ?? NaN);
-    log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; ${envoyClusters} clusters in Envoy`);
+    log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; Envoy CPU ${envoyCpuPerRequestUs.toFixed(0)} µs per request; ${envoyClusters} clusters in Envoy`);
     failed = false;
-    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyClusters, configuredMs };
+    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyCpuPerRequestUs, envoyClusters, configuredMs };
   } finally {
     if (failed && envoy) log(`Envoy log kept: ${envoy.logFile}`);
     if (handle) running.delete(handle);
