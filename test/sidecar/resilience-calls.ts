@@ -87,7 +87,7 @@ export function at(value: unknown, ...keys: (string | number)[]): unknown {
   let current = value;
   for (const key of keys) {
     if (typeof key === 'number') current = Array.isArray(current) ? current[key] : undefined;
-    else current = typeof current === 'object' && current !== null && !Array.isArray(current) ? (current as Record<string, unknown>)[key] : undefined;
+    else current = typeof current === 'object' && current !== null && !Array.isArray(current) && Object.hasOwn(current, key) ? Reflect.get(current, key) : undefined;
   }
   return current;
 }
