@@ -37,6 +37,8 @@ import { MemorySource } from './memory-source.ts';
 const MODEL_COUNTS = (process.env['BENCH_DATA_PLANE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
 const SECONDS = Number(process.env['BENCH_DATA_PLANE_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_DATA_PLANE_CONNECTIONS'] ?? 16);
+/** How long Envoy's CPU use is read with no traffic, before the run through it. */
+const IDLE_MS = 10_000;
 const WRK = process.env['BENCH_WRK'] ?? 'wrk';
 const POD_HOST = '127.0.0.140';
 
@@ -56,8 +58,13 @@ export interface DataPlaneFigures {
   direct: LoadFigures;
   envoyRssAfterConfigMb: number;
   envoyRssAfterLoadMb: number;
-  /** Envoy's user + system CPU time over the sidecar run, per request: steadier than req/s on a shared machine. */
+  /**
+   * Envoy's user + system CPU time over the sidecar run, less what it spends idle in as long, per request:
+   * steadier than req/s on a shared machine.
+   */
   envoyCpuPerRequestUs: number;
+  /** Envoy's CPU use with no traffic (stats flushes and timers over every cluster), in % of one core. */
+  envoyIdleCpuPercent: number;
   /** cluster_manager.active_clusters: the models' clusters and the bootstrap's static ones. */
   envoyClusters: number;
   /** Time from Envoy's start to the measured model answering through it. */
@@ -213,14 +220,18 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     await runWrk(script, sidecarUrl, model, 2);
     log(`${models} models: ${SECONDS} s straight to the pod, then ${SECONDS} s through the sidecar (${CONNECTIONS} connections)`);
     const direct = await runWrk(script, directUrl, model, SECONDS);
+    const idleStart = cpuUs(envoy.pid);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    const idleUsPerMs = (cpuUs(envoy.pid) - idleStart) / IDLE_MS;
     const cpuBefore = cpuUs(envoy.pid);
     const sidecar = await runWrk(script, sidecarUrl, model, SECONDS);
-    const envoyCpuPerRequestUs = (cpuUs(envoy.pid) - cpuBefore) / sidecar.requests;
+    const envoyCpuPerRequestUs = (cpuUs(envoy.pid) - cpuBefore - idleUsPerMs * SECONDS * 1000) / sidecar.requests;
+    const envoyIdleCpuPercent = idleUsPerMs / 10;
     const envoyRssAfterLoadMb = rssMb(envoy.pid);
     const envoyClusters = Number(/active_clusters: (\d+)/.exec(await envoy.admin('/stats?filter=^cluster_manager\\.active_clusters$'))?.[1] ?? NaN);
-    log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; Envoy CPU ${envoyCpuPerRequestUs.toFixed(0)} µs per request; ${envoyClusters} clusters in Envoy`);
+    log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; Envoy CPU ${envoyCpuPerRequestUs.toFixed(0)} µs per request, ${envoyIdleCpuPercent.toFixed(1)}% idle; ${envoyClusters} clusters in Envoy`);
     failed = false;
-    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyCpuPerRequestUs, envoyClusters, configuredMs };
+    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyCpuPerRequestUs, envoyIdleCpuPercent, envoyClusters, configuredMs };
   } finally {
     if (failed && envoy) log(`Envoy log kept: ${envoy.logFile}`);
     if (handle) running.delete(handle);

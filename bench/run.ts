@@ -256,7 +256,7 @@ async function measureDataPlaneRows(): Promise<void> {
     rows.push([`requests/s through one ${via}`, `${f.sidecar.rps.toFixed(0)}/s`, `${f.direct.rps.toFixed(0)}/s`, ratio(f.sidecar.rps, f.direct.rps), `floor: straight to the pod; wrk HTTP/1.1, ${result.connections} conns, ${result.seconds} s`]);
     rows.push([`p50 latency through one ${via}`, ms(f.sidecar.p50Ms), ms(f.direct.p50Ms), ratio(f.sidecar.p50Ms, f.direct.p50Ms), '']);
     rows.push([`p99 latency through one ${via}`, ms(f.sidecar.p99Ms), ms(f.direct.p99Ms), ratio(f.sidecar.p99Ms, f.direct.p99Ms), `errors: ${f.sidecar.errors} via sidecar, ${f.direct.errors} direct`]);
-    rows.push([`Envoy CPU per request through one ${via}`, `${f.envoyCpuPerRequestUs.toFixed(0)} us`, '-', '-', 'user + system time over the run / requests']);
+    rows.push([`Envoy CPU per request through one ${via}`, `${f.envoyCpuPerRequestUs.toFixed(0)} us`, '-', '-', `user + system time over the run, less ${f.envoyIdleCpuPercent.toFixed(1)}% of a core it uses idle, / requests`]);
     rows.push([`Envoy RSS, ${f.models} models configured`, `${f.envoyRssAfterLoadMb.toFixed(0)} MB`, '-', '-', `${(f.envoyRssAfterConfigMb).toFixed(0)} MB before the load; ${f.envoyClusters} clusters; routable ${(f.configuredMs / 1000).toFixed(1)} s after start`]);
   }
 }
