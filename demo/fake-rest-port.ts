@@ -25,13 +25,18 @@ export function startRestPort(host: string, port: number, listener: (request: Fa
   const front = createTcpServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.once('readable', () => {
-      const head: Buffer | null = socket.read(HTTP2_PREFACE_START.length) ?? socket.read();
-      if (head === null) return;
+    const dispatch = () => {
+      // null until three bytes have arrived (or the peer ended the stream with fewer).
+      const head: Buffer | null = socket.read(HTTP2_PREFACE_START.length);
+      if (head === null) {
+        socket.once('readable', dispatch);
+        return;
+      }
       socket.unshift(head);
       const server = head.toString('latin1') === HTTP2_PREFACE_START ? http2 : http1;
       server.emit('connection', socket);
-    });
+    };
+    socket.once('readable', dispatch);
   });
   let closing: Promise<void> | undefined;
   const close = () => {
