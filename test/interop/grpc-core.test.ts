@@ -7,7 +7,7 @@ import { INTEROP_POLICIES, interopPods, processClient, proxylessScenarios, write
 /**
  * The same routing through gRPC C-core, another xDS implementation, from Python: Debian 12's python3-grpcio
  * (C-core 1.51, the oldest client DESIGN.md promises to support) and the current grpcio from PyPI
- * (scripts/grpc-clients.sh). One body, run for each interpreter. Pods on 127.0.0.120-124.
+ * (scripts/grpc-clients.sh). One body, run for each interpreter. Pods on 127.0.0.120-126.
  */
 const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
 const interpreters: { name: string; lookup: Lookup<PythonGrpc> }[] = [

@@ -5,7 +5,7 @@ import { INTEROP_POLICIES, interopPods, processClient, proxylessScenarios, write
 
 /**
  * The same routing through grpc-go's xDS client, a third independent implementation: test/interop/go, built
- * by scripts/grpc-clients.sh with google.golang.org/grpc pinned in its go.mod. Pods on 127.0.0.130-134.
+ * by scripts/grpc-clients.sh with google.golang.org/grpc pinned in its go.mod. Pods on 127.0.0.130-136.
  */
 const lookup = grpcGoClient();
 const title = lookup.found ? `grpc-go ${lookup.value.version} as the data plane` : 'grpc-go as the data plane';

@@ -5,14 +5,17 @@ dials xds:///TARGET and calls Triton's ModelInfer or TF Serving's Predict with t
 Usage: grpc_python_client.py TARGET triton|tfserving MODEL CALLS HEADER=VALUE...
        (GRPC_XDS_BOOTSTRAP names the bootstrap file)
 Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message},
-"grpcio": version}. The same command line and output as go/main.go (grpc-go).
+"outcomes": [pod or code, per call in order], "grpcio": version}. INFERMESH_CALL_GAP_MS (default 0) pauses
+between calls. The same command line and output as go/main.go (grpc-go).
 
 No generated code: the request is encoded by hand (field 1: ModelInferRequest.model_name, or
 PredictRequest.model_spec with its field 1, name) and the pod is read from the x-served-by response header,
 so the script needs nothing but grpcio.
 """
 import json
+import os
 import sys
+import time
 
 import grpc
 
@@ -39,22 +42,28 @@ def main() -> int:
     pods: dict = {}
     errors: dict = {}
     messages: dict = {}
+    outcomes: list = []
+    gap = float(os.environ.get("INFERMESH_CALL_GAP_MS", "0")) / 1000
     with grpc.insecure_channel(f"xds:///{target}") as channel:
         infer = channel.unary_unary(
             METHODS[kind],
             request_serializer=lambda request: request,
             response_deserializer=lambda response: response,
         )
-        for _ in range(int(calls)):
+        for i in range(int(calls)):
+            if i > 0 and gap > 0:
+                time.sleep(gap)
             try:
                 _, call = infer.with_call(request, metadata=metadata, timeout=10, wait_for_ready=True)
                 served_by = dict(call.initial_metadata()).get("x-served-by", "?")
                 pods[served_by] = pods.get(served_by, 0) + 1
+                outcomes.append(served_by)
             except grpc.RpcError as error:
                 name = error.code().name
                 errors[name] = errors.get(name, 0) + 1
                 messages[name] = error.details()
-    print(json.dumps({"pods": pods, "errors": errors, "messages": messages, "grpcio": grpc.__version__}))
+                outcomes.append(name)
+    print(json.dumps({"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes, "grpcio": grpc.__version__}))
     return 0
 
 

@@ -1,8 +1,9 @@
 /**
  * The proxyless routing scenarios every independent gRPC xDS client runs (test/interop): the routing
  * contract (weighted split, version pin, alias, unknown model / version, missing header, TF Serving), plus
- * what the client must take from the route besides the cluster: the retry policy (and the explicit empty
- * one), and the route timeout (max_stream_duration, gRFC A31). Each client is a separate process with the
+ * what the client must take from the resources besides the cluster: the retry policy (and the explicit empty
+ * one), the route timeout (max_stream_duration, gRFC A31) and outlier ejection by failure percentage
+ * (gRFC A50). Nothing may be NACKed. Each client is a separate process with the
  * command line of grpc_python_client.py / go/main.go; each call to it dials anew and reports a tally.
  */
 import { execFile } from 'node:child_process';
@@ -19,14 +20,19 @@ export interface Tally {
   errors: Record<string, number>;
   /** The last status message per error code. */
   messages: Record<string, string>;
+  /** Per call, in order: the pod that answered or the error code. */
+  outcomes: string[];
 }
 
 export type ServingKind = 'triton' | 'tfserving';
 
-/** Runs `calls` calls through a fresh channel to xds:///infermesh; `model` is the name in the request body. */
-export type ClientRun = (kind: ServingKind, model: string, calls: number, headers: Record<string, string>) => Promise<Tally>;
+/**
+ * Runs `calls` calls, one at a time with `gapMs` between them, through a fresh channel to xds:///infermesh;
+ * `model` is the name in the request body.
+ */
+export type ClientRun = (kind: ServingKind, model: string, calls: number, headers: Record<string, string>, gapMs?: number) => Promise<Tally>;
 
-/** Pods on 127.0.0.N .. N+4 (`first` is "127.0.0.N"); one Mesh per test file. */
+/** Pods on 127.0.0.N .. N+6 (`first` is "127.0.0.N"); one Mesh per test file. */
 export function interopPods(first: string): PodSpec[] {
   const base = first.slice(0, first.lastIndexOf('.') + 1);
   const octet = Number(first.slice(first.lastIndexOf('.') + 1));
@@ -37,6 +43,8 @@ export function interopPods(first: string): PodSpec[] {
     { kind: 'tfserving', host: host(2), pod: 'bert-0', service: 'bert', models: ['bert'], version: '3' },
     { kind: 'triton', host: host(3), pod: 'flaky-0', service: 'flaky', models: ['flaky'], version: '1' },
     { kind: 'triton', host: host(4), pod: 'slow-0', service: 'slow', models: ['slow'], version: '1' },
+    { kind: 'triton', host: host(5), pod: 'eject-a', service: 'eject', models: ['eject'], version: '1' },
+    { kind: 'triton', host: host(6), pod: 'eject-b', service: 'eject', models: ['eject'], version: '1' },
   ];
 }
 
@@ -80,6 +88,19 @@ backends:
 timeout: 3s
 retries: { attempts: 0 }
 `,
+  // Failure-percentage ejection, the detector gRPC clients implement (gRFC A50), on a short interval.
+  'eject-policy': `
+model: eject
+server: triton
+backends:
+  - { name: main, service: eject, port: grpc, weight: 100 }
+retries: { attempts: 0 }
+outlierDetection:
+  interval: 500ms
+  baseEjectionTime: 1m
+  maxEjectionPercent: 50
+  failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 }
+`,
 };
 
 /** Writes a gRPC xDS bootstrap for this mesh's control plane and returns its path. */
@@ -94,9 +115,9 @@ export async function writeBootstrap(mesh: Mesh, nodeId: string): Promise<string
 
 /** A ClientRun that starts `command args... TARGET KIND MODEL CALLS K=V...` with GRPC_XDS_BOOTSTRAP set. */
 export function processClient(command: string, args: string[], bootstrap: () => string): ClientRun {
-  return async (kind, model, calls, headers) => {
+  return async (kind, model, calls, headers, gapMs = 0) => {
     const argv = [...args, 'infermesh', kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
-    const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap(), GRPC_VERBOSITY: 'ERROR' };
+    const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap(), GRPC_VERBOSITY: 'ERROR', INFERMESH_CALL_GAP_MS: String(gapMs) };
     const { stdout } = await run(command, argv, { env, timeout: 60_000 });
     return JSON.parse(stdout) as Tally;
   };
@@ -175,6 +196,20 @@ export function proxylessScenarios(mesh: () => Mesh, call: ClientRun, options: S
       expect(elapsed).toBeGreaterThanOrEqual(3000 - (options.timeoutEarlyByUpToMs ?? 0));
     } finally {
       slow.setFailure({ kind: 'none' });
+    }
+  });
+
+  it('ejects an always-failing pod (failure percentage) and sends every later call to the other', async () => {
+    const broken = mesh().pod('eject-b');
+    broken.setFailure({ kind: 'always', code: 14 });
+    try {
+      // 200 calls 10 ms apart span four detector intervals; a client that ejects has done so by the last 60.
+      const { outcomes, errors } = await call('triton', 'eject', 200, { 'x-model': 'eject' }, 10);
+      expect(outcomes).toHaveLength(200);
+      expect(errors['UNAVAILABLE']).toBeGreaterThan(0);
+      expect(outcomes.slice(-60)).toEqual(Array(60).fill('eject-a'));
+    } finally {
+      broken.setFailure({ kind: 'none' });
     }
   });
 

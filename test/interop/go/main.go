@@ -7,7 +7,8 @@
 //	grpc-go-client TARGET triton|tfserving MODEL CALLS HEADER=VALUE...
 //	grpc-go-client --version
 //
-// Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message}}.
+// Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message},
+// "outcomes": [pod or code, per call in order]}. INFERMESH_CALL_GAP_MS (default 0) pauses between calls.
 //
 // No generated code: the request is a hand-encoded protobuf (model name only) sent through a pass-through
 // codec, and the pod is read from the x-served-by response header.
@@ -85,7 +86,12 @@ func run(args []string) error {
 	pods := map[string]int{}
 	errors := map[string]int{}
 	messages := map[string]string{}
-	for range calls {
+	outcomes := []string{}
+	gap, _ := strconv.Atoi(os.Getenv("INFERMESH_CALL_GAP_MS"))
+	for i := range calls {
+		if i > 0 && gap > 0 {
+			time.Sleep(time.Duration(gap) * time.Millisecond)
+		}
 		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), pairs...), 10*time.Second)
 		var header metadata.MD
 		var reply []byte
@@ -96,6 +102,7 @@ func run(args []string) error {
 			code := strings.ToUpper(codeName(s.Code().String()))
 			errors[code]++
 			messages[code] = s.Message()
+			outcomes = append(outcomes, code)
 			continue
 		}
 		servedBy := "?"
@@ -103,8 +110,9 @@ func run(args []string) error {
 			servedBy = values[0]
 		}
 		pods[servedBy]++
+		outcomes = append(outcomes, servedBy)
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{"pods": pods, "errors": errors, "messages": messages})
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes})
 }
 
 // codeName turns grpc-go's "NotFound" into Python's "NOT_FOUND", so both clients report codes alike.
