@@ -35,6 +35,8 @@ const PODS: PodSpec[] = [
   pod('outlier-c', '127.0.0.69', 'outlier'),
   pod('breaker-a', '127.0.0.70', 'breaker'),
   pod('breaker-grpc-a', '127.0.0.71', 'breakergrpc'),
+  pod('budget-failing', '127.0.0.74', 'budget'),
+  pod('budget-slow', '127.0.0.75', 'budget'),
   { ...pod('rest-a', '127.0.0.72', 'rest', 'tfserving'), models: ['rest', 'resth2'] },
   { ...pod('rest-b', '127.0.0.73', 'rest', 'tfserving'), models: ['rest', 'resth2'] },
 ];
@@ -109,6 +111,12 @@ ${backend('breakergrpc')}
 ${SHARED_RETRIES}
 outlierDetection: null
 circuitBreaker: { maxConnections: 1, maxPendingRequests: 1, maxRequests: 2, maxRetries: 1 }`,
+  budget: `model: budget
+server: triton
+${backend('budget')}
+${SHARED_RETRIES}
+outlierDetection: null
+circuitBreaker: { maxRetries: 1 }`,
 };
 
 const DELAY_MS = 3_000;
@@ -332,6 +340,32 @@ describeWithTool('resilience policy through a real Envoy sidecar', envoyBinaries
           expect(held.maxInFlight).toBe(2);
         } finally {
           held.setFailure({ kind: 'none' });
+        }
+      });
+
+      it('circuit breaker maxRetries: one retry at a time, the others answer with the failure', async () => {
+        const failing = mesh.pod('budget-failing');
+        const slow = mesh.pod('budget-slow');
+        failing.setFailure({ kind: 'always', code: grpc.status.UNAVAILABLE });
+        slow.setFailure({ kind: 'delay', ms: 600 });
+        failing.resetCounters();
+        try {
+          let outcomes: GrpcOutcome[] = [];
+          const delta = await countersDuring(sidecar, 'budget', async () => {
+            outcomes = await Promise.all(Array.from({ length: 6 }, () => grpcInfer(client, 'budget')));
+          });
+          // Round robin: about half the first tries fail at once; the first retry holds the only slot while
+          // the slow pod answers it, so the next retries overflow and the caller gets the pod's failure.
+          expect(failing.failures).toBeGreaterThanOrEqual(2);
+          expect(delta('upstream_rq_retry')).toBeGreaterThanOrEqual(1);
+          expect(delta('upstream_rq_retry_overflow')).toBe(failing.failures - delta('upstream_rq_retry'));
+          expect(delta('upstream_rq_retry_overflow')).toBeGreaterThanOrEqual(1);
+          const failed = outcomes.flatMap((o) => (o.ok ? [] : [o]));
+          expect(failed.length).toBe(delta('upstream_rq_retry_overflow'));
+          for (const o of failed) expect({ code: o.code, details: o.details }).toEqual({ code: grpc.status.UNAVAILABLE, details: expect.stringContaining('injected failure on budget-failing') });
+        } finally {
+          failing.setFailure({ kind: 'none' });
+          slow.setFailure({ kind: 'none' });
         }
       });
 
