@@ -205,7 +205,8 @@ export class DeltaStream {
     else this.#firstSubscription(kind, state, request, current);
     if (current && !state.basis) this.#reconcileAll(kind, state, current, changes);
     if (current) this.#flush(kind, state, current, changes);
-    this.#catchUp(newest);
+    // The published snapshot, never `newest`: a type's basis may be a bridge (clusters kept for old routes).
+    this.#catchUp(snapshot);
   }
 
   /**
@@ -411,7 +412,8 @@ export class DeltaStream {
       }
       if (answered === nonce) break;
     }
-    if (kind === 'route' && state.pending.size === 0) this.#routesAccepted = state.basis;
+    // Refused routes are not run: the client keeps the ones it accepted before, and the clusters they name.
+    if (kind === 'route' && state.pending.size === 0 && state.rejected.size === 0) this.#routesAccepted = state.basis;
     state.settle();
   }
 }
