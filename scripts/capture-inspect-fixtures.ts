@@ -1,10 +1,16 @@
 /**
  * Captures a real Envoy's admin answers for the inspect format tests: `npx node scripts/capture-inspect-fixtures.ts`
  * (needs Envoy 1.40 from `bash scripts/envoy.sh`). Two fake pods behind one sidecar (resnet50 stable and canary
- * over gRPC, bert over REST), a fixed number of requests, then /server_info, /clusters?format=json,
- * /stats?format=json, /stats/prometheus and /config_dump?include_eds are written to
- * test/inspect/fixtures/envoy-1.40/, with capture.json naming what the pods counted. Addresses, ports and
- * times differ per run; the tests read them from capture.json, not from constants.
+ * over gRPC, bert over REST), a fixed number of requests, then /server_info, /clusters?format=json, the stats
+ * and /config_dump?include_eds are written to test/inspect/fixtures/envoy-1.40/, with capture.json naming what
+ * the pods counted. Addresses, ports and times differ per run; the tests read them from capture.json.
+ *
+ * Kept small (under 100 KB) without leaving Envoy's own formats: the JSON stats are asked with inspect's own
+ * filter, used stats only; the Prometheus text, which inspect reads unfiltered, is asked for the used stats
+ * inspect reads plus a few it must skip (other series of the model clusters, the xDS
+ * cluster's, the server's); and the node's `extensions` (every extension the build has, ~100 KB in each of
+ * /server_info and the bootstrap in /config_dump, read by nothing) are dropped from those two answers, which
+ * are then written compact.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +22,21 @@ import { REPO, envoyBinaries } from '../test/support/tools.ts';
 const VERSION = '1.40.0';
 const OUT = path.join(REPO, 'test', 'inspect', 'fixtures', 'envoy-1.40');
 const REQUESTS = 40;
+
+/** Drops every `node.extensions` list (server_info's node, the bootstrap's node) and nothing else. */
+function withoutExtensions(body: string): string {
+  const json: unknown = JSON.parse(body);
+  const strip = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(strip);
+    if (typeof value !== 'object' || value === null) return;
+    for (const [key, child] of Object.entries(value)) {
+      if (key === 'node' && typeof child === 'object' && child !== null) Reflect.deleteProperty(child, 'extensions');
+      strip(child);
+    }
+  };
+  strip(json);
+  return `${JSON.stringify(json)}\n`;
+}
 
 const lookup = envoyBinaries();
 const binary = lookup.found ? lookup.value.find((b) => b.version === VERSION) : undefined;
@@ -43,14 +64,18 @@ try {
   // Envoy computes histogram quantiles at each stats flush (every 5 s by default): wait for one.
   await new Promise((resolve) => setTimeout(resolve, 5_500));
   mkdirSync(OUT, { recursive: true });
-  const files: Record<string, string> = {
-    'server_info.json': '/server_info',
-    'clusters.json': '/clusters?format=json',
-    'stats.json': '/stats?format=json',
-    'stats.prom': '/stats/prometheus',
-    'config_dump.json': '/config_dump?include_eds',
+  // What inspect reads of a model cluster (requests, response classes, retries, timeouts, latency) and, for the
+  // parser to skip, a per-code counter, a connection counter, the xDS cluster's and a few server stats.
+  const clusterStats = String.raw`^cluster\.infermesh\|[^.]*\.(upstream_rq_([0-9]xx|[0-9]+|total|retry|timeout|time)|upstream_cx_total)$`;
+  const promFilter = encodeURIComponent(String.raw`${clusterStats}|^cluster\.infermesh-xds\.upstream_(rq|cx)_total$|^server\.(live|uptime|memory_allocated)$`);
+  const files: Record<string, [string, (body: string) => string]> = {
+    'server_info.json': ['/server_info', withoutExtensions],
+    'clusters.json': ['/clusters?format=json', (body) => body],
+    'stats.json': [`/stats?format=json&usedonly&filter=${encodeURIComponent(String.raw`^cluster\.infermesh\|`)}`, (body) => body],
+    'stats.prom': [`/stats/prometheus?usedonly&filter=${promFilter}`, (body) => body],
+    'config_dump.json': ['/config_dump?include_eds', withoutExtensions],
   };
-  for (const [file, adminPath] of Object.entries(files)) writeFileSync(path.join(OUT, file), await sidecar.envoy.admin(adminPath));
+  for (const [file, [adminPath, trim]] of Object.entries(files)) writeFileSync(path.join(OUT, file), trim(await sidecar.envoy.admin(adminPath)));
   const served = Object.fromEntries([...mesh.pods.values()].map((pod) => [pod.pod, pod.requests]));
   writeFileSync(path.join(OUT, 'capture.json'), `${JSON.stringify({ envoyVersion: VERSION, nodeId: sidecar.envoy.nodeId, served }, null, 2)}\n`);
   console.log(`wrote ${OUT}: ${JSON.stringify(served)}`);
