@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import { RESOURCE_KINDS, TYPE_URLS } from '../envoy/type-urls.ts';
-import type { DeltaTypeSyncState } from './delta-stream.ts';
+import type { DeltaTypeSyncState } from './delta-type-state.ts';
 import { standingNack, type TrackedStream } from './rollout.ts';
 import type { TypeSyncState } from './sotw-stream.ts';
 

@@ -4,9 +4,9 @@ import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DeltaDiscoveryRequest } from './delta-messages.ts';
 import type { NodeInfo } from './messages.ts';
 import { clustersFor, routesMayMove } from './make-before-break.ts';
+import { Changes, DeltaTypeState, type DeltaTypeSyncState } from './delta-type-state.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { NackRecord } from './sotw-stream.ts';
-
 
 /** One DeltaDiscoveryResponse: only what changed for this client. Never empty. */
 export interface DeltaPush {
@@ -24,124 +24,6 @@ export interface DeltaStreamEvents {
   ack(kind: ResourceKind, node: NodeInfo | undefined, version: string): void;
   nack(kind: ResourceKind, node: NodeInfo | undefined, nack: NackRecord): void;
   ignored(reason: string, request: DeltaDiscoveryRequest): void;
-}
-
-/** Per type, the delta counterpart of TypeSyncState (same field names where the meaning is the same). */
-export type DeltaTypeSyncState = Readonly<Omit<DeltaTypeState, 'wildcard' | 'basis' | 'pending' | 'sentList' | 'coverage' | 'settle' | 'names' | 'rejected'>> & {
-  readonly names: ReadonlySet<string>;
-  readonly rejected: ReadonlyMap<string, string>;
-};
-
-/** The NACK that still stands: some resource it rejected has not been accepted since. */
-export function currentDeltaNack(state: DeltaTypeSyncState): NackRecord | undefined {
-  return state.rejected.size > 0 ? state.lastNack : undefined;
-}
-
-interface SentResponse {
-  version: string;
-  sequence: number;
-  resources: readonly EncodedResource[];
-  removed: readonly string[];
-}
-
-/** Unanswered responses kept for ACK bookkeeping per type: a stalled client cannot grow memory beyond this. */
-const MAX_PENDING = 16;
-
-/**
- * What was sent is not stored per resource: after every reconciliation the client holds exactly what its
- * subscription covers in `basis` (the invariant this file keeps), so a stream costs its subscription only.
- */
-class DeltaTypeState {
-  wildcard = false;
-  /** Names subscribed explicitly, also while wildcard. */
-  readonly names = new Set<string>();
-  basis: Snapshot | undefined;
-  /** initial_resource_versions of the first request, until the first snapshot is reconciled against them. */
-  initialVersions: ReadonlyMap<string, string> | undefined;
-  /** Of the last response; its version is the snapshot version (system_version_info). */
-  sentVersion?: string;
-  sentNonce?: string;
-  sentAt?: Date;
-  sentSequence?: number;
-  sentList: readonly EncodedResource[] = [];
-  sentRemoved: readonly string[] = [];
-  ackedVersion?: string;
-  ackedAt?: Date;
-  /** The latest snapshot whose content for this type the client has fully accepted. */
-  syncedThrough?: number;
-  lastNack?: NackRecord;
-  /** Responses not yet ACKed or NACKed, oldest first, by nonce. */
-  readonly pending = new Map<string, SentResponse>();
-  /** Name -> version of resources in NACKed responses the client has not accepted since. */
-  readonly rejected = new Map<string, string>();
-  readonly #kind: ResourceKind;
-  readonly #differ: SnapshotDiffer;
-
-  constructor(kind: ResourceKind, differ: SnapshotDiffer) {
-    this.#kind = kind;
-    this.#differ = differ;
-  }
-
-  /** 'wildcard' while subscribed to "*" (explicitly, or by the legacy empty first request); else the names. */
-  get subscription(): ReadonlySet<string> | 'wildcard' {
-    return this.wildcard ? 'wildcard' : this.names;
-  }
-
-  /** For one snapshot: the resource the current subscription gives the client for a name, if any. */
-  coverage(snapshot: Snapshot): (name: string) => EncodedResource | undefined {
-    const all = snapshot.resources(this.#kind);
-    const hidden = this.#differ.hidden(snapshot, this.#kind);
-    return (name) => {
-      const resource = all.get(name);
-      return resource && (this.names.has(name) || (this.wildcard && !hidden.has(name))) ? resource : undefined;
-    };
-  }
-
-  /** The resources of the last response. */
-  get sentResources(): ReadonlyMap<string, EncodedResource> {
-    return new Map(this.sentList.map((resource) => [resource.name, resource]));
-  }
-
-  /** Every resource the client holds, as sent to it (computed on demand). */
-  get clientResources(): ReadonlyMap<string, EncodedResource> {
-    const held = new Map<string, EncodedResource>();
-    if (!this.basis) return held;
-    const covered = this.coverage(this.basis);
-    for (const name of this.wildcard ? this.basis.resources(this.#kind).keys() : this.names) {
-      const resource = covered(name);
-      if (resource) held.set(name, resource);
-    }
-    return held;
-  }
-
-  /** What the client accepted and runs: ACKed, or reported in initial_resource_versions with the same version. */
-  get ackedResources(): ReadonlyMap<string, EncodedResource> {
-    const unanswered = new Set([...this.pending.values()].flatMap((response) => response.resources.map((r) => r.name)));
-    const acked = new Map<string, EncodedResource>();
-    for (const [name, r] of this.clientResources) if (!unanswered.has(name) && !this.rejected.has(name)) acked.set(name, r);
-    return acked;
-  }
-
-  /** In sync with `basis` once every response was answered and no rejected resource is outstanding. */
-  settle(): void {
-    if (this.basis && this.pending.size === 0 && this.rejected.size === 0) this.syncedThrough = this.basis.sequence;
-  }
-}
-
-/** The resources and removals one response will carry; a name appears at most once. */
-class Changes {
-  readonly resources = new Map<string, EncodedResource>();
-  readonly removed = new Set<string>();
-
-  send(resource: EncodedResource): void {
-    if (this.removed.size > 0) this.removed.delete(resource.name);
-    this.resources.set(resource.name, resource);
-  }
-
-  remove(name: string): void {
-    this.resources.delete(name);
-    this.removed.add(name);
-  }
 }
 
 /**
@@ -363,8 +245,7 @@ export class DeltaStream {
     state.sentAt = this.#now();
     state.sentList = resources;
     state.sentRemoved = removed;
-    state.pending.set(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
-    if (state.pending.size > MAX_PENDING) foldOldest(state.pending);
+    state.remember(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
     const written = this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
     if (written) {
       this.#writing += 1;
@@ -421,26 +302,4 @@ export class DeltaStream {
 /** The snapshot's own copy of a name, so thousands of streams subscribing to it share one string. */
 function intern(snapshot: Snapshot | undefined, kind: ResourceKind, name: string): string {
   return snapshot?.resources(kind).get(name)?.name ?? name;
-}
-
-/**
- * Merges the oldest unanswered response into the next one, so answering the latter settles both. Applied in
- * order as the client applies them, each name is carried once, at its newest version or as removed: a client
- * that never answers must not accumulate every version ever sent to it.
- */
-function foldOldest(pending: Map<string, SentResponse>): void {
-  const [oldest, next] = [...pending.entries()];
-  if (!oldest || !next) return;
-  pending.delete(oldest[0]);
-  const resources = new Map(oldest[1].resources.map((resource) => [resource.name, resource]));
-  const removed = new Set(oldest[1].removed);
-  for (const name of next[1].removed) {
-    resources.delete(name);
-    removed.add(name);
-  }
-  for (const resource of next[1].resources) {
-    removed.delete(resource.name);
-    resources.set(resource.name, resource);
-  }
-  pending.set(next[0], { ...next[1], resources: [...resources.values()], removed: [...removed] });
 }

@@ -1,6 +1,7 @@
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
-import { currentDeltaNack, type DeltaStream, type DeltaTypeSyncState } from './delta-stream.ts';
+import type { DeltaStream } from './delta-stream.ts';
+import { currentDeltaNack, type DeltaTypeSyncState } from './delta-type-state.ts';
 import { currentNack, type SotwStream, type TypeSyncState } from './sotw-stream.ts';
 
 /** A state-of-the-world or delta stream: both keep the same per-type sync facts. */

@@ -4,7 +4,8 @@ import { TYPE_URLS, type ResourceKind } from '../../src/envoy/type-urls.ts';
 import type { EncodedResource } from '../../src/snapshot/codec.ts';
 import { fakeSnapshot } from '../support/snapshots.ts';
 import { deltaRequestDecoder, encodeDeltaDiscoveryResponse, encodeDeltaResource, type DeltaDiscoveryRequest } from '../../src/xds/delta-messages.ts';
-import { DeltaStream, currentDeltaNack, type DeltaPush } from '../../src/xds/delta-stream.ts';
+import { DeltaStream, type DeltaPush } from '../../src/xds/delta-stream.ts';
+import { currentDeltaNack } from '../../src/xds/delta-type-state.ts';
 import type { NackRecord } from '../../src/xds/sotw-stream.ts';
 
 const snapshot = fakeSnapshot;

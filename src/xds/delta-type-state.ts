@@ -1,0 +1,152 @@
+import type { ResourceKind } from '../envoy/type-urls.ts';
+import type { EncodedResource } from '../snapshot/codec.ts';
+import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { SnapshotDiffer } from './snapshot-differ.ts';
+import type { NackRecord } from './sotw-stream.ts';
+
+/** Per type, the delta counterpart of TypeSyncState (same field names where the meaning is the same). */
+export type DeltaTypeSyncState = Readonly<Omit<DeltaTypeState, 'wildcard' | 'basis' | 'pending' | 'sentList' | 'coverage' | 'remember' | 'settle' | 'names' | 'rejected'>> & {
+  readonly names: ReadonlySet<string>;
+  readonly rejected: ReadonlyMap<string, string>;
+};
+
+/** The NACK that still stands: some resource it rejected has not been accepted since. */
+export function currentDeltaNack(state: DeltaTypeSyncState): NackRecord | undefined {
+  return state.rejected.size > 0 ? state.lastNack : undefined;
+}
+
+export interface SentResponse {
+  version: string;
+  sequence: number;
+  resources: readonly EncodedResource[];
+  removed: readonly string[];
+}
+
+/** Unanswered responses kept for ACK bookkeeping per type: a stalled client cannot grow memory beyond this. */
+const MAX_PENDING = 16;
+
+/**
+ * One delta stream's bookkeeping for one type: what the client subscribes to, was sent, accepted and refused.
+ * What was sent is not stored per resource: after every reconciliation the client holds exactly what its
+ * subscription covers in `basis` (the invariant DeltaStream keeps), so a stream costs its subscription only.
+ */
+export class DeltaTypeState {
+  wildcard = false;
+  /** Names subscribed explicitly, also while wildcard. */
+  readonly names = new Set<string>();
+  basis: Snapshot | undefined;
+  /** initial_resource_versions of the first request, until the first snapshot is reconciled against them. */
+  initialVersions: ReadonlyMap<string, string> | undefined;
+  /** Of the last response; its version is the snapshot version (system_version_info). */
+  sentVersion?: string;
+  sentNonce?: string;
+  sentAt?: Date;
+  sentSequence?: number;
+  sentList: readonly EncodedResource[] = [];
+  sentRemoved: readonly string[] = [];
+  ackedVersion?: string;
+  ackedAt?: Date;
+  /** The latest snapshot whose content for this type the client has fully accepted. */
+  syncedThrough?: number;
+  lastNack?: NackRecord;
+  /** Responses not yet ACKed or NACKed, oldest first, by nonce. */
+  readonly pending = new Map<string, SentResponse>();
+  /** Name -> version of resources in NACKed responses the client has not accepted since. */
+  readonly rejected = new Map<string, string>();
+  readonly #kind: ResourceKind;
+  readonly #differ: SnapshotDiffer;
+
+  constructor(kind: ResourceKind, differ: SnapshotDiffer) {
+    this.#kind = kind;
+    this.#differ = differ;
+  }
+
+  /** 'wildcard' while subscribed to "*" (explicitly, or by the legacy empty first request); else the names. */
+  get subscription(): ReadonlySet<string> | 'wildcard' {
+    return this.wildcard ? 'wildcard' : this.names;
+  }
+
+  /** For one snapshot: the resource the current subscription gives the client for a name, if any. */
+  coverage(snapshot: Snapshot): (name: string) => EncodedResource | undefined {
+    const all = snapshot.resources(this.#kind);
+    const hidden = this.#differ.hidden(snapshot, this.#kind);
+    return (name) => {
+      const resource = all.get(name);
+      return resource && (this.names.has(name) || (this.wildcard && !hidden.has(name))) ? resource : undefined;
+    };
+  }
+
+  /** The resources of the last response. */
+  get sentResources(): ReadonlyMap<string, EncodedResource> {
+    return new Map(this.sentList.map((resource) => [resource.name, resource]));
+  }
+
+  /** Every resource the client holds, as sent to it (computed on demand). */
+  get clientResources(): ReadonlyMap<string, EncodedResource> {
+    const held = new Map<string, EncodedResource>();
+    if (!this.basis) return held;
+    const covered = this.coverage(this.basis);
+    for (const name of this.wildcard ? this.basis.resources(this.#kind).keys() : this.names) {
+      const resource = covered(name);
+      if (resource) held.set(name, resource);
+    }
+    return held;
+  }
+
+  /** What the client accepted and runs: ACKed, or reported in initial_resource_versions with the same version. */
+  get ackedResources(): ReadonlyMap<string, EncodedResource> {
+    const unanswered = new Set([...this.pending.values()].flatMap((response) => response.resources.map((r) => r.name)));
+    const acked = new Map<string, EncodedResource>();
+    for (const [name, r] of this.clientResources) if (!unanswered.has(name) && !this.rejected.has(name)) acked.set(name, r);
+    return acked;
+  }
+
+  /** A response sent and not answered yet; past MAX_PENDING the oldest are folded into the next. */
+  remember(nonce: string, response: SentResponse): void {
+    this.pending.set(nonce, response);
+    if (this.pending.size > MAX_PENDING) foldOldest(this.pending);
+  }
+
+  /** In sync with `basis` once every response was answered and no rejected resource is outstanding. */
+  settle(): void {
+    if (this.basis && this.pending.size === 0 && this.rejected.size === 0) this.syncedThrough = this.basis.sequence;
+  }
+}
+
+/** The resources and removals one response will carry; a name appears at most once. */
+export class Changes {
+  readonly resources = new Map<string, EncodedResource>();
+  readonly removed = new Set<string>();
+
+  send(resource: EncodedResource): void {
+    if (this.removed.size > 0) this.removed.delete(resource.name);
+    this.resources.set(resource.name, resource);
+  }
+
+  remove(name: string): void {
+    this.resources.delete(name);
+    this.removed.add(name);
+  }
+}
+
+/**
+ * Merges the oldest unanswered response into the next one, so answering the latter settles both. Applied in
+ * order as the client applies them, each name is carried once, at its newest version or as removed: a client
+ * that never answers must not accumulate every version ever sent to it.
+ */
+function foldOldest(pending: Map<string, SentResponse>): void {
+  const [oldest, next] = [...pending.entries()];
+  if (!oldest || !next) return;
+  pending.delete(oldest[0]);
+  const resources = new Map(oldest[1].resources.map((resource) => [resource.name, resource]));
+  const removed = new Set(oldest[1].removed);
+  for (const name of next[1].removed) {
+    resources.delete(name);
+    removed.add(name);
+  }
+  for (const resource of next[1].resources) {
+    removed.delete(resource.name);
+    resources.set(resource.name, resource);
+  }
+  pending.set(next[0], { ...next[1], resources: [...resources.values()], removed: [...removed] });
+}
