@@ -102,10 +102,11 @@ export class DeltaStream {
     if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#differ, [routes, this.#routesAccepted], target, wildcard);
     if (kind !== 'route' || !clusters) return target;
     const endpoints = this.#types.get('endpoint');
-    const accepted = clusters.ackedResources;
+    // Built only when the routes add a cluster: it walks every cluster the client holds, on every stream.
+    let accepted: ReadonlyMap<string, unknown> | undefined;
     const ready = routesMayMove(this.#differ, routes, target, {
       wildcard,
-      accepted: (name) => accepted.has(name),
+      accepted: (name) => (accepted ??= clusters.ackedResources).has(name),
       refused: clusters.rejected.size > 0,
       endpointsSent: (name) => (endpoints ? (endpoints.wildcard || endpoints.names.has(name)) && endpoints.basis?.resources('endpoint').has(name) === true : undefined),
     });
