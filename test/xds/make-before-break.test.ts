@@ -14,7 +14,8 @@ import { TestProxy, meshSnapshot, type Flavour, type Seen } from './ads-test-pro
  * subscribes to clusters by wildcard (Envoy) gets routes naming a new cluster only once it has ACKed the
  * cluster and been sent its endpoints, and keeps a removed cluster until it ACKs routes that no longer name
  * it; a proxy that names its clusters (proxyless gRPC) gets routes at once. Every step is driven by hand, and
- * "not sent" is read from the server's own stream state after a ping, so nothing here waits on a timer.
+ * "not sent" is read from the server's own stream state after a ping, so no assertion waits on a timer (but
+ * one 200 ms look for a push loop).
  */
 const root = loadEnvoyProtos();
 let server: XdsServer;
