@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts';
 import { compileOrdered, compileScalar, flag, list, type Rules, type ScalarCheck, sub } from './pgv-rules.ts';
 import { plural } from './pgv-strings.ts';
-import { fullNameOf, hasSpecialJson, isRecord, messageTypeOf, readField, toBigInt, toBytes, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
+import { fullNameOf, hasSpecialJson, is64BitType, isRecord, isUnsignedType, messageTypeOf, readField, toBigInt, toBytes, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
 import { formatDuration, formatTimestamp, messageNanos } from './proto-time.ts';
 
 /**
@@ -266,17 +266,24 @@ function compileMap(field: protobuf.MapField, rules: Rules | undefined): FieldCh
     if (flag(rules, 'ignore_empty') && entries.length === 0) return;
     report(context, path, count?.(entries.length));
     for (const [entryKey, entryValue] of entries) {
-      const at = keyPath(path, entryKey);
-      const keyFailure = key?.(mapKeyValue(field.keyType, entryKey));
+      const keyValue = mapKeyValue(field.keyType, entryKey);
+      const at = keyPath(path, typeof keyValue === 'bigint' ? String(keyValue) : entryKey);
+      const keyFailure = key?.(keyValue);
       if (keyFailure !== undefined) report(context, at, `key ${keyFailure}`);
       value?.(entryValue, at, context);
     }
   };
 }
 
-/** protobufjs stores map keys as strings; rules compare them as their proto type. */
+/**
+ * protobufjs stores map keys as strings; rules compare them as their proto type. A decoded message keys a
+ * 64-bit map by the 8-character hash of the Long (protobufjs' longToHash), a built one by its decimal
+ * string; a hash made only of ASCII digits would be read as decimal, which no realistic key is.
+ */
 function mapKeyValue(keyType: string, key: string): unknown {
   if (keyType === 'string') return key;
   if (keyType === 'bool') return key === 'true';
-  return toBigInt(key) ?? key;
+  const decimal = toBigInt(key);
+  if (decimal !== undefined || !is64BitType(keyType) || key.length !== 8) return decimal ?? key;
+  return toBigInt(protobuf.util.LongBits.fromHash(key).toLong(isUnsignedType(keyType)));
 }

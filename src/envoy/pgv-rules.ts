@@ -117,7 +117,13 @@ function numericDomain(kind: string): OrderedDomain {
     const big = toBigInt(value);
     return big === undefined ? undefined : Number(big);
   };
-  return { convert, show: String };
+  if (kind !== 'float') return { convert, show: String };
+  // A float field holds a float32 and PGV compares it with the rule's float32: round both the same way.
+  const toFloat32 = (value: unknown): number | undefined => {
+    const number = convert(value);
+    return number === undefined ? undefined : Math.fround(number);
+  };
+  return { convert: toFloat32, show: (value) => String(Number(Number(value).toPrecision(7))) };
 }
 
 function compileBool(rules: Rules): ScalarCheck | undefined {

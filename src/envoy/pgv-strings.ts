@@ -54,8 +54,16 @@ function isEmail(value: string): boolean {
   return local.length <= 64 && !/[\s@]/.test(local) && isHostname(address.slice(at + 1));
 }
 
+/** RFC 3986: only unreserved, reserved and percent-encoded characters, and at most one '#'. */
+const URI_CHARACTERS = /^(?:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
+
+/** WHATWG URL parsing (URL.canParse) is lenient: it accepts "!@#$%^&*%$#", which RFC 3986 does not. */
+function isUriReference(value: string): boolean {
+  return URI_CHARACTERS.test(value) && value.indexOf('#') === value.lastIndexOf('#') && URL.canParse(value, 'http://example.invalid/');
+}
+
 function isUri(value: string): boolean {
-  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value) && URL.canParse(value);
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value) && isUriReference(value) && URL.canParse(value);
 }
 
 const FORMATS: Readonly<Record<string, readonly [(value: string) => boolean, string]>> = {
@@ -65,7 +73,7 @@ const FORMATS: Readonly<Record<string, readonly [(value: string) => boolean, str
   ipv4: [isIPv4, 'a valid IPv4 address'],
   ipv6: [isIPv6, 'a valid IPv6 address'],
   uri: [isUri, 'an absolute URI'],
-  uri_ref: [(value) => URL.canParse(value, 'http://example.invalid/'), 'a valid URI reference'],
+  uri_ref: [isUriReference, 'a valid URI reference'],
   address: [(value) => isIP(value) !== 0 || isHostname(value), 'a valid IP address or hostname'],
   uuid: [(value) => /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value), 'a UUID'],
 };
