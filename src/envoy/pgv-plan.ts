@@ -30,6 +30,13 @@ interface TypePlan {
   requiredOneofs: protobuf.OneOf[];
 }
 
+/** The PGV options the plan reads, by where they sit in a .proto (field rules: see IMPLEMENTED_RULES). */
+export const IMPLEMENTED_OPTIONS = {
+  message: ['(validate.disabled)', '(validate.ignored)'],
+  oneof: ['(validate.required)'],
+  field: ['(validate.rules)'],
+} as const;
+
 const plans = new WeakMap<protobuf.Type, TypePlan>();
 
 /** Validates `message` (a protobufjs message or an object of the same shape) of `type` at `path`. */

@@ -7,6 +7,37 @@ import { isRecord, toBigInt, toBytes } from './proto-reflect.ts';
  * first failure as a message ("value 0 must be greater than 0"), or undefined when the value is valid.
  */
 
+const ORDERED = ['const', 'lt', 'lte', 'gt', 'gte', 'in', 'not_in'] as const;
+const NUMERIC = [...ORDERED, 'ignore_empty'] as const;
+
+/**
+ * Every `(validate.rules).<kind>.<rule>` the validator enforces, by kind: what the compilers here and in
+ * pgv-plan.ts / pgv-strings.ts read. `repeated.items`, `map.keys` and `map.values` hold nested rules.
+ * `map.no_sparse` needs no check: a proto3 map cannot hold an unset message value.
+ * test/envoy/pgv-rules-coverage.test.ts proves the loaded Envoy protos use nothing else.
+ */
+export const IMPLEMENTED_RULES: Readonly<Record<string, readonly string[]>> = {
+  float: NUMERIC, double: NUMERIC, int32: NUMERIC, int64: NUMERIC, uint32: NUMERIC, uint64: NUMERIC,
+  sint32: NUMERIC, sint64: NUMERIC, fixed32: NUMERIC, fixed64: NUMERIC, sfixed32: NUMERIC, sfixed64: NUMERIC,
+  bool: ['const'],
+  string: [
+    'const', 'len', 'min_len', 'max_len', 'len_bytes', 'min_bytes', 'max_bytes', 'pattern', 'prefix', 'suffix',
+    'contains', 'not_contains', 'in', 'not_in', 'email', 'hostname', 'ip', 'ipv4', 'ipv6', 'uri', 'uri_ref',
+    'address', 'uuid', 'well_known_regex', 'strict', 'ignore_empty',
+  ],
+  bytes: ['const', 'len', 'min_len', 'max_len', 'pattern', 'prefix', 'suffix', 'contains', 'in', 'not_in', 'ip', 'ipv4', 'ipv6', 'ignore_empty'],
+  enum: ['const', 'defined_only', 'in', 'not_in'],
+  message: ['skip', 'required'],
+  repeated: ['min_items', 'max_items', 'unique', 'items', 'ignore_empty'],
+  map: ['min_pairs', 'max_pairs', 'no_sparse', 'keys', 'values', 'ignore_empty'],
+  any: ['required', 'in', 'not_in'],
+  duration: ['required', ...ORDERED],
+  timestamp: ['required', 'const', 'lt', 'lte', 'gt', 'gte', 'lt_now', 'gt_now', 'within'],
+};
+
+/** The `well_known_regex` values pgv-strings.ts implements (UNKNOWN, the default, checks nothing). */
+export const IMPLEMENTED_WELL_KNOWN_REGEXES: readonly string[] = ['UNKNOWN', 'HTTP_HEADER_NAME', 'HTTP_HEADER_VALUE'];
+
 /** One `(validate.rules)` object (or a nested part of it) as protobufjs parsed it from the .proto. */
 export type Rules = Readonly<Record<string, unknown>>;
 
@@ -183,9 +214,11 @@ function compileBytes(rules: Rules): ScalarCheck {
   if (ipLengths.length > 0) {
     checks.push((bytes) => (ipLengths.includes(bytes.length) ? undefined : `must be ${ipLengths.join(' or ')} bytes of an IP address`));
   }
+  const ignoreEmpty = flag(rules, 'ignore_empty');
   return (value) => {
     const bytes = toBytes(value);
-    return bytes === undefined ? undefined : firstFailure(checks, Buffer.from(bytes));
+    if (bytes === undefined || (ignoreEmpty && bytes.length === 0)) return undefined;
+    return firstFailure(checks, Buffer.from(bytes));
   };
 }
 

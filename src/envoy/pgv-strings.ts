@@ -115,7 +115,7 @@ function lengthChecks(rules: Rules): StringCheck[] {
 }
 
 /** RE2 syntax is close enough to JavaScript's for the patterns Envoy uses; `(?i)` becomes a flag. */
-function compilePattern(pattern: string): RegExp | undefined {
+export function compilePattern(pattern: string): RegExp | undefined {
   const caseInsensitive = pattern.startsWith('(?i)');
   const source = caseInsensitive ? pattern.slice(4) : pattern;
   for (const flags of ['u', '']) {

@@ -29,14 +29,15 @@ export function harnessCaseFiles(): string[] {
 
 export interface HarnessProtos {
   root: protobuf.Root;
-  /** Messages left out because protobufjs' .proto parser rejects their options (with its error). */
-  dropped: { message: string; reason: string }[];
+  /** Messages whose options were rewritten so protobufjs' .proto parser accepts them. */
+  rewritten: string[];
 }
 
 /**
  * protobufjs 7's parser rejects a list of messages in an option value (`duration = {in: [{seconds: 1}]}`),
- * which fails the whole file. Such a file is parsed without the top-level messages it rejects, so the
- * rest of its cases still run; the dropped ones are reported.
+ * which fails the whole file. Such a file is loaded with each such list spelt as the repeated field the
+ * text format also allows (`in: {seconds: 1}, in: {...}`), which protobufjs parses to the same rules; the
+ * messages concerned are reported. Every other file loads untouched.
  */
 export function loadHarnessProtos(): HarnessProtos {
   const includeDirs = [pgvDepsDir(), path.dirname(createRequire(import.meta.url).resolve('protobufjs/package.json'))];
@@ -50,50 +51,33 @@ export function loadHarnessProtos(): HarnessProtos {
     return target;
   };
   const options = { keepCase: true, alternateCommentMode: false };
-  const dropped: HarnessProtos['dropped'] = [];
-  const rejected: string[] = [];
-  for (const file of harnessCaseFiles()) {
+  const parses = (source: string): boolean => {
     try {
-      protobuf.parse(readFileSync(path.join(pgvDepsDir(), file), 'utf8'), new protobuf.Root(), options);
+      protobuf.parse(source, new protobuf.Root(), options);
+      return true;
     } catch {
-      rejected.push(file);
+      return false;
     }
-  }
+  };
+  const sources = new Map(harnessCaseFiles().map((file) => [file, readFileSync(path.join(pgvDepsDir(), file), 'utf8')]));
+  const rejected = [...sources].filter(([, source]) => !parses(source)).map(([file]) => file);
   root.loadSync(harnessCaseFiles().filter((file) => !rejected.includes(file)), options);
+  const rewritten: string[] = [];
   for (const file of rejected) {
-    const lines = readFileSync(path.join(pgvDepsDir(), file), 'utf8').split(/\r?\n/);
-    for (;;) {
-      try {
-        protobuf.parse(lines.join('\n'), new protobuf.Root(), options);
-        const parsed = protobuf.parse(lines.join('\n'), root, options);
-        root.loadSync(parsed.imports ?? [], options);
-        break;
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        const line = Number(/line (\d+)/.exec(reason)?.[1] ?? NaN);
-        const name = dropTopLevelMessage(lines, line - 1);
-        if (name === undefined) throw error;
-        dropped.push({ message: `${HARNESS_PACKAGE}.${name}`, reason: `${file}: ${reason}` });
-      }
-    }
+    const lines = (sources.get(file) ?? '').split(/\r?\n/).map((line) => {
+      const spelt = line.replace(MESSAGE_LIST, (_, key: string, items: string) => (items.match(/\{[^{}]*\}/g) ?? []).map((item) => `${key}: ${item}`).join(', '));
+      const name = /^message\s+(\w+)/.exec(line)?.[1];
+      if (spelt !== line && name !== undefined) rewritten.push(`${HARNESS_PACKAGE}.${name}`);
+      return spelt;
+    });
+    const parsed = protobuf.parse(lines.join('\n'), root, options);
+    root.loadSync(parsed.imports ?? [], options);
   }
   root.resolveAll();
-  return { root, dropped };
+  return { root, rewritten };
 }
 
-/** Blanks the top-level `message` declaration around line `index`; its name, or undefined if none. */
-function dropTopLevelMessage(lines: string[], index: number): string | undefined {
-  let start = index;
-  while (start >= 0 && !/^message\s/.test(lines[start] ?? '')) start--;
-  if (start < 0) return undefined;
-  const name = /^message\s+(\w+)/.exec(lines[start] ?? '')?.[1];
-  let depth = 0;
-  for (let end = start; end < lines.length; end++) {
-    for (const char of lines[end] ?? '') depth += char === '{' ? 1 : char === '}' ? -1 : 0;
-    lines[end] = '';
-    if (depth === 0 && end >= index) return name;
-  }
-  return name;
-}
+/** `key: [{...}, {...}]` with flat message items. */
+const MESSAGE_LIST = /(\w+)\s*:\s*\[((?:\s*\{[^{}]*\}\s*,?)+)\]/g;
 
 export const HARNESS_PACKAGE = 'tests.harness.cases';
