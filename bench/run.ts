@@ -32,6 +32,7 @@ import { measureHealthz } from './healthz.ts';
 import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
 import { MemorySource } from './memory-source.ts';
+import { measureValidation } from './pgv.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
@@ -69,6 +70,13 @@ function measureBuild(models: number): void {
   results[`build_${models}`] = { fullMs: full, oneModelChangeMs: incremental, bytes: { cds: bytes('cluster'), eds: bytes('endpoint'), rds: bytes('route'), lds: bytes('listener') } };
   rows.push([`build+validate+encode, ${models} models`, fmt(full), '-', '-', 'target <= 1 s at 10k']);
   rows.push([`rebuild after one-model change, ${models} models`, fmt(incremental), '-', '-', '']);
+  if (assembled.ok) {
+    const validation = measureValidation(root, assembled.snapshot);
+    results[`pgv_${models}`] = validation;
+    const each = (us: number) => (us >= 1000 ? fmt(us / 1000) : fmt(us, 'us'));
+    const perKind = validation.map(({ kind, resources, usPerResource }) => `${kind} ${each(usPerResource)} x${resources}`).join(', ');
+    rows.push([`PGV validate alone (plans warm), ${models} models`, fmt(validation.reduce((sum, v) => sum + (v.usPerResource * v.resources) / 1000, 0)), '-', '-', perKind]);
+  }
   rows.push([`full-mesh SotW bytes per sidecar, ${models} models`, `${((bytes('cluster') + bytes('endpoint') + bytes('route') + bytes('listener')) / 1e6).toFixed(1)} MB`, '-', '-', `RDS alone ${(bytes('route') / 1e6).toFixed(1)} MB`]);
 }
 

@@ -22,6 +22,8 @@ type FieldCheck = (value: unknown, path: string, context: ValidationContext) => 
 interface FieldPlan {
   field: protobuf.Field;
   check: FieldCheck;
+  /** Only a required message field has anything to check when unset; others are skipped then. */
+  checksUnset: boolean;
 }
 
 interface TypePlan {
@@ -43,7 +45,10 @@ const plans = new WeakMap<protobuf.Type, TypePlan>();
 export function validateType(context: ValidationContext, type: protobuf.Type, message: unknown, path: string): void {
   const plan = planFor(type);
   if (plan.disabled || !isRecord(message)) return;
-  for (const { field, check } of plan.fields) check(readField(message, field), fieldPath(path, field.name), context);
+  for (const { field, check, checksUnset } of plan.fields) {
+    const value = readField(message, field);
+    if (value !== undefined || checksUnset) check(value, fieldPath(path, field.name), context);
+  }
   for (const oneof of plan.requiredOneofs) {
     if (oneof.fieldsArray.some((member) => readField(message, member) !== undefined)) continue;
     const members = oneof.fieldsArray.map((member) => member.name).join(', ');
@@ -65,8 +70,11 @@ function compilePlan(type: protobuf.Type): TypePlan {
   const disabled = options['(validate.disabled)'] === true || options['(validate.ignored)'] === true;
   const fields: FieldPlan[] = [];
   for (const field of type.fieldsArray) {
-    const check = compileField(field, fieldRules(field));
-    if (check !== undefined) fields.push({ field, check });
+    const rules = fieldRules(field);
+    const check = compileField(field, rules);
+    const oneofMember = field.partOf !== null && field.partOf !== undefined;
+    const checksUnset = !field.repeated && !field.map && !oneofMember && messageTypeOf(field) !== undefined && isRequired(rules);
+    if (check !== undefined) fields.push({ field, check, checksUnset });
   }
   const requiredOneofs = type.oneofsArray.filter((oneof) => oneof.options?.['(validate.required)'] === true);
   return { disabled, fields, requiredOneofs };
@@ -118,8 +126,13 @@ function compileValue(type: string, resolved: protobuf.Type | protobuf.Enum | nu
   };
 }
 
+/** message/duration/timestamp/any.required: the field must be set. */
+function isRequired(rules: Rules | undefined): boolean {
+  return ['message', 'duration', 'timestamp', 'any'].some((kind) => flag(sub(rules, kind), 'required'));
+}
+
 function compileMessage(type: protobuf.Type, rules: Rules | undefined): FieldCheck | undefined {
-  const required = ['message', 'duration', 'timestamp', 'any'].some((kind) => flag(sub(rules, kind), 'required'));
+  const required = isRequired(rules);
   const contents = compileMessageContents(type, rules);
   if (!required && contents === undefined) return undefined;
   return (value, path, context) => {
@@ -134,7 +147,10 @@ function compileMessage(type: protobuf.Type, rules: Rules | undefined): FieldChe
 function compileMessageContents(type: protobuf.Type, rules: Rules | undefined): FieldCheck | undefined {
   const skip = flag(sub(rules, 'message'), 'skip');
   const wrapped = WRAPPER_SCALARS.get(fullNameOf(type));
-  if (wrapped !== undefined) return onScalar(compileScalar(wrapped, null, rules), (value) => wrappedValue(type, value));
+  if (wrapped !== undefined) {
+    const valueField = type.fieldsById[1];
+    return onScalar(compileScalar(wrapped, null, rules), (value) => (isRecord(value) && valueField !== undefined ? readField(value, valueField) : undefined));
+  }
   switch (fullNameOf(type)) {
     case WKT.duration:
       return onScalar(compileTime(sub(rules, 'duration'), formatDuration, 'duration'), (value) => value);
@@ -152,11 +168,6 @@ function compileMessageContents(type: protobuf.Type, rules: Rules | undefined): 
 function onScalar(check: ScalarCheck | undefined, extract: (value: unknown) => unknown): FieldCheck | undefined {
   if (check === undefined) return undefined;
   return (value, path, context) => report(context, path, check(extract(value)));
-}
-
-function wrappedValue(type: protobuf.Type, wrapper: unknown): unknown {
-  const field = type.fieldsById[1];
-  return isRecord(wrapper) && field !== undefined ? readField(wrapper, field) : undefined;
 }
 
 /** Duration/Timestamp const/lt/lte/gt/gte/in/not_in, compared in nanoseconds. */
@@ -204,12 +215,34 @@ function compileAny(rules: Rules | undefined, skip: boolean): FieldCheck {
       return report(context, path, `type ${JSON.stringify(typeUrl)} is not allowed here; must be one of ${allowed.join(', ')}`);
     }
     if (denied.includes(typeUrl)) return report(context, path, `type ${JSON.stringify(typeUrl)} is not allowed here`);
-    const payloadType = skip ? undefined : typeForUrl(context.root, typeUrl);
-    if (payloadType !== undefined) validateAnyPayload(context, payloadType, value, path);
+    const payload = skip ? undefined : payloadFor(context.root, typeUrl);
+    if (payload !== undefined) validateAnyPayload(context, payload, value, path);
   };
 }
 
-function validateAnyPayload(context: ValidationContext, type: protobuf.Type, any: Record<string, unknown>, path: string): void {
+interface AnyPayload {
+  type: protobuf.Type;
+  /** In JSON an Any's payload fields sit beside "@type" (or under "value" for well-known types). */
+  inValue: boolean;
+}
+
+/** Type URL -> payload type, resolved once per Root (a protobufjs lookup and two fullName walks). */
+const payloads = new WeakMap<protobuf.Root, Map<string, AnyPayload | undefined>>();
+
+function payloadFor(root: protobuf.Root, typeUrl: string): AnyPayload | undefined {
+  let byUrl = payloads.get(root);
+  if (byUrl === undefined) {
+    byUrl = new Map();
+    payloads.set(root, byUrl);
+  }
+  if (byUrl.has(typeUrl)) return byUrl.get(typeUrl);
+  const type = typeForUrl(root, typeUrl);
+  const payload = type === undefined ? undefined : { type, inValue: hasSpecialJson(type) };
+  byUrl.set(typeUrl, payload);
+  return payload;
+}
+
+function validateAnyPayload(context: ValidationContext, { type, inValue }: AnyPayload, any: Record<string, unknown>, path: string): void {
   let payload: protobuf.Message;
   try {
     payload = type.decode(toBytes(any['value']) ?? new Uint8Array());
@@ -217,18 +250,18 @@ function validateAnyPayload(context: ValidationContext, type: protobuf.Type, any
     const reason = error instanceof Error ? error.message : String(error);
     return report(context, path, `payload does not decode as ${fullNameOf(type).slice(1)}: ${reason}`);
   }
-  // In JSON an Any's payload fields sit beside "@type" (or under "value" for well-known types).
-  validateType(context, type, payload, hasSpecialJson(type) ? fieldPath(path, 'value') : path);
+  validateType(context, type, payload, inValue ? fieldPath(path, 'value') : path);
 }
 
 function compileRepeated(field: protobuf.Field, rules: Rules | undefined): FieldCheck | undefined {
   const item = compileValue(field.type, field.resolvedType, sub(rules, 'items'));
   const count = compileCount(rules, 'min_items', 'max_items', 'item');
   const unique = flag(rules, 'unique') && messageTypeOf(field) === undefined;
+  const ignoreEmpty = flag(rules, 'ignore_empty');
   if (item === undefined && count === undefined && !unique) return undefined;
   return (value, path, context) => {
     const items: unknown[] = Array.isArray(value) ? value : [];
-    if (flag(rules, 'ignore_empty') && items.length === 0) return;
+    if (ignoreEmpty && items.length === 0) return;
     report(context, path, count?.(items.length));
     if (unique) reportDuplicates(items, path, context);
     if (item !== undefined) items.forEach((element, index) => item(element, indexPath(path, index), context));
@@ -267,10 +300,11 @@ function compileMap(field: protobuf.MapField, rules: Rules | undefined): FieldCh
   const key = compileScalar(field.keyType, null, sub(rules, 'keys'));
   const value = compileValue(field.type, field.resolvedType, sub(rules, 'values'));
   const count = compileCount(rules, 'min_pairs', 'max_pairs', 'entry');
+  const ignoreEmpty = flag(rules, 'ignore_empty');
   if (key === undefined && value === undefined && count === undefined) return undefined;
   return (map, path, context) => {
     const entries = Object.entries(isRecord(map) ? map : {});
-    if (flag(rules, 'ignore_empty') && entries.length === 0) return;
+    if (ignoreEmpty && entries.length === 0) return;
     report(context, path, count?.(entries.length));
     for (const [entryKey, entryValue] of entries) {
       const keyValue = mapKeyValue(field.keyType, entryKey);
