@@ -54,6 +54,7 @@ message Rules {
   bytes blob = 26 [(validate.rules).bytes = {prefix: "ab", max_len: 4}];
   bool must_be_true = 27 [(validate.rules).bool.const = true];
   optional int32 opt = 28 [(validate.rules).int32.gt = 0];
+  bytes digest = 29 [(validate.rules).bytes = {len: 2, ignore_empty: true}];
 }
 `;
 
@@ -213,6 +214,8 @@ describe('validateMessage rule coverage (test message)', () => {
     ['wrapper holding 0 is checked', { percent: -1 }, { path: 'percent', message: 'value -1 must be in range [0, 100]' }],
     ['bytes prefix', { blob: 'eHk=' }, { path: 'blob', message: 'must start with 0x6162' }],
     ['bytes max_len', { blob: 'YWJjZGU=' }, { path: 'blob', message: 'must be at most 4 bytes (got 5)' }],
+    ['bytes ignore_empty: empty is skipped', { digest: '' }, undefined],
+    ['bytes len', { digest: 'YWJj' }, { path: 'digest', message: 'must be exactly 2 bytes (got 3)' }],
     ['proto3 optional rules apply when set', { opt: 0 }, { path: 'opt', message: 'value 0 must be greater than 0' }],
   ];
 
