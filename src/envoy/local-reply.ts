@@ -1,4 +1,5 @@
 import type { MeshSettings } from '../model/types.ts';
+import { upstreamErrorMappers } from './upstream-errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -7,7 +8,8 @@ type Json = Record<string, unknown>;
  * Envoy answers such an abort with a bare "fault filter abort" (HTTP 200 text/plain for a grpc_status abort),
  * so these mappers write the answers the routing contract promises: for plain HTTP callers the JSON 404 /
  * 400, for gRPC callers (content-type application/grpc...) a grpc-message saying what was wrong (Envoy sends
- * a gRPC local reply's body as its grpc-message and keeps the aborted gRPC status). First match wins.
+ * a gRPC local reply's body as its grpc-message and keeps the aborted gRPC status). Then Envoy's other local
+ * replies, as JSON for REST callers (src/envoy/upstream-errors.ts). First match wins.
  */
 export function localReplyConfig(settings: MeshSettings): Json {
   const faultInjected = { response_flag_filter: { flags: ['FI'] } };
@@ -54,6 +56,8 @@ export function localReplyConfig(settings: MeshSettings): Json {
       { filter: when(grpcCaller(true), present(settings.modelHeader), present(settings.versionHeader)), ...grpcMessage(messages.modelVersion) },
       { filter: when(grpcCaller(true), present(settings.modelHeader)), ...grpcMessage(messages.model) },
       { filter: when(grpcCaller(true)), ...grpcMessage(messages.grpcHeader) },
+      // Envoy's own failures on a routed call (overflow, no healthy host, timeout, unreachable pod).
+      ...upstreamErrorMappers(grpcCaller(false)),
     ],
   };
 }

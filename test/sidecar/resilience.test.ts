@@ -258,7 +258,7 @@ describeWithTool('resilience policy through a real Envoy sidecar', envoyBinaries
           const [viaGrpc, viaRest] = await Promise.all([grpcInfer(client, 'deadline'), restInfer(sidecar, '/v2/models/deadlinerest/infer')]);
           // max_stream_duration ends the stream: gRPC callers get DEADLINE_EXCEEDED as proxyless clients do.
           expect(viaGrpc).toMatchObject({ ok: false, code: grpc.status.DEADLINE_EXCEEDED, details: 'downstream duration timeout' });
-          expect({ status: viaRest.status, body: viaRest.body }).toEqual({ status: 504, body: 'downstream duration timeout' });
+          expect({ status: viaRest.status, body: JSON.parse(viaRest.body) }).toMatchObject({ status: 504, body: { error: 'timeout', detail: 'downstream duration timeout' } });
           for (const ms of [viaGrpc.ms, viaRest.ms]) {
             expect(ms).toBeGreaterThanOrEqual(590);
             expect(ms).toBeLessThan(1_400);

@@ -42,6 +42,8 @@ export interface EnvoyOptions {
   logLevel?: string;
   /** How long start() waits for /ready to say LIVE; default 20 s (thousands of clusters take longer). */
   readyTimeoutMs?: number;
+  /** More command-line flags, e.g. `--file-flush-interval-msec 50` to read access-log lines at once. */
+  extraArgs?: string[];
 }
 
 export class EnvoyProcess {
@@ -88,6 +90,7 @@ export class EnvoyProcess {
       '--base-id', String(baseId),
       '--log-level', options.logLevel ?? 'info',
       '--log-format', '[%Y-%m-%d %T.%e][%l][%n] %v',
+      ...(options.extraArgs ?? []),
     ];
     const child = spawn(options.binary.path, args, { stdio: ['ignore', log, log] });
     closeSync(log);

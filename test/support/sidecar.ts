@@ -7,7 +7,7 @@ import { afterEach } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.ts';
 import type { AdsFlavour } from '../../src/inject/bootstrap.ts';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../../src/model/types.ts';
-import { EnvoyProcess, freePort } from './envoy-process.ts';
+import { EnvoyProcess, freePort, type EnvoyOptions } from './envoy-process.ts';
 import type { Mesh } from './mesh.ts';
 import type { EnvoyBinary } from './tools.ts';
 
@@ -24,11 +24,17 @@ export class Sidecar {
     this.port = settings.sidecarListenerPort;
   }
 
-  static async start(mesh: Mesh, binary: EnvoyBinary, ads: AdsFlavour, nodeId = `sidecar-${ads.toLowerCase()}-${binary.version}`): Promise<Sidecar> {
+  static async start(
+    mesh: Mesh,
+    binary: EnvoyBinary,
+    ads: AdsFlavour,
+    nodeId = `sidecar-${ads.toLowerCase()}-${binary.version}`,
+    envoyOptions: Pick<EnvoyOptions, 'extraArgs'> = {},
+  ): Promise<Sidecar> {
     const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
     const controlPlane = await mesh.startControlPlane('127.0.0.1:0', settings);
     try {
-      const envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, ads, nodeId });
+      const envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, ads, nodeId });
       const sidecar = new Sidecar(envoy, controlPlane, settings);
       await sidecar.waitListening();
       return sidecar;
