@@ -3,8 +3,9 @@
  * contract (weighted split, version pin, alias, unknown model / version, missing header, TF Serving), plus
  * what the client must take from the resources besides the cluster: the retry policy (and the explicit empty
  * one), the route timeout (max_stream_duration, gRFC A31) and outlier ejection by failure percentage
- * (gRFC A50). Nothing may be NACKed. Each client is a separate process with the
- * command line of grpc_python_client.py / go/main.go; each call to it dials anew and reports a tally.
+ * (gRFC A50). Nothing may be NACKed, with a `protocol: http` model in the table too. C-core and grpc-go run
+ * as processes with the command line of grpc_python_client.py / go/main.go, @grpc/grpc-js-xds in the test's
+ * own process (grpc-js.test.ts); each run dials anew and reports a tally.
  */
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -88,6 +89,15 @@ backends:
 timeout: 3s
 retries: { attempts: 0 }
 `,
+  // protocol http: its routes carry retry_policy.retriable_status_codes (503, for the default `unavailable`).
+  // No client here calls it, but the route table is shared: a field one client rejects NACKs every model.
+  'bert-rest-policy': `
+model: bert-rest
+server: tfserving
+protocol: http
+backends:
+  - { name: main, service: bert, port: http, weight: 100 }
+`,
   // Failure-percentage ejection, the detector gRPC clients implement (gRFC A50), on a short interval.
   'eject-policy': `
 model: eject
@@ -141,6 +151,11 @@ export function proxylessScenarios(mesh: () => Mesh, call: ClientRun, options: S
   let nacksBefore = 0;
   beforeAll(async () => {
     nacksBefore = await nacks(mesh());
+  });
+
+  it("is served a route table with an http model's retriable_status_codes", () => {
+    const table = mesh().server.store.current()?.resources('route').get(mesh().settings.grpcTarget)?.json;
+    expect(JSON.stringify(table)).toContain('"retriable_status_codes":[503]');
   });
 
   it('accepts the configuration and splits 1,000 calls 75/25 by weight', async () => {
