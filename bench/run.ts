@@ -7,6 +7,7 @@
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
  *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
+ *   BENCH_ONLY=build runs only the build rows (build, one-model change, heap, PGV, bytes) for BENCH_MODELS
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,7 @@ const MODEL_COUNTS = (process.env['BENCH_MODELS'] ?? '1000,10000').split(',').ma
 const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
 const CHURN_SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 60);
 const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
+const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
 const rows: string[][] = [];
@@ -54,6 +56,8 @@ const ratio = (value: number, floor: number) => (Number.isFinite(value) && floor
 
 /** Build + validate + encode the whole mesh from scratch, then a one-model change on top of it. */
 function measureBuild(models: number): void {
+  gc();
+  const heapBefore = process.memoryUsage().heapUsed;
   const codec = new ResourceCodec(root);
   const world = syntheticWorld(models);
   let started = performance.now();
@@ -61,15 +65,19 @@ function measureBuild(models: number): void {
   const assembled = assembleSnapshot(first.encoded, DEFAULT_SETTINGS, codec, '1');
   const full = performance.now() - started;
   codec.endGeneration();
+  // What a serving process holds after the build: the codec's caches, the snapshot and the controller's last good.
+  gc();
+  const heapAfter = process.memoryUsage().heapUsed;
   world.configMaps[0] = modelPolicy(0, 50);
   started = performance.now();
   const second = reconcileWorld(world, first.lastGood, codec, DEFAULT_SETTINGS);
   assembleSnapshot(second.encoded, DEFAULT_SETTINGS, codec, '2');
   const incremental = performance.now() - started;
   const bytes = (kind: ResourceKind) => (assembled.ok ? [...assembled.snapshot.resources(kind).values()].reduce((sum, r) => sum + r.any.length, 0) : 0);
-  results[`build_${models}`] = { fullMs: full, oneModelChangeMs: incremental, bytes: { cds: bytes('cluster'), eds: bytes('endpoint'), rds: bytes('route'), lds: bytes('listener') } };
+  results[`build_${models}`] = { fullMs: full, oneModelChangeMs: incremental, heapAfterMb: heapAfter / 1e6, heapBeforeMb: heapBefore / 1e6, bytes: { cds: bytes('cluster'), eds: bytes('endpoint'), rds: bytes('route'), lds: bytes('listener') } };
   rows.push([`build+validate+encode, ${models} models`, fmt(full), '-', '-', 'target <= 1 s at 10k']);
-  rows.push([`rebuild after one-model change, ${models} models`, fmt(incremental), '-', '-', '']);
+  rows.push([`rebuild after one-model change, ${models} models`, fmt(incremental), '-', '-', 'target <= 20 ms at 10k']);
+  rows.push([`heap after building ${models} models`, `${(heapAfter / 1e6).toFixed(0)} MB`, '-', '-', `${(heapBefore / 1e6).toFixed(0)} MB before (protos loaded); target <= 150 MB at 10k`]);
   if (assembled.ok) {
     const validation = measureValidation(root, assembled.snapshot);
     results[`pgv_${models}`] = validation;
@@ -278,11 +286,13 @@ async function measureHealthzRows(models: number): Promise<void> {
 }
 
 for (const models of MODEL_COUNTS) measureBuild(models);
-await measureHealthzRows(Math.max(...MODEL_COUNTS));
-await measureNetwork(false);
-if (CHURN_SECONDS > 0) await measureChurn();
-if (DATA_PLANE) await measureDataPlaneRows();
-else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
+if (!ONLY_BUILD) {
+  await measureHealthzRows(Math.max(...MODEL_COUNTS));
+  await measureNetwork(false);
+  if (CHURN_SECONDS > 0) await measureChurn();
+  if (DATA_PLANE) await measureDataPlaneRows();
+  else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
+}
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
 for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {
   console.log(row.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  '));
