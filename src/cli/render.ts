@@ -1,4 +1,4 @@
-import { reconcileWorld, EMPTY_LAST_GOOD } from '../controller/reconcile.ts';
+import { reconcileWorld, EMPTY_LAST_GOOD, type LastGood, type ModelStatus } from '../controller/reconcile.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import type { MeshSettings, ModelPolicy } from '../model/types.ts';
 import { formatPolicyError } from '../policy/index.ts';
@@ -30,11 +30,23 @@ export interface RenderedWorld {
   problems: string[];
   /** Not errors, but worth an operator's eye (e.g. an EndpointSlice without the named port). */
   warnings: string[];
+  /** Every model's state (serving, stale, rejected, conflict) and why. */
+  statuses: ModelStatus[];
+  /** What a next render needs to keep stale models serving, as the controller would. */
+  lastGood: LastGood;
 }
 
-/** One-shot pipeline over a world: what `serve` would publish first, plus every problem found. */
-export function renderWorld(world: SourceWorld, settings: MeshSettings, codec: ResourceCodec = new ResourceCodec(loadEnvoyProtos())): RenderedWorld {
-  const result = reconcileWorld(world, EMPTY_LAST_GOOD, codec, settings);
+/**
+ * One-shot pipeline over a world: what `serve` would publish first, plus every problem found. With the
+ * lastGood of a previous render it is what `serve` would publish after that one (stale models kept).
+ */
+export function renderWorld(
+  world: SourceWorld,
+  settings: MeshSettings,
+  codec: ResourceCodec = new ResourceCodec(loadEnvoyProtos()),
+  lastGood: LastGood = EMPTY_LAST_GOOD,
+): RenderedWorld {
+  const result = reconcileWorld(world, lastGood, codec, settings);
   const assembled = assembleSnapshot(result.encoded, settings, codec, '1');
   if (!assembled.ok) throw new Error(`inconsistent snapshot: ${assembled.problems.join('; ')}`);
   const problems = [
@@ -43,7 +55,14 @@ export function renderWorld(world: SourceWorld, settings: MeshSettings, codec: R
     ...result.buildFailures.map((failure) => printableLine(failure)),
   ];
   const warnings = result.warnings.map((w) => printableLine(`model ${w.model}: ${w.message}`));
-  return { snapshot: assembled.snapshot, policies: result.served.map(effectivePolicy), problems, warnings };
+  return {
+    snapshot: assembled.snapshot,
+    policies: result.served.map(effectivePolicy),
+    problems,
+    warnings,
+    statuses: result.statuses,
+    lastGood: result.lastGood,
+  };
 }
 
 export interface EffectivePolicy {
