@@ -62,7 +62,7 @@ function measureBuild(models: number): void {
   const world = syntheticWorld(models);
   let started = performance.now();
   const first = reconcileWorld(world, EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
-  const assembled = assembleSnapshot(first.encoded, DEFAULT_SETTINGS, codec, '1');
+  const assembled = assembleSnapshot(first.encoded, DEFAULT_SETTINGS, codec, 1);
   const full = performance.now() - started;
   codec.endGeneration();
   // What a serving process holds after the build: the codec's caches, the snapshot and the controller's last good.
@@ -71,7 +71,7 @@ function measureBuild(models: number): void {
   world.configMaps[0] = modelPolicy(0, 50);
   started = performance.now();
   const second = reconcileWorld(world, first.lastGood, codec, DEFAULT_SETTINGS);
-  assembleSnapshot(second.encoded, DEFAULT_SETTINGS, codec, '2');
+  assembleSnapshot(second.encoded, DEFAULT_SETTINGS, codec, 2);
   const incremental = performance.now() - started;
   const bytes = (kind: ResourceKind) => (assembled.ok ? [...assembled.snapshot.resources(kind).values()].reduce((sum, r) => sum + r.any.length, 0) : 0);
   results[`build_${models}`] = { fullMs: full, oneModelChangeMs: incremental, heapAfterMb: heapAfter / 1e6, heapBeforeMb: heapBefore / 1e6, bytes: { cds: bytes('cluster'), eds: bytes('endpoint'), rds: bytes('route'), lds: bytes('listener') } };

@@ -47,7 +47,7 @@ export function renderWorld(
   lastGood: LastGood = EMPTY_LAST_GOOD,
 ): RenderedWorld {
   const result = reconcileWorld(world, lastGood, codec, settings);
-  const assembled = assembleSnapshot(result.encoded, settings, codec, '1');
+  const assembled = assembleSnapshot(result.encoded, settings, codec, 1);
   if (!assembled.ok) throw new Error(`inconsistent snapshot: ${assembled.problems.join('; ')}`);
   const problems = [
     ...world.readErrors.map((e) => printableLine(`${e.origin}: ${e.message}`)),

@@ -140,8 +140,7 @@ export class Controller {
     this.#firstChangeAt = undefined;
     const stopBuild = metrics.buildSeconds.startTimer();
     const result = yield* reconcileSteps(world, this.#lastGood, codec, settings);
-    const version = String(this.#sequence + 1);
-    const assembled = yield* assembleSteps(result.encoded, settings, codec, version);
+    const assembled = yield* assembleSteps(result.encoded, settings, codec, this.#sequence + 1);
     stopBuild();
     metrics.encodeSeconds.observe(codec.takeEncodeSeconds());
     if (!assembled.ok) {

@@ -72,12 +72,12 @@ function* sidecarRoutes(models: readonly EncodedModel[], fallback: Uint8Array[],
  * Puts validated models together with the shared resources (listeners, the two route configurations, the
  * blackhole cluster) into a snapshot, and refuses it if it is not self-consistent.
  */
-export function assembleSnapshot(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, version: string): AssembleResult {
-  return runToEnd(assembleSteps(models, settings, codec, version));
+export function assembleSnapshot(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, sequence: number): AssembleResult {
+  return runToEnd(assembleSteps(models, settings, codec, sequence));
 }
 
-/** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). */
-export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, version: string): Steps<AssembleResult> {
+/** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). The version is the sequence number as text. */
+export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, sequence: number): Steps<AssembleResult> {
   const sets = new Map<ResourceKind, Map<string, EncodedResource>>([
     ['cluster', new Map()],
     ['endpoint', new Map()],
@@ -100,7 +100,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   add('listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings)));
   add('listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings)));
   yield;
-  const snapshot = new Snapshot(version, sets, new Set([`listener/${settings.grpcTarget}`]));
+  const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]));
   yield;
   const routed = [...routedClusters(models), BLACKHOLE_CLUSTER];
   const problems = yield* consistencySteps(snapshot, { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed });

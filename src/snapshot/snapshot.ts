@@ -11,15 +11,15 @@ export type ResourceSet = ReadonlyMap<string, EncodedResource>;
  */
 export class Snapshot {
   readonly version: string;
-  /** Position in the sequence of published snapshots: later snapshots have larger numbers. */
+  /** Position in the sequence of published snapshots: later snapshots have larger numbers (set by whoever publishes). */
   readonly sequence: number;
   readonly #resources: ReadonlyMap<ResourceKind, ResourceSet>;
   readonly #hiddenFromWildcard: ReadonlySet<string>;
   readonly #typeVersions: ReadonlyMap<ResourceKind, string>;
 
-  constructor(version: string, resources: Map<ResourceKind, Map<string, EncodedResource>>, hiddenFromWildcard: Set<string> = new Set()) {
+  constructor(version: string, sequence: number, resources: Map<ResourceKind, Map<string, EncodedResource>>, hiddenFromWildcard: Set<string> = new Set()) {
     this.version = version;
-    this.sequence = /^\d+$/.test(version) ? Number(version) : 0;
+    this.sequence = sequence;
     this.#resources = resources;
     this.#hiddenFromWildcard = hiddenFromWildcard;
     this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf([...this.resources(kind).values()])]));
@@ -68,7 +68,7 @@ export class Snapshot {
         if (resource && !kept.has(name)) kept.set(name, resource);
       }
     }
-    return new Snapshot(this.version, resources, new Set(this.#hiddenFromWildcard));
+    return new Snapshot(this.version, this.sequence, resources, new Set(this.#hiddenFromWildcard));
   }
 
   count(): Record<ResourceKind, number> {

@@ -3,9 +3,9 @@ import type protobuf from 'protobufjs';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
 import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { encodeProto3Json } from '../../src/envoy/proto-json.ts';
-import { routeConfiguration, type ModelRoutes } from '../../src/envoy/route-config.ts';
-import { sidecarRouteConfiguration } from '../../src/envoy/sidecar-route-config.ts';
+import { encodeProto3Json } from '../../src/protobuf/proto-json.ts';
+import type { ModelRoutes } from '../../src/envoy/route-config.ts';
+import { routeConfiguration, sidecarRouteConfiguration } from '../envoy/route-config-json.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
@@ -18,7 +18,7 @@ const root = loadEnvoyProtos();
 async function assembled(world: SourceWorld): Promise<{ snapshot: Snapshot; parts: ModelRoutes[] }> {
   const codec = new ResourceCodec(root);
   const result = reconcileWorld(world, EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
-  const outcome = assembleSnapshot(result.encoded, DEFAULT_SETTINGS, codec, '1');
+  const outcome = assembleSnapshot(result.encoded, DEFAULT_SETTINGS, codec, 1);
   if (!outcome.ok) throw new Error(outcome.problems.join());
   return { snapshot: outcome.snapshot, parts: result.encoded.map((m) => m.routes) };
 }

@@ -7,11 +7,14 @@ export function fakeResource(kind: ResourceKind, name: string, content: string):
   return { name, typeUrl: TYPE_URLS[kind], version: `${name}:${content}`, any: Buffer.from(`${name}=${content}`), json: { name } };
 }
 
-/** A snapshot from `{kind: [[name, content], ...]}`; `hidden` entries are `kind/name` hidden from wildcard. */
-export function fakeSnapshot(version: string, spec: Partial<Record<ResourceKind, [string, string][]>>, hidden: string[] = []): Snapshot {
+/**
+ * A snapshot from `{kind: [[name, content], ...]}`; `hidden` entries are `kind/name` hidden from wildcard.
+ * Its sequence is the version when that is a number (as the controller publishes them), else 0.
+ */
+export function fakeSnapshot(version: string, spec: Partial<Record<ResourceKind, [string, string][]>>, hidden: string[] = [], sequence = /^\d+$/.test(version) ? Number(version) : 0): Snapshot {
   const sets = new Map<ResourceKind, Map<string, EncodedResource>>();
   for (const [kind, entries] of Object.entries(spec) as [ResourceKind, [string, string][]][]) {
     sets.set(kind, new Map(entries.map(([name, content]) => [name, fakeResource(kind, name, content)])));
   }
-  return new Snapshot(version, sets, new Set(hidden));
+  return new Snapshot(version, sequence, sets, new Set(hidden));
 }

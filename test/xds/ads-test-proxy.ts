@@ -38,7 +38,7 @@ export function meshSnapshot(sequence: number, models: readonly string[], option
   sets.get('listener')!.set('l', resource('listener', 'l', options.listener ?? '1'));
   const tag = options.routeTag ? `#${options.routeTag}` : '';
   sets.get('route')!.set('r', resource('route', 'r', `${(options.routed ?? models).join(',')}${tag}`));
-  return new Snapshot(String(sequence), sets);
+  return new Snapshot(String(sequence), sequence, sets);
 }
 
 /** The Any payload of a resource made by `resource`: its name and content. */

@@ -19,7 +19,7 @@ let running: { server: XdsServer; clients: RawAdsClient[] } | undefined;
 
 beforeAll(() => {
   root = loadEnvoyProtos();
-  const assembled = assembleSnapshot([], DEFAULT_SETTINGS, new ResourceCodec(root), '1');
+  const assembled = assembleSnapshot([], DEFAULT_SETTINGS, new ResourceCodec(root), 1);
   if (!assembled.ok) throw new Error(assembled.problems.join());
   snapshot = assembled.snapshot;
 });
