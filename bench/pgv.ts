@@ -1,5 +1,5 @@
 import type protobuf from 'protobufjs';
-import { validateMessage } from '../src/envoy/pgv.ts';
+import { validateMessage } from '../src/protobuf/pgv.ts';
 import { messageName, RESOURCE_KINDS, type ResourceKind } from '../src/envoy/type-urls.ts';
 import type { Snapshot } from '../src/snapshot/snapshot.ts';
 

@@ -2,7 +2,7 @@ import { InspectError, baseUrl, readControlPlane, readSidecar, showBase, type Ht
 import { OUTPUT_FORMATS, type OutputFormat, renderView } from '../inspect/render.ts';
 import { buildView, selectModel, type InspectView } from '../inspect/view.ts';
 import { watchLoop } from '../inspect/watch.ts';
-import { formatDuration, parseDuration } from '../policy/duration.ts';
+import { formatDuration, parseDuration } from '../util/duration.ts';
 import { nearest } from '../util/suggest.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 

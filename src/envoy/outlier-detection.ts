@@ -1,5 +1,5 @@
 import type { OutlierDetectionPolicy } from '../model/types.ts';
-import { durationJson } from './duration.ts';
+import { durationJson } from '../util/duration.ts';
 
 type Json = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 import type { Backend, Model, RetryCondition } from '../model/types.ts';
-import { durationJson } from './duration.ts';
+import { durationJson } from '../util/duration.ts';
 import { EXTENSION_TYPES } from './type-urls.ts';
 
 type Json = Record<string, unknown>;

@@ -81,20 +81,3 @@ export function modelRoutes(model: Model, settings: MeshSettings): ModelRoutes {
   const byName = modelNames(model).map((name) => ({ name, routes: nameHeaderRoutes(model, name, settings) }));
   return { headerRoutes: byName.flatMap((group) => group.routes), byName, pathRoutes: restPathRoutes(model) };
 }
-
-/** Routes for requests no model name selects: unknown model, then REST paths, then the missing-header error. */
-export function fallbackRoutes(parts: readonly ModelRoutes[], settings: MeshSettings): Json[] {
-  return [unknownModelRoute(settings), ...parts.flatMap((part) => part.pathRoutes), missingHeaderRoute()];
-}
-
-/**
- * The RouteConfiguration of the proxyless gRPC API listener, as JSON: a list, because gRPC clients do not
- * support matcher trees. Per-model header routes, then the fallback routes. (The snapshot assembles the
- * same bytes from encoded routes; this form is for tests and documentation.)
- */
-export function routeConfiguration(parts: readonly ModelRoutes[], settings: MeshSettings): Json {
-  return {
-    name: settings.grpcTarget,
-    virtual_hosts: [{ ...VIRTUAL_HOST, routes: [...parts.flatMap((part) => part.headerRoutes), ...fallbackRoutes(parts, settings)] }],
-  };
-}

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { formatTable } from '../util/table.ts';
-import { formatDuration } from '../policy/duration.ts';
+import { formatDuration } from '../util/duration.ts';
 import { XDS_TYPES, type TypeVersion } from './config-dump.ts';
 import type { BackendView, InspectView, ModelView } from './view.ts';
 

@@ -3,7 +3,7 @@
  * used for wrong types, ranges and patterns alike, so no raw zod wording reaches an operator.
  */
 import { z } from 'zod';
-import { formatDuration, parseDuration, DURATION_EXAMPLES } from './duration.ts';
+import { formatDuration, parseDuration, DURATION_EXAMPLES } from '../util/duration.ts';
 import { quote } from '../util/printable.ts';
 import { nearest } from '../util/suggest.ts';
 

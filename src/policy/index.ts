@@ -1,6 +1,6 @@
 /** Policy ConfigMaps: parse, validate, apply defaults, resolve ownership. */
 export { formatPolicyError, formatPath, type PolicyError, type PolicyErrorKind } from './errors.ts';
-export { DURATION_EXAMPLES, MAX_DURATION_MS, formatDuration, parseDuration, type DurationResult } from './duration.ts';
+export { DURATION_EXAMPLES, MAX_DURATION_MS, formatDuration, parseDuration, type DurationResult } from '../util/duration.ts';
 export {
   DNS_1035_LABEL,
   DNS_LABEL,

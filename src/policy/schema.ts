@@ -1,7 +1,7 @@
 /** The policy document schema (DESIGN.md "Policy ConfigMaps"). Durations come out in milliseconds. */
 import { z } from 'zod';
 import { RETRY_CONDITIONS } from '../model/types.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../util/duration.ts';
 import { describeValue, duration, int, list, mapping, mustBe, oneOf, text, UINT32_MAX } from './fields.ts';
 
 /** x-model values: safe in a header, an Envoy exact match and a cluster name (no `|`, spaces or control characters). */

@@ -1,9 +1,11 @@
 import protobuf from 'protobufjs';
 import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts';
-import { compileOrdered, compileScalar, flag, list, type Rules, type ScalarCheck, sub } from './pgv-rules.ts';
+import { flag, list, type Rules, sub } from './pgv-rule-access.ts';
+import { compileOrdered, compileScalar, type ScalarCheck } from './pgv-rules.ts';
 import { plural } from './pgv-strings.ts';
 import { fullNameOf, hasSpecialJson, is64BitType, isRecord, isUnsignedType, messageTypeOf, readField, toBigInt, toBytes, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
-import { formatDuration, formatTimestamp, messageNanos } from './proto-time.ts';
+import { formatProtoDuration } from '../util/duration.ts';
+import { formatTimestamp, messageNanos } from './proto-time.ts';
 
 /**
  * Per-message-type validation plans: each field's `(validate.rules)` compiled once into a check that
@@ -153,7 +155,7 @@ function compileMessageContents(type: protobuf.Type, rules: Rules | undefined): 
   }
   switch (fullNameOf(type)) {
     case WKT.duration:
-      return onScalar(compileTime(sub(rules, 'duration'), formatDuration, 'duration'), (value) => value);
+      return onScalar(compileTime(sub(rules, 'duration'), formatProtoDuration, 'duration'), (value) => value);
     case WKT.timestamp:
       return compileTimestamp(sub(rules, 'timestamp'));
     case WKT.any:
@@ -198,7 +200,7 @@ function compileRelativeTime(rules: Rules | undefined): ((nanos: bigint) => stri
     if (gtNow && nanos <= now) return `timestamp ${formatTimestamp(nanos)} must be in the future`;
     const distance = nanos > now ? nanos - now : now - nanos;
     if (windowNanos !== undefined && distance > windowNanos) {
-      return `timestamp ${formatTimestamp(nanos)} must be within ${formatDuration(windowNanos)} of now`;
+      return `timestamp ${formatTimestamp(nanos)} must be within ${formatProtoDuration(windowNanos)} of now`;
     }
     return undefined;
   };

@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs';
 import { compileString, plural } from './pgv-strings.ts';
-import { isRecord, toBigInt, toBytes } from './proto-reflect.ts';
+import { flag, list, type Rules, sub } from './pgv-rule-access.ts';
+import { toBigInt, toBytes } from './proto-reflect.ts';
 
 /**
  * Compiles protoc-gen-validate scalar rules (`(validate.rules).<kind>`) into checks. A check returns the
@@ -14,7 +15,7 @@ const NUMERIC = [...ORDERED, 'ignore_empty'] as const;
  * Every `(validate.rules).<kind>.<rule>` the validator enforces, by kind: what the compilers here and in
  * pgv-plan.ts / pgv-strings.ts read. `repeated.items`, `map.keys` and `map.values` hold nested rules.
  * `map.no_sparse` needs no check: a proto3 map cannot hold an unset message value.
- * test/envoy/pgv-rules-coverage.test.ts proves the loaded Envoy protos use nothing else.
+ * test/protobuf/pgv-rules-coverage.test.ts proves the loaded Envoy protos use nothing else.
  */
 export const IMPLEMENTED_RULES: Readonly<Record<string, readonly string[]>> = {
   float: NUMERIC, double: NUMERIC, int32: NUMERIC, int64: NUMERIC, uint32: NUMERIC, uint64: NUMERIC,
@@ -38,26 +39,7 @@ export const IMPLEMENTED_RULES: Readonly<Record<string, readonly string[]>> = {
 /** The `well_known_regex` values pgv-strings.ts implements (UNKNOWN, the default, checks nothing). */
 export const IMPLEMENTED_WELL_KNOWN_REGEXES: readonly string[] = ['UNKNOWN', 'HTTP_HEADER_NAME', 'HTTP_HEADER_VALUE'];
 
-/** One `(validate.rules)` object (or a nested part of it) as protobufjs parsed it from the .proto. */
-export type Rules = Readonly<Record<string, unknown>>;
-
 export type ScalarCheck = (value: unknown) => string | undefined;
-
-export function sub(rules: Rules | undefined, key: string): Rules | undefined {
-  const value = rules?.[key];
-  return isRecord(value) ? value : undefined;
-}
-
-export function flag(rules: Rules | undefined, key: string): boolean {
-  return rules?.[key] === true;
-}
-
-/** protobufjs gives a one-element repeated option as a bare value; normalize to a list. */
-export function list(rules: Rules | undefined, key: string): unknown[] {
-  const value = rules?.[key];
-  if (value === undefined || value === null) return [];
-  return Array.isArray(value) ? value : [value];
-}
 
 /** Runs checks in order and returns the first failure. */
 export function firstFailure<T>(checks: ReadonlyArray<(value: T) => string | undefined>, value: T): string | undefined {

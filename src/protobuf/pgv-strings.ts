@@ -1,5 +1,5 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import type { Rules } from './pgv-rules.ts';
+import type { Rules } from './pgv-rule-access.ts';
 
 /** protoc-gen-validate string rules, including the well-known formats and HTTP header regexes. */
 

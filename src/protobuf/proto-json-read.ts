@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
-import { type FieldError, fieldPath, indexPath, keyPath } from './field-error.ts';
+import { fieldPath, indexPath, keyPath } from './field-error.ts';
+import { fail, type JsonReader, typeLabel } from './proto-json-reader.ts';
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
 import { readWellKnown } from './proto-json-wkt-read.ts';
 import { fullNameOf, fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from './proto-reflect.ts';
@@ -7,25 +8,15 @@ import { closestMatch } from '../util/suggest.ts';
 
 /** Strict proto3 JSON -> protobufjs message. Errors are collected, never thrown. */
 
-export interface JsonReader {
-  root: protobuf.Root;
-  errors: FieldError[];
-}
-
 /** What a value is read as: a field's proto type, or a map's key/value type. */
 interface ValueKind {
   type: string;
   resolved: protobuf.Type | protobuf.Enum | null;
 }
 
-export function fail(reader: JsonReader, path: string, message: string): undefined {
-  reader.errors.push({ path, message });
-  return undefined;
-}
-
-/** `envoy.config.route.v3.RouteMatch` (full name without the leading dot). */
-export function typeLabel(type: protobuf.ReflectionObject): string {
-  return fullNameOf(type).replace(/^\./, '');
+/** A reader for one message; the well-known types read their nested messages back through it. */
+export function newJsonReader(root: protobuf.Root): JsonReader {
+  return { root, errors: [], readMessage, readObject };
 }
 
 /** Reads `json` as a message of `type`; undefined (with errors recorded) when it cannot. */

@@ -1,9 +1,10 @@
 import protobuf from 'protobufjs';
 import { fieldPath, indexPath, keyPath } from './field-error.ts';
-import { fail, type JsonReader, readObject, readMessage, typeLabel } from './proto-json-read.ts';
+import { fail, type JsonReader, typeLabel } from './proto-json-reader.ts';
 import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
 import { fullNameOf, lookupTypeCached, hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
-import { parseDuration, parseTimestamp, splitNanos } from './proto-time.ts';
+import { parseProtoDuration, splitNanos } from '../util/duration.ts';
+import { parseTimestamp } from './proto-time.ts';
 import { closestMatch } from '../util/suggest.ts';
 
 /** Reading the well-known types that have their own proto3 JSON form. */
@@ -17,7 +18,7 @@ export function readWellKnown(reader: JsonReader, type: protobuf.Type, json: unk
     case WKT.any:
       return readAny(reader, type, json, path);
     case WKT.duration:
-      return readTime(reader, type, json, path, parseDuration);
+      return readTime(reader, type, json, path, parseProtoDuration);
     case WKT.timestamp:
       return readTime(reader, type, json, path, parseTimestamp);
     case WKT.struct:
@@ -50,7 +51,7 @@ function readTime(
   path: string,
   parse: (text: string) => bigint | string,
 ): WellKnownResult {
-  if (isRecord(json)) return readObject(reader, type, json, path);
+  if (isRecord(json)) return reader.readObject(reader, type, json, path);
   if (typeof json !== 'string') {
     const example = fullNameOf(type) === WKT.duration ? 'a duration string like "1.5s"' : 'an RFC 3339 timestamp string';
     return fail(reader, path, `expected ${example}, got ${describeJson(json)}`);
@@ -139,11 +140,11 @@ function readAnyPayload(
   path: string,
 ): protobuf.Message | undefined {
   const rest = Object.fromEntries(Object.entries(json).filter(([key]) => key !== '@type'));
-  if (!hasSpecialJson(payloadType)) return readMessage(reader, payloadType, rest, path);
+  if (!hasSpecialJson(payloadType)) return reader.readMessage(reader, payloadType, rest, path);
   for (const key of Object.keys(rest)) {
     if (key !== 'value') fail(reader, fieldPath(path, key), `unknown field; an Any holding ${typeLabel(payloadType)} has only "@type" and "value"`);
   }
-  return readMessage(reader, payloadType, rest['value'] ?? null, fieldPath(path, 'value'));
+  return reader.readMessage(reader, payloadType, rest['value'] ?? null, fieldPath(path, 'value'));
 }
 
 function unknownTypeMessage(root: protobuf.Root, typeUrl: string): string {

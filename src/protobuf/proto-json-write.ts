@@ -13,7 +13,8 @@ import {
   WKT,
   WRAPPER_SCALARS,
 } from './proto-reflect.ts';
-import { formatDuration, formatTimestamp, messageNanos } from './proto-time.ts';
+import { formatProtoDuration } from '../util/duration.ts';
+import { formatTimestamp, messageNanos } from './proto-time.ts';
 
 /**
  * protobufjs message -> canonical proto3 JSON with original (snake_case) field names, as Envoy's
@@ -78,7 +79,7 @@ function writeWellKnown(root: protobuf.Root, type: protobuf.Type, message: Recor
     case WKT.any:
       return writeAny(root, message);
     case WKT.duration:
-      return formatDuration(messageNanos(message));
+      return formatProtoDuration(messageNanos(message));
     case WKT.timestamp:
       return formatTimestamp(messageNanos(message));
     case WKT.struct:

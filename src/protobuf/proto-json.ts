@@ -1,6 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { FieldError } from './field-error.ts';
-import { type JsonReader, readMessage } from './proto-json-read.ts';
+import { newJsonReader } from './proto-json-read.ts';
 import { writeMessage } from './proto-json-write.ts';
 
 /**
@@ -31,8 +31,8 @@ export interface EncodeResult {
 /** Reads proto3 JSON (already parsed, e.g. from YAML) into a message of `typeName`. */
 export function fromProto3Json(root: protobuf.Root, typeName: string, json: unknown): FromJsonResult {
   const type = root.lookupType(typeName);
-  const reader: JsonReader = { root, errors: [] };
-  const message = readMessage(reader, type, json, '');
+  const reader = newJsonReader(root);
+  const message = reader.readMessage(reader, type, json, '');
   if (reader.errors.length > 0 || message === undefined) return { errors: reader.errors };
   return { message, errors: [] };
 }

@@ -1,6 +1,6 @@
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
-import type { FieldError } from '../envoy/field-error.ts';
+import type { FieldError } from '../protobuf/field-error.ts';
 import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { MeshSettings, Model } from '../model/types.ts';

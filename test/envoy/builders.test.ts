@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backendCluster } from '../../src/envoy/cluster.ts';
-import { durationJson } from '../../src/envoy/duration.ts';
+import { durationJson } from '../../src/util/duration.ts';
 import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
 import { outlierDetection } from '../../src/envoy/outlier-detection.ts';
 import { restPathRoutes } from '../../src/envoy/rest-routes.ts';

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { routeConfiguration } from '../../src/envoy/route-config.ts';
-import { sidecarRouteConfiguration } from '../../src/envoy/sidecar-route-config.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import { readFolder } from '../../src/sources/folder.ts';
+import { routeConfiguration, sidecarRouteConfiguration } from './route-config-json.ts';
 
 type Json = Record<string, any>;
 interface Request {

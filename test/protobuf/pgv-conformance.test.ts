@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { validateMessage } from '../../src/envoy/pgv.ts';
+import { validateMessage } from '../../src/protobuf/pgv.ts';
 import { loadHarnessProtos } from './pgv-harness/load.ts';
 import { allTypes, fieldRulesUsed, implementedKeys } from './pgv-harness/rule-keys.ts';
 
@@ -89,7 +89,7 @@ describe('PGV conformance cases (protoc-gen-validate tests/harness)', () => {
 
   it('exercises every rule the validator claims to implement', () => {
     const exercised = new Set(fieldRulesUsed(allTypes(root)).keys());
-    // Not in this 2020 harness: ignore_empty came to PGV in 2021 (test/envoy/pgv.test.ts covers string's,
+    // Not in this 2020 harness: ignore_empty came to PGV in 2021 (test/protobuf/pgv.test.ts covers string's,
     // Envoy uses only string's), and map.no_sparse needs no check in proto3.
     const elsewhere = (key: string): boolean => key.endsWith('.ignore_empty') || key === 'map.no_sparse';
     expect(implementedKeys().filter((key) => !exercised.has(key) && !elsewhere(key))).toEqual([]);

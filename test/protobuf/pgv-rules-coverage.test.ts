@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { validateMessage } from '../../src/envoy/pgv.ts';
-import { IMPLEMENTED_OPTIONS } from '../../src/envoy/pgv-plan.ts';
-import { compilePattern } from '../../src/envoy/pgv-strings.ts';
+import { validateMessage } from '../../src/protobuf/pgv.ts';
+import { IMPLEMENTED_OPTIONS } from '../../src/protobuf/pgv-plan.ts';
+import { compilePattern } from '../../src/protobuf/pgv-strings.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { allTypes, fieldRulesUsed, isImplemented, isRecord } from './pgv-harness/rule-keys.ts';
 

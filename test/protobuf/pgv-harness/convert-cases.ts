@@ -2,7 +2,7 @@
  * Turns PGV's Go test vectors (tests/harness/executor/cases.go) into cases.json, the fixture
  * pgv-conformance.test.ts runs. Regenerate with:
  *
- *   node_modules/.bin/node test/envoy/pgv-harness/convert-cases.ts <path to cases.go> <commit>
+ *   node_modules/.bin/node test/protobuf/pgv-harness/convert-cases.ts <path to cases.go> <commit>
  *
  * Use the cases.go of the protoc-gen-validate commit whose tests/harness/cases/*.proto are the ones
  * @grpc/grpc-js-xds ships (see README.md here). Each message literal becomes an object in the shape
@@ -161,7 +161,7 @@ function main(): void {
   }
   const fixture = {
     source: `https://github.com/bufbuild/protoc-gen-validate/blob/${commit}/tests/harness/executor/cases.go`,
-    licence: 'Apache-2.0 (protoc-gen-validate); derived test data, converted by test/envoy/pgv-harness/convert-cases.ts',
+    licence: 'Apache-2.0 (protoc-gen-validate); derived test data, converted by test/protobuf/pgv-harness/convert-cases.ts',
     unconverted,
     cases,
   };

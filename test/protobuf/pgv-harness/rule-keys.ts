@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { IMPLEMENTED_RULES, IMPLEMENTED_WELL_KNOWN_REGEXES } from '../../../src/envoy/pgv-rules.ts';
+import { IMPLEMENTED_RULES, IMPLEMENTED_WELL_KNOWN_REGEXES } from '../../../src/protobuf/pgv-rules.ts';
 
 /** Lists the `(validate.rules)` a set of protobufjs types uses, as `kind.rule` keys. */
 
