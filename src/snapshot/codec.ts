@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
-import type { FieldError } from '../envoy/field-error.ts';
-import { validateMessage } from '../envoy/pgv.ts';
-import { fromProto3Json, toProto3Json } from '../envoy/proto-json.ts';
+import type { FieldError } from '../protobuf/field-error.ts';
+import { validateMessage } from '../protobuf/pgv.ts';
+import { fromProto3Json, toProto3Json } from '../protobuf/proto-json.ts';
 import { messageName } from '../envoy/type-urls.ts';
-import { lookupTypeCached } from '../envoy/proto-reflect.ts';
+import { lookupTypeCached } from '../protobuf/proto-reflect.ts';
 import { Pieces } from './pieces.ts';
 
 /** One xDS resource, checked against Envoy's protos and encoded once, shared by every stream. */
