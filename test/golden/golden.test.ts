@@ -79,6 +79,10 @@ function outputs(rendered: RenderedWorld): Record<ExpectedFile, unknown> {
 }
 
 describe('golden: YAML folder in, one file per Envoy resource type out', () => {
+  it('has at least 15 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(15);
+  });
+
   it.each(cases)('$name', async (golden) => {
     const actual = outputs(await render(golden));
     for (const file of EXPECTED_FILES) {
