@@ -20,7 +20,7 @@ import { EXPECTED_FILES, deleteOrphans, listCases, orphans, type ExpectedFile, t
 const casesDir = path.join(import.meta.dirname, 'cases');
 const updating = process.env['UPDATE_GOLDEN'] === '1';
 const cases = listCases(casesDir);
-const codec = new ResourceCodec(loadEnvoyProtos());
+const protos = loadEnvoyProtos();
 // Objects without a creationTimestamp get this one, so conflicts and outputs never depend on the clock.
 const FIRST_SEEN = new Date('2026-01-01T12:00:00Z');
 
@@ -32,6 +32,8 @@ function settingsOf(golden: GoldenCase): MeshSettings {
 /** What the controller would serve after seeing `before` (if any) and then `input`. */
 async function render(golden: GoldenCase): Promise<RenderedWorld> {
   const settings = settingsOf(golden);
+  // One codec per case, shared by its steps as the controller shares one: no case sees another's caches.
+  const codec = new ResourceCodec(protos);
   const firstSeen = new Map<string, string>();
   const read = (dir: string) => readFolder(dir, firstSeen, () => FIRST_SEEN);
   const lastGood = golden.before ? renderWorld(await read(golden.before), settings, codec).lastGood : EMPTY_LAST_GOOD;
