@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { buildModelSteps } from '../model/build.ts';
 import type { MeshSettings, ModelPolicy, PolicySource } from '../model/types.ts';
 import {
@@ -93,12 +92,6 @@ function formatBuildErrors(errors: ModelBuildError[]): string[] {
   return errors.flatMap((failure) => failure.errors.map((e) => `${failure.resource}: ${e.path}: ${e.message}`));
 }
 
-function fingerprint(encoded: EncodedModel): string {
-  const hash = createHash('sha256');
-  for (const resource of [...encoded.clusters, ...encoded.endpoints]) hash.update(resource.version);
-  return hash.update(JSON.stringify(encoded.routes)).digest('hex').slice(0, 16);
-}
-
 /**
  * A document that no longer validates keeps its last accepted policy, found by where it lives
  * (namespace/ConfigMap/key/index), because a broken document may not even name its model any more.
@@ -174,7 +167,7 @@ export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: R
     served.push(result.ok ? model.policy : (lastGood.policyByLocation.get(location) ?? model.policy));
     encodedByModel.set(name, chosen);
     const stale = problems.length > 0;
-    statuses.push({ model: name, state: stale ? 'stale' : 'serving', source: model.policy.source, problems, fingerprint: fingerprint(chosen) });
+    statuses.push({ model: name, state: stale ? 'stale' : 'serving', source: model.policy.source, problems, fingerprint: chosen.fingerprint });
     // Only a policy that built cleanly becomes the new last good for its location.
     const keep = result.ok ? model.policy : lastGood.policyByLocation.get(location);
     if (keep) policyByLocation.set(location, keep);

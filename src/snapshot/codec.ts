@@ -4,6 +4,7 @@ import { messageName } from '../envoy/type-urls.ts';
 import { ContentCache } from './content-cache.ts';
 import { encodedResource, type EncodedResource } from './encoded-resource.ts';
 import { GenerationCache } from './generation-cache.ts';
+import type { Pieces } from './pieces.ts';
 import { validateAndEncode, type MessageResult } from './validate-encode.ts';
 
 export type { EncodedResource } from './encoded-resource.ts';
@@ -40,7 +41,7 @@ export class ResourceCodec {
   }
 
   /** A resource from message bytes assembled elsewhere (already valid by construction). */
-  fromBytes(typeUrl: string, name: string, value: Uint8Array, version?: string): EncodedResource {
+  fromBytes(typeUrl: string, name: string, value: Uint8Array | Pieces, version?: string): EncodedResource {
     return encodedResource(this.root, typeUrl, name, value, version);
   }
 

@@ -1,5 +1,4 @@
 import type { Steps } from '../util/cooperative.ts';
-import type { EncodedModel } from './encode-model.ts';
 import type { Snapshot } from './snapshot.ts';
 
 interface RouteJson {
@@ -14,12 +13,6 @@ interface ListenerJson {
   name: string;
   filter_chains?: { filters?: { typed_config?: { rds?: { route_config_name?: string } } }[] }[];
   api_listener?: { api_listener?: { rds?: { route_config_name?: string } } };
-}
-
-/** The clusters the models' routes name, read from the routes as built (no need to decode the whole configuration). */
-export function routedClusters(models: readonly EncodedModel[]): string[] {
-  const route = { virtual_hosts: [{ routes: models.flatMap((m) => [...m.routes.headerRoutes, ...m.routes.pathRoutes]) }] } as RouteJson;
-  return referencedClusters(route);
 }
 
 function referencedClusters(route: RouteJson): string[] {

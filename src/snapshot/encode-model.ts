@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
@@ -15,6 +16,8 @@ export interface EncodedModel {
   /** The routes as built (for explain and the consistency check) and as encoded Route messages. */
   routes: ModelRoutes;
   routeBytes: { byName: NamedRouteBytes[]; path: Uint8Array[] };
+  /** Short hash of what serves (resources and routes): a change means the model changed. */
+  fingerprint: string;
 }
 
 export interface ModelBuildError {
@@ -27,12 +30,12 @@ export type EncodeModelResult = { ok: true; encoded: EncodedModel } | { ok: fals
 
 export const ROUTE_TYPE = 'envoy.config.route.v3.Route';
 
-function encodeRoutes(routes: readonly Record<string, unknown>[], codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array[] {
+function encodeRoutes(routes: readonly object[], codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array[] {
   const encoded: Uint8Array[] = [];
   for (const route of routes) {
     const result = codec.encodeMessage(ROUTE_TYPE, route);
     if (result.ok) encoded.push(result.bytes);
-    else failures.push({ resource: `route ${String(route['name'])}`, errors: result.errors });
+    else failures.push({ resource: `route ${'name' in route ? String(route.name) : ''}`, errors: result.errors });
   }
   return encoded;
 }
@@ -55,7 +58,13 @@ function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec)
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes, routeBytes } };
+  return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes, routeBytes, fingerprint: fingerprint(clusters, endpoints, routes) } };
+}
+
+function fingerprint(clusters: readonly EncodedResource[], endpoints: readonly EncodedResource[], routes: ModelRoutes): string {
+  const hash = createHash('sha256');
+  for (const resource of [...clusters, ...endpoints]) hash.update(resource.version);
+  return hash.update(JSON.stringify(routes)).digest('hex').slice(0, 16);
 }
 
 /** What a model's resources depend on: the policy (not where it came from) and its endpoints. */

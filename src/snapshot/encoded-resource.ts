@@ -24,11 +24,11 @@ export function contentVersion(...parts: (Uint8Array | string)[]): string {
 }
 
 /**
- * A resource from its message bytes, which must already be valid. The Any holds the only copy of the bytes:
- * `json` decodes them from there when first asked. `version` defaults to the bytes' content hash; a caller
+ * A resource from its message bytes (or the pieces they are written from), which must already be valid.
+ * The Any holds the only copy of the bytes: `json` decodes them from there when first asked. `version` defaults to the bytes' content hash; a caller
  * that knows an equivalent hash of the parts the bytes were written from may pass it instead.
  */
-export function encodedResource(root: protobuf.Root, typeUrl: string, name: string, value: Uint8Array, version = contentVersion(value)): EncodedResource {
+export function encodedResource(root: protobuf.Root, typeUrl: string, name: string, value: Uint8Array | Pieces, version = contentVersion(value instanceof Pieces ? value.finish() : value)): EncodedResource {
   const any = new Pieces().field(1, typeUrl).field(2, value).finish();
   const start = any.length - value.length;
   let json: unknown;

@@ -1,28 +1,27 @@
-import { type Steps } from '../util/cooperative.ts';
-import { mostCommon } from '../util/most-common.ts';
-import { routeRetryPolicy, withoutRetryPolicy, type NamedRouteBytes } from './route-bytes.ts';
+import { routeRetryPolicy, withoutRetryPolicy } from './route-bytes.ts';
 
-/**
+/*
  * The sidecar table names its most common retry policy once, on the virtual host, and drops it from the
  * routes that carry exactly that policy: routes inherit the host's policy when they have none of their own.
  * Every model route carries a policy (an empty one when retries are off), so only error routes, which abort
  * before any upstream attempt, inherit it without having had it. Most meshes run on the default policy, and
  * it is about two thirds of a route's bytes.
  */
-export interface HoistedRoutes {
-  named: NamedRouteBytes[];
-  fallback: Uint8Array[];
-  hostRetryPolicy?: Uint8Array;
+
+export interface RetryPolicy {
+  bytes: Uint8Array;
+  /** The policy's bytes as text: equal keys, equal policies. */
+  key: string;
 }
 
 const keyOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /**
- * Per encoded route (kept across rebuilds, like the routes themselves): its retry policy and that policy's
- * key, and the route without the policy once it has been needed. A rebuild re-reads only changed routes.
+ * Per encoded route (kept across rebuilds, like the routes themselves): its retry policy, and the route
+ * without the policy once it has been needed. A rebuild re-reads only new routes.
  */
 interface RouteFacts {
-  policy?: { bytes: Uint8Array; key: string };
+  policy?: RetryPolicy;
   withoutPolicy?: Uint8Array;
 }
 const facts = new WeakMap<Uint8Array, RouteFacts>();
@@ -37,36 +36,58 @@ function factsOf(route: Uint8Array): RouteFacts {
   return known;
 }
 
-function strip(route: Uint8Array, policyKey: string): Uint8Array {
-  const known = factsOf(route);
-  if (known.policy?.key !== policyKey) return route;
-  known.withoutPolicy ??= withoutRetryPolicy(route);
-  return known.withoutPolicy;
+/** The policies of a run of routes, counted: what one model adds to the choice, worked out once per model. */
+export interface PolicyRun {
+  /** Policy keys in route order (routes without a policy left out). */
+  keys: readonly string[];
+  counts: ReadonlyMap<string, number>;
+  policies: ReadonlyMap<string, RetryPolicy>;
 }
 
-/** Yields after each model's routes: the first look at a route parses it. */
-export function* hoistRetryPolicy(named: readonly NamedRouteBytes[], fallback: readonly Uint8Array[]): Steps<HoistedRoutes> {
-  for (const group of named) {
-    for (const route of group.routes) factsOf(route);
-    yield;
+export function policyRun(routes: readonly Uint8Array[]): PolicyRun {
+  const keys: string[] = [];
+  const counts = new Map<string, number>();
+  const policies = new Map<string, RetryPolicy>();
+  for (const route of routes) {
+    const policy = factsOf(route).policy;
+    if (!policy) continue;
+    keys.push(policy.key);
+    counts.set(policy.key, (counts.get(policy.key) ?? 0) + 1);
+    policies.set(policy.key, policy);
   }
-  for (const route of fallback) {
-    factsOf(route);
-    yield;
+  return { keys, counts, policies };
+}
+
+/**
+ * The policy the most routes carry, over runs in table order; in a tie, the one that reached the top count
+ * first (what util/most-common.ts picks over the flat list). Adds up per-run counts instead of walking every
+ * route; only the run where the winner is decided is read key by key.
+ */
+export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undefined {
+  const totals = new Map<string, number>();
+  for (const run of runs) for (const [key, count] of run.counts) totals.set(key, (totals.get(key) ?? 0) + count);
+  const top = Math.max(0, ...totals.values());
+  if (top === 0) return undefined;
+  const candidates = [...totals].filter(([, count]) => count === top).map(([key]) => key);
+  const running = new Map<string, number>();
+  for (const run of runs) {
+    if (!candidates.some((key) => (running.get(key) ?? 0) + (run.counts.get(key) ?? 0) >= top)) {
+      for (const key of candidates) running.set(key, (running.get(key) ?? 0) + (run.counts.get(key) ?? 0));
+      continue;
+    }
+    for (const key of run.keys) {
+      const count = (running.get(key) ?? 0) + 1;
+      running.set(key, count);
+      if (count === top && candidates.includes(key)) return run.policies.get(key);
+    }
   }
-  const carrier = mostCommon([...named.flatMap((group) => group.routes), ...fallback], (route) => factsOf(route).policy?.key);
-  const policy = carrier && factsOf(carrier).policy;
-  if (!policy) return { named: [...named], fallback: [...fallback] };
-  const { key } = policy;
-  const stripped: NamedRouteBytes[] = [];
-  for (const group of named) {
-    stripped.push({ name: group.name, routes: group.routes.map((route) => strip(route, key)) });
-    yield;
-  }
-  const strippedFallback: Uint8Array[] = [];
-  for (const route of fallback) {
-    strippedFallback.push(strip(route, key));
-    yield;
-  }
-  return { named: stripped, fallback: strippedFallback, hostRetryPolicy: policy.bytes };
+  return undefined;
+}
+
+/** The route as the sidecar table holds it: without its policy when that is the host's (by key), else as it is. */
+export function underHostPolicy(route: Uint8Array, hostPolicyKey: string | undefined): Uint8Array {
+  const known = factsOf(route);
+  if (hostPolicyKey === undefined || known.policy?.key !== hostPolicyKey) return route;
+  known.withoutPolicy ??= withoutRetryPolicy(route);
+  return known.withoutPolicy;
 }

@@ -15,29 +15,37 @@ export interface VirtualHostHead {
   domains: readonly string[];
 }
 
-function virtualHostHead(host: VirtualHostHead): Pieces {
+/** VirtualHost.name and .domains: what every virtual host here starts with. */
+export function virtualHostHead(host: VirtualHostHead): Pieces {
   const pieces = new Pieces().field(1, host.name);
   for (const domain of host.domains) pieces.field(2, domain);
   return pieces;
 }
 
-function routeConfiguration(name: string, virtualHost: Pieces): Uint8Array {
-  return new Pieces().field(1, name).field(2, virtualHost).finish();
+/** RouteConfiguration{name, virtual_hosts: [host]}. */
+export function routeConfiguration(name: string, virtualHost: Pieces): Pieces {
+  return new Pieces().field(1, name).field(2, virtualHost);
+}
+
+/** Routes as VirtualHost.routes (field 3) or RouteList.routes (field 1): each one tagged, one after another. */
+export const VIRTUAL_HOST_ROUTES = 3;
+export const ROUTE_LIST_ROUTES = 1;
+
+export function taggedRoutes(fieldNumber: number, routes: Iterable<Uint8Array>): Pieces {
+  const pieces = new Pieces();
+  for (const route of routes) pieces.field(fieldNumber, route);
+  return pieces;
 }
 
 /** A RouteConfiguration with one virtual host whose routes are a plain list. */
 export function routeConfigurationBytes(name: string, virtualHost: VirtualHostHead, routes: Iterable<Uint8Array>): Uint8Array {
-  const host = virtualHostHead(virtualHost);
-  for (const route of routes) host.field(3, route);
-  return routeConfiguration(name, host);
+  return routeConfiguration(name, virtualHostHead(virtualHost).append(taggedRoutes(VIRTUAL_HOST_ROUTES, routes))).finish();
 }
 
 const ROUTE_LIST_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.RouteList';
 
-/** Matcher.OnMatch{action: TypedExtensionConfig{name, typed_config: Any(RouteList{routes})}}. */
-function routeListOnMatch(actionName: string, routes: readonly Uint8Array[]): Pieces {
-  const routeList = new Pieces();
-  for (const route of routes) routeList.field(1, route);
+/** Matcher.OnMatch{action: TypedExtensionConfig{name, typed_config: Any(RouteList{routes})}}; `routeList` is RouteList.routes as tagged fields. */
+export function routeListOnMatch(actionName: string, routeList: Pieces): Pieces {
   const any = new Pieces().field(1, ROUTE_LIST_TYPE_URL).field(2, routeList);
   const action = new Pieces().field(1, actionName).field(2, any);
   return new Pieces().field(2, action);
@@ -50,30 +58,20 @@ export interface NamedRouteBytes {
 
 /** One entry of MatcherTree.MatchMap.map (field 1, a map<string, OnMatch> entry), tag included. */
 export function matchMapEntryBytes(entry: NamedRouteBytes): Pieces {
-  return new Pieces().field(1, new Pieces().field(1, entry.name).field(2, routeListOnMatch(entry.name, entry.routes)));
+  return new Pieces().field(1, new Pieces().field(1, entry.name).field(2, routeListOnMatch(entry.name, taggedRoutes(ROUTE_LIST_ROUTES, entry.routes))));
 }
 
 /**
- * A RouteConfiguration whose one virtual host selects routes by an exact-match map on a header
- * (VirtualHost.matcher): `input` is the encoded TypedExtensionConfig naming the header, `named` the map
- * entries in order (or already written by matchMapEntryBytes), `fallback` what runs when no entry matches.
+ * The one virtual host of a RouteConfiguration that selects routes by an exact-match map on a header
+ * (VirtualHost.matcher): `input` is the encoded TypedExtensionConfig naming the header, `matchMap` the map
+ * entries as written by matchMapEntryBytes, `fallback` RouteList.routes for when none matches.
  */
-export function matcherRouteConfigurationBytes(
-  name: string,
-  virtualHost: VirtualHostHead,
-  input: Uint8Array,
-  named: Iterable<NamedRouteBytes | Pieces>,
-  fallback: readonly Uint8Array[],
-  hostRetryPolicy?: Uint8Array,
-): Uint8Array {
-  const matchMap = new Pieces();
-  for (const entry of named) matchMap.append(entry instanceof Pieces ? entry : matchMapEntryBytes(entry));
+export function matcherVirtualHost(virtualHost: VirtualHostHead, input: Uint8Array, matchMap: Pieces, fallback: Pieces, hostRetryPolicy?: Uint8Array): Pieces {
   const tree = new Pieces().field(1, input).field(2, matchMap);
   const matcher = new Pieces().field(2, tree).field(3, routeListOnMatch('fallback', fallback));
   const host = virtualHostHead(virtualHost);
   if (hostRetryPolicy) host.field(16, hostRetryPolicy);
-  host.field(21, matcher);
-  return routeConfiguration(name, host);
+  return host.field(21, matcher);
 }
 
 interface FieldSpan {

@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from './codec.ts';
+import { versionOf } from './set-version.ts';
+
+export { versionOf } from './set-version.ts';
 
 export type ResourceSet = ReadonlyMap<string, EncodedResource>;
 
@@ -22,7 +24,7 @@ export class Snapshot {
     this.sequence = sequence;
     this.#resources = resources;
     this.#hiddenFromWildcard = hiddenFromWildcard;
-    this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf([...this.resources(kind).values()])]));
+    this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf(this.resources(kind).values())]));
   }
 
   resources(kind: ResourceKind): ResourceSet {
@@ -78,16 +80,6 @@ export class Snapshot {
   static typeUrl(kind: ResourceKind): string {
     return TYPE_URLS[kind];
   }
-}
-
-/** A version string for a list of resources: stable under reordering, changes when any resource changes. */
-export function versionOf(resources: readonly EncodedResource[]): string {
-  if (resources.length === 0) return 'empty';
-  const hash = createHash('sha256');
-  for (const resource of [...resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    hash.update(resource.name).update('\0').update(resource.version).update('\n');
-  }
-  return hash.digest('hex').slice(0, 16);
 }
 
 /** A read-only map of the resources a subscription selects from one resource set. */
