@@ -1,10 +1,10 @@
 import type { MeshSettings } from '../model/types.ts';
+import type { AccessLog } from './messages.ts';
 import { CLUSTER_METADATA_NAMESPACE } from './names.ts';
-
-type Json = Record<string, unknown>;
+import { typedConfig } from './typed-config.ts';
+import { flatStruct } from './wrappers.ts';
 
 export const STDOUT_ACCESS_LOGGER = 'envoy.access_loggers.stdout';
-const STDOUT_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog';
 
 /**
  * The sidecar's access log: one JSON object per request on Envoy's stdout (`kubectl logs -c infermesh-proxy`).
@@ -12,7 +12,7 @@ const STDOUT_ACCESS_LOG_TYPE = 'type.googleapis.com/envoy.extensions.access_logg
  * `model`/`version` are what the caller asked for (headers); the `upstream_*` fields are where the route sent
  * it, from the cluster's `infermesh` metadata, so a weighted split's choice and an alias's model show too.
  */
-export function accessLogFormat(settings: MeshSettings): Json {
+export function accessLogFormat(settings: MeshSettings): Record<string, string> {
   const upstream = (key: string) => `%CLUSTER_METADATA(${CLUSTER_METADATA_NAMESPACE}:${key})%`;
   return {
     start_time: '%START_TIME%',
@@ -39,11 +39,11 @@ export function accessLogFormat(settings: MeshSettings): Json {
 }
 
 /** The HttpConnectionManager `access_log` list of the sidecar listener. */
-export function sidecarAccessLog(settings: MeshSettings): Json[] {
+export function sidecarAccessLog(settings: MeshSettings): AccessLog[] {
   return [
     {
       name: STDOUT_ACCESS_LOGGER,
-      typed_config: { '@type': STDOUT_ACCESS_LOG_TYPE, log_format: { json_format: accessLogFormat(settings) } },
+      typed_config: typedConfig('stdoutAccessLog', { log_format: { json_format: flatStruct(accessLogFormat(settings)) } }),
     },
   ];
 }

@@ -1,60 +1,61 @@
 import type { Backend, CircuitBreakerPolicy, Model } from '../model/types.ts';
 import { BLACKHOLE_CLUSTER, CLUSTER_METADATA_NAMESPACE } from './names.ts';
+import type { CircuitBreakers, Cluster, Metadata } from './messages.ts';
 import { outlierDetection } from './outlier-detection.ts';
-import { EXTENSION_TYPES } from './type-urls.ts';
+import { typedConfig } from './typed-config.ts';
+import { flatStruct, uint32Value } from './wrappers.ts';
+import { durationMessage } from '../util/duration.ts';
 
-type Json = Record<string, unknown>;
+const CONNECT_TIMEOUT = durationMessage(5000);
 
-const CONNECT_TIMEOUT = '5s';
-
-function edsCluster(name: string): Json {
+/** ROUND_ROBIN, the default lb_policy, is left out (see wrappers.ts on defaults). */
+function edsCluster(name: string): Cluster {
   return {
     name,
     type: 'EDS',
     eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: name },
     connect_timeout: CONNECT_TIMEOUT,
-    lb_policy: 'ROUND_ROBIN',
   };
 }
 
-function circuitBreakers(policy: CircuitBreakerPolicy): Json {
-  const thresholds: Json = { priority: 'DEFAULT' };
-  if (policy.maxConnections !== undefined) thresholds['max_connections'] = policy.maxConnections;
-  if (policy.maxPendingRequests !== undefined) thresholds['max_pending_requests'] = policy.maxPendingRequests;
-  if (policy.maxRequests !== undefined) thresholds['max_requests'] = policy.maxRequests;
-  if (policy.maxRetries !== undefined) thresholds['max_retries'] = policy.maxRetries;
+/** One threshold set at priority DEFAULT (the default, so not written). */
+function circuitBreakers(policy: CircuitBreakerPolicy): CircuitBreakers {
+  const thresholds: NonNullable<CircuitBreakers['thresholds']>[number] = {};
+  if (policy.maxConnections !== undefined) thresholds.max_connections = uint32Value(policy.maxConnections);
+  if (policy.maxPendingRequests !== undefined) thresholds.max_pending_requests = uint32Value(policy.maxPendingRequests);
+  if (policy.maxRequests !== undefined) thresholds.max_requests = uint32Value(policy.maxRequests);
+  if (policy.maxRetries !== undefined) thresholds.max_retries = uint32Value(policy.maxRetries);
   return { thresholds: [thresholds] };
 }
 
 /** `protocol: grpc` backends need HTTP/2 to the upstream; `http` ones keep Envoy's HTTP/1.1 default. */
-function http2Upstream(): Json {
+function http2Upstream(): Cluster['typed_extension_protocol_options'] {
   return {
-    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-      '@type': EXTENSION_TYPES.httpProtocolOptions,
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typedConfig('httpProtocolOptions', {
       explicit_http_config: { http2_protocol_options: {} },
-    },
+    }),
   };
 }
 
 /** What the sidecar's access log names as the routed model, backend and version (src/envoy/access-log.ts). */
-function backendMetadata(model: Model, backend: Backend): Json {
-  const fields: Json = { model: model.policy.model, backend: backend.name };
+function backendMetadata(model: Model, backend: Backend): Metadata {
+  const fields: Record<string, string> = { model: model.policy.model, backend: backend.name };
   if (backend.version !== undefined) fields['version'] = backend.version;
-  return { filter_metadata: { [CLUSTER_METADATA_NAMESPACE]: fields } };
+  return { filter_metadata: { [CLUSTER_METADATA_NAMESPACE]: flatStruct(fields) } };
 }
 
 /** One EDS cluster per (model, backend), carrying the model's outlier detection and circuit breakers. */
-export function backendCluster(model: Model, backend: Backend): Json {
+export function backendCluster(model: Model, backend: Backend): Cluster {
   const cluster = edsCluster(backend.clusterName);
   const { outlierDetection: outlier, circuitBreaker, protocol } = model.policy;
-  if (outlier) cluster['outlier_detection'] = outlierDetection(outlier);
-  if (circuitBreaker) cluster['circuit_breakers'] = circuitBreakers(circuitBreaker);
-  if (protocol === 'grpc') cluster['typed_extension_protocol_options'] = http2Upstream();
-  cluster['metadata'] = backendMetadata(model, backend);
+  if (outlier) cluster.outlier_detection = outlierDetection(outlier);
+  if (circuitBreaker) cluster.circuit_breakers = circuitBreakers(circuitBreaker);
+  if (protocol === 'grpc') cluster.typed_extension_protocol_options = http2Upstream();
+  cluster.metadata = backendMetadata(model, backend);
   return cluster;
 }
 
 /** Target of error routes; it has no endpoints and is never reached because the fault filter answers first. */
-export function blackholeCluster(): Json {
+export function blackholeCluster(): Cluster {
   return edsCluster(BLACKHOLE_CLUSTER);
 }

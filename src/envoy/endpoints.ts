@@ -1,6 +1,6 @@
 import type { Endpoint } from '../model/types.ts';
-
-type Json = Record<string, unknown>;
+import type { ClusterLoadAssignment, LbEndpoint } from './messages.ts';
+import { uint32Value } from './wrappers.ts';
 
 function groupByZone(endpoints: readonly Endpoint[]): Map<string, Endpoint[]> {
   const zones = new Map<string, Endpoint[]>();
@@ -13,7 +13,7 @@ function groupByZone(endpoints: readonly Endpoint[]): Map<string, Endpoint[]> {
   return new Map([...zones.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function lbEndpoint(endpoint: Endpoint): Json {
+function lbEndpoint(endpoint: Endpoint): LbEndpoint {
   return {
     endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.port } } },
     health_status: endpoint.health === 'healthy' ? 'HEALTHY' : 'DRAINING',
@@ -24,12 +24,12 @@ function lbEndpoint(endpoint: Endpoint): Json {
  * One locality per zone. gRPC clients ignore a locality without load_balancing_weight, so every locality
  * gets one: its count of serving endpoints, which keeps per-endpoint shares equal across zones.
  */
-export function clusterLoadAssignment(clusterName: string, endpoints: readonly Endpoint[]): Json {
+export function clusterLoadAssignment(clusterName: string, endpoints: readonly Endpoint[]): ClusterLoadAssignment {
   const sorted = [...endpoints].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
   const localities = [...groupByZone(sorted).entries()].map(([zone, members]) => ({
     locality: zone === '' ? {} : { zone },
     lb_endpoints: members.map(lbEndpoint),
-    load_balancing_weight: Math.max(1, members.filter((member) => member.health === 'healthy').length),
+    load_balancing_weight: uint32Value(Math.max(1, members.filter((member) => member.health === 'healthy').length)),
   }));
   return { cluster_name: clusterName, endpoints: localities };
 }

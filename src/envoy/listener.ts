@@ -2,23 +2,22 @@ import type { MeshSettings } from '../model/types.ts';
 import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from './names.ts';
 import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
-import { EXTENSION_TYPES } from './type-urls.ts';
-
-type Json = Record<string, unknown>;
+import type { HttpConnectionManager, HttpFilter, Listener, Rds } from './messages.ts';
+import { typedConfig } from './typed-config.ts';
 
 /**
  * HTTP filters shared by both listeners. The fault filter carries no faults of its own: error routes
  * switch it on per route (unknown model, missing header), which both Envoy and gRPC clients honour.
  * The router filter is last, as Envoy and gRPC require.
  */
-function httpFilters(): Json[] {
+function httpFilters(): HttpFilter[] {
   return [
-    { name: FAULT_FILTER, typed_config: { '@type': EXTENSION_TYPES.fault } },
-    { name: ROUTER_FILTER, typed_config: { '@type': EXTENSION_TYPES.router } },
+    { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
+    { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }
 
-function rdsOverAds(routeName: string): Json {
+function rdsOverAds(routeName: string): Rds {
   return { route_config_name: routeName, config_source: { ads: {}, resource_api_version: 'V3' } };
 }
 
@@ -26,11 +25,10 @@ function rdsOverAds(routeName: string): Json {
  * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by RDS from
  * the sidecar RouteConfiguration (a model-header matcher tree, which gRPC clients could not use).
  */
-export function sidecarListener(settings: MeshSettings): Json {
-  const connectionManager = {
-    '@type': EXTENSION_TYPES.httpConnectionManager,
+export function sidecarListener(settings: MeshSettings): Listener {
+  // codec_type AUTO is the default, so not written (see wrappers.ts on defaults).
+  const connectionManager: HttpConnectionManager = {
     stat_prefix: 'infermesh',
-    codec_type: 'AUTO',
     rds: rdsOverAds(SIDECAR_ROUTE_CONFIG),
     http_filters: httpFilters(),
     local_reply_config: localReplyConfig(settings),
@@ -43,22 +41,21 @@ export function sidecarListener(settings: MeshSettings): Json {
     address: {
       socket_address: { address: settings.sidecarListenerAddress, port_value: settings.sidecarListenerPort },
     },
-    filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: connectionManager }] }],
+    filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: typedConfig('httpConnectionManager', connectionManager) }] }],
     traffic_direction: 'OUTBOUND',
   };
 }
 
 /** The API listener proxyless gRPC clients fetch by the name they dial (xds:///infermesh). */
-export function apiListener(settings: MeshSettings): Json {
+export function apiListener(settings: MeshSettings): Listener {
   return {
     name: settings.grpcTarget,
     api_listener: {
-      api_listener: {
-        '@type': EXTENSION_TYPES.httpConnectionManager,
+      api_listener: typedConfig('httpConnectionManager', {
         stat_prefix: 'infermesh',
         rds: rdsOverAds(settings.grpcTarget),
         http_filters: httpFilters(),
-      },
+      }),
     },
   };
 }

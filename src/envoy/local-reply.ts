@@ -1,7 +1,7 @@
 import type { MeshSettings } from '../model/types.ts';
+import type { AccessLogFilter, LocalReplyConfig, ResponseMapper } from './messages.ts';
 import { upstreamErrorMappers } from './upstream-errors.ts';
-
-type Json = Record<string, unknown>;
+import { flatStruct, uint32Value } from './wrappers.ts';
 
 /**
  * Error routes abort through the fault filter, because proxyless gRPC clients reject direct_response routes.
@@ -11,23 +11,24 @@ type Json = Record<string, unknown>;
  * a gRPC local reply's body as its grpc-message and keeps the aborted gRPC status). Then Envoy's other local
  * replies, as JSON for REST callers (src/envoy/upstream-errors.ts). First match wins.
  */
-export function localReplyConfig(settings: MeshSettings): Json {
-  const faultInjected = { response_flag_filter: { flags: ['FI'] } };
+export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
+  const faultInjected: AccessLogFilter = { response_flag_filter: { flags: ['FI'] } };
   // A caller without any content-type (curl's GET, a health probe) is not a gRPC caller; without
   // treat_missing_header_as_empty an absent header matches neither this matcher nor its inversion.
-  const grpcCaller = (grpc: boolean) => ({
+  // invert_match false and op EQ are defaults, so not written (see wrappers.ts on defaults).
+  const grpcCaller = (grpc: boolean): AccessLogFilter => ({
     header_filter: {
       header: {
         name: 'content-type',
         string_match: { prefix: 'application/grpc' },
-        invert_match: !grpc,
+        ...(grpc ? {} : { invert_match: true }),
         treat_missing_header_as_empty: true,
       },
     },
   });
-  const present = (name: string) => ({ header_filter: { header: { name, present_match: true } } });
-  const notFoundByPath = { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 404, runtime_key: 'infermesh.local_reply.path_not_found' } } } };
-  const when = (...filters: Json[]): Json => ({ and_filter: { filters: [faultInjected, ...filters] } });
+  const present = (name: string): AccessLogFilter => ({ header_filter: { header: { name, present_match: true } } });
+  const notFoundByPath: AccessLogFilter = { status_code_filter: { comparison: { value: { default_value: 404, runtime_key: 'infermesh.local_reply.path_not_found' } } } };
+  const when = (...filters: AccessLogFilter[]): AccessLogFilter => ({ and_filter: { filters: [faultInjected, ...filters] } });
 
   const model = `%REQ(${settings.modelHeader})%`;
   const version = `%REQ(${settings.versionHeader})%`;
@@ -40,8 +41,8 @@ export function localReplyConfig(settings: MeshSettings): Json {
     // gRPC methods have no model paths: only the header can name the model.
     grpcHeader: `the ${settings.modelHeader} header is required: set it to the model to call (and optionally ${settings.versionHeader} to pin a version)`,
   };
-  const json = (status: number, body: Json): Json => ({ status_code: status, body_format_override: { json_format: body } });
-  const grpcMessage = (text: string): Json => ({ body_format_override: { text_format_source: { inline_string: text } } });
+  const json = (status: number, body: Record<string, string>): ResponseMapper => ({ status_code: uint32Value(status), body_format_override: { json_format: flatStruct(body) } });
+  const grpcMessage = (text: string): ResponseMapper => ({ body_format_override: { text_format_source: { inline_string: text } } });
 
   return {
     mappers: [

@@ -1,8 +1,7 @@
 import type { Model } from '../model/types.ts';
 import { httpAbortRoute } from './error-routes.ts';
+import type { Route, RouteAction, RouteMatch } from './messages.ts';
 import { singleBackendAction, splitAction } from './route-action.ts';
-
-type Json = Record<string, unknown>;
 
 /** REST API prefixes by server kind: TF Serving speaks /v1, Triton (KServe v2) /v2; generic servers may speak either. */
 const REST_PREFIXES: Record<Model['policy']['server'], string[]> = {
@@ -22,7 +21,7 @@ const ANY_VERSION = '[^/:]+';
  * Matches `/v1/models/M`, `/v1/models/M:predict`, `/v2/models/M/infer`, but not `/v1/models/M2`; with a
  * version pattern, only `/v1/models/M/versions/V...`.
  */
-function pathRegex(prefix: string, name: string, versionPattern?: string): Json {
+function pathRegex(prefix: string, name: string, versionPattern?: string): RouteMatch {
   const versionPart = versionPattern === undefined ? '' : `/versions/${versionPattern}`;
   return { safe_regex: { regex: `^${escapeRegex(prefix + name)}${versionPart}([/:].*)?$` } };
 }
@@ -34,7 +33,7 @@ const HTTP_NOT_FOUND = 404;
  * name, as a caller sending the alias in the model header still names the real model in the body. (Only
  * Envoy takes REST path routes; no gRPC method has such a path.)
  */
-function aliasRewrite(prefix: string, alias: string, model: string): Json {
+function aliasRewrite(prefix: string, alias: string, model: string): RouteAction {
   return { regex_rewrite: { pattern: { regex: `^${escapeRegex(prefix + alias)}` }, substitution: prefix + model } };
 }
 
@@ -43,8 +42,8 @@ function aliasRewrite(prefix: string, alias: string, model: string): Json {
  * `/versions/V` in the path pins V, or answers 404 when no backend has V (as x-model-version does), and
  * any other path of the model takes the weighted split.
  */
-export function restPathRoutes(model: Model): Json[] {
-  const routes: Json[] = [];
+export function restPathRoutes(model: Model): Route[] {
+  const routes: Route[] = [];
   const own = model.policy.model;
   for (const prefix of REST_PREFIXES[model.policy.server]) {
     for (const name of [own, ...model.policy.aliases]) {

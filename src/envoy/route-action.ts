@@ -1,11 +1,11 @@
 import type { Backend, Model, RetryCondition } from '../model/types.ts';
-import { durationJson } from '../util/duration.ts';
-import { EXTENSION_TYPES } from './type-urls.ts';
-
-type Json = Record<string, unknown>;
+import { durationMessage } from '../util/duration.ts';
+import type { RetryPolicy, RouteAction } from './messages.ts';
+import { typedConfig } from './typed-config.ts';
+import { uint32Value } from './wrappers.ts';
 
 /** An explicit "no retries": a route's own policy replaces the virtual host's, and one with no conditions never retries. */
-export const NO_RETRIES: Json = {};
+export const NO_RETRIES: RetryPolicy = {};
 
 /** The HTTP status of each gRPC condition name, as google.rpc.Code maps them. */
 const HTTP_STATUS: Partial<Record<RetryCondition, number>> = {
@@ -21,7 +21,7 @@ const HTTP_STATUS: Partial<Record<RetryCondition, number>> = {
  * 503 would never be retried on `unavailable` (nor by the default policy). For those models the gRPC names
  * also retry their HTTP statuses, as retriable status codes.
  */
-function retryConditions(model: Model): Json {
+function retryConditions(model: Model): RetryPolicy {
   const names = model.policy.retries.retryOn;
   const codes = model.policy.protocol === 'http' ? [...new Set(names.flatMap((name) => HTTP_STATUS[name] ?? []))].sort((a, b) => a - b) : [];
   if (codes.length === 0) return { retry_on: names.join(',') };
@@ -33,23 +33,21 @@ function retryConditions(model: Model): Json {
  * Every model route carries a policy (NO_RETRIES when retries are off), so the sidecar table may move the
  * most common one up to its virtual host without another route inheriting it by accident.
  */
-export function retryPolicy(model: Model): Json {
+export function retryPolicy(model: Model): RetryPolicy {
   const retries = model.policy.retries;
   if (retries.attempts === 0 || retries.retryOn.length === 0) return NO_RETRIES;
-  const policy: Json = {
+  const policy: RetryPolicy = {
     ...retryConditions(model),
-    num_retries: retries.attempts,
+    num_retries: uint32Value(retries.attempts),
     // Retry on a different endpoint than the ones that already failed this request.
-    retry_host_predicate: [
-      { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': EXTENSION_TYPES.previousHosts } },
-    ],
+    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: typedConfig('previousHosts', {}) }],
     host_selection_retry_max_attempts: 3,
   };
-  if (retries.perTryTimeoutMs !== undefined) policy['per_try_timeout'] = durationJson(retries.perTryTimeoutMs);
+  if (retries.perTryTimeoutMs !== undefined) policy.per_try_timeout = durationMessage(retries.perTryTimeoutMs);
   if (retries.backoff) {
-    policy['retry_back_off'] = {
-      base_interval: durationJson(retries.backoff.baseMs),
-      max_interval: durationJson(retries.backoff.maxMs),
+    policy.retry_back_off = {
+      base_interval: durationMessage(retries.backoff.baseMs),
+      max_interval: durationMessage(retries.backoff.maxMs),
     };
   }
   return policy;
@@ -58,17 +56,17 @@ export function retryPolicy(model: Model): Json {
 /**
  * Timeout for both data planes: Envoy reads `timeout`; gRPC clients read max_stream_duration (gRFC A31).
  */
-function timeouts(model: Model): Json {
-  const timeout = durationJson(model.policy.timeoutMs);
+function timeouts(model: Model): RouteAction {
+  const timeout = durationMessage(model.policy.timeoutMs);
   return { timeout, max_stream_duration: { max_stream_duration: timeout } };
 }
 
-function withPolicy(model: Model, target: Json): Json {
+function withPolicy(model: Model, target: RouteAction): RouteAction {
   return { ...target, ...timeouts(model), retry_policy: retryPolicy(model) };
 }
 
 /** Route action sending to exactly one backend (a version pin). */
-export function singleBackendAction(model: Model, backend: Backend): Json {
+export function singleBackendAction(model: Model, backend: Backend): RouteAction {
   return withPolicy(model, { cluster: backend.clusterName });
 }
 
@@ -91,15 +89,15 @@ export function splitBackends(model: Model): Backend[] {
  * The weighted split across a model's backends. Zero-weight backends stay reachable by version pin but get
  * no share. total_weight is set to the sum because gRPC 1.51 requires it (it defaults to 100 otherwise).
  */
-export function splitAction(model: Model): Json {
+export function splitAction(model: Model): RouteAction {
   const weighted = splitBackends(model);
   const only = weighted[0];
   if (weighted.length === 1 && only) return withPolicy(model, { cluster: only.clusterName });
   const total = weighted.reduce((sum, backend) => sum + backend.weight, 0);
   return withPolicy(model, {
     weighted_clusters: {
-      clusters: weighted.map((backend) => ({ name: backend.clusterName, weight: backend.weight })),
-      total_weight: total,
+      clusters: weighted.map((backend) => ({ name: backend.clusterName, weight: uint32Value(backend.weight) })),
+      total_weight: uint32Value(total),
     },
   });
 }

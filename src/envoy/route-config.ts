@@ -1,23 +1,22 @@
 import type { Backend, MeshSettings, Model } from '../model/types.ts';
 import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND, abortRoute } from './error-routes.ts';
+import type { HeaderMatcher, Route, RouteMatch } from './messages.ts';
 import { restPathRoutes } from './rest-routes.ts';
 import { singleBackendAction, splitAction } from './route-action.ts';
-
-type Json = Record<string, unknown>;
 
 /**
  * Header matchers use exact_match / present_match rather than string_match: gRPC 1.51 NACKs a whole
  * RouteConfiguration containing string_match, and Envoy still accepts the older fields.
  */
-function exactHeader(name: string, value: string): Json {
+function exactHeader(name: string, value: string): HeaderMatcher {
   return { name, exact_match: value };
 }
 
-function presentHeader(name: string): Json {
+function presentHeader(name: string): HeaderMatcher {
   return { name, present_match: true };
 }
 
-function headerMatch(headers: Json[]): Json {
+function headerMatch(headers: HeaderMatcher[]): RouteMatch {
   return { prefix: '/', headers };
 }
 
@@ -30,9 +29,9 @@ function versionedBackends(model: Model): (Backend & { version: string })[] {
  * version, then the weighted split. Each route also matches the model header, so the same encoded routes
  * serve the gRPC table (a list) and the sidecar table (a map keyed by that header).
  */
-export function nameHeaderRoutes(model: Model, name: string, settings: MeshSettings): Json[] {
+export function nameHeaderRoutes(model: Model, name: string, settings: MeshSettings): Route[] {
   const modelHeader = exactHeader(settings.modelHeader, name);
-  const routes: Json[] = versionedBackends(model).map((backend) => ({
+  const routes: Route[] = versionedBackends(model).map((backend) => ({
     name: `${name}|version=${backend.version}`,
     match: headerMatch([modelHeader, exactHeader(settings.versionHeader, backend.version)]),
     route: singleBackendAction(model, backend),
@@ -48,16 +47,16 @@ export function modelNames(model: Model): string[] {
 }
 
 /** Header-selected routes for one model, all its names in order. */
-export function modelHeaderRoutes(model: Model, settings: MeshSettings): Json[] {
+export function modelHeaderRoutes(model: Model, settings: MeshSettings): Route[] {
   return modelNames(model).flatMap((name) => nameHeaderRoutes(model, name, settings));
 }
 
 /** Routes that close the table: any other model header is unknown; no header and no known path is an error. */
-export function unknownModelRoute(settings: MeshSettings): Json {
+export function unknownModelRoute(settings: MeshSettings): Route {
   return abortRoute('unknown-model', headerMatch([presentHeader(settings.modelHeader)]), GRPC_NOT_FOUND);
 }
 
-export function missingHeaderRoute(): Json {
+export function missingHeaderRoute(): Route {
   return abortRoute('missing-model-header', { prefix: '/' }, GRPC_INVALID_ARGUMENT);
 }
 
@@ -67,14 +66,14 @@ export const VIRTUAL_HOST = { name: 'models', domains: ['*'] } as const;
 /** Header routes selected by one model name (or alias). */
 export interface NamedRoutes {
   name: string;
-  routes: Json[];
+  routes: Route[];
 }
 
 /** Per-model pieces, built (and validated) separately so one bad model cannot spoil the others. */
 export interface ModelRoutes {
-  headerRoutes: Json[];
+  headerRoutes: Route[];
   byName: NamedRoutes[];
-  pathRoutes: Json[];
+  pathRoutes: Route[];
 }
 
 export function modelRoutes(model: Model, settings: MeshSettings): ModelRoutes {

@@ -20,6 +20,7 @@ export const EXTENSION_TYPES = {
   previousHosts: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
   requestHeaderMatchInput: `${PREFIX}envoy.type.matcher.v3.HttpRequestHeaderMatchInput`,
   routeList: `${PREFIX}envoy.config.route.v3.RouteList`,
+  stdoutAccessLog: `${PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
 } as const;
 
 /** The protobuf message name behind a type URL. */

@@ -1,6 +1,6 @@
+import type { AccessLogFilter, ResponseMapper } from './messages.ts';
 import { CLUSTER_METADATA_NAMESPACE } from './names.ts';
-
-type Json = Record<string, unknown>;
+import { flatStruct } from './wrappers.ts';
 
 /**
  * Local replies Envoy writes itself when a routed request cannot be served (text/plain by default), as JSON
@@ -11,21 +11,22 @@ type Json = Record<string, unknown>;
  * own answers: a pod's error response passes through untouched, even with URX after the last retry.
  * gRPC callers are left alone: Envoy maps the status to a gRPC code and sends its text as grpc-message.
  */
-export function upstreamErrorMappers(restCaller: Json): Json[] {
+export function upstreamErrorMappers(restCaller: AccessLogFilter): ResponseMapper[] {
   const meta = (key: string) => `%CLUSTER_METADATA(${CLUSTER_METADATA_NAMESPACE}:${key})%`;
   const model = meta('model');
   const backend = meta('backend');
-  const mapper = (status: number, flags: string[], error: string, message: string): Json => ({
+  const mapper = (status: number, flags: string[], error: string, message: string): ResponseMapper => ({
     filter: {
       and_filter: {
         filters: [
           restCaller,
           ...(flags.length > 0 ? [{ response_flag_filter: { flags } }] : []),
-          { status_code_filter: { comparison: { op: 'EQ', value: { default_value: status, runtime_key: `infermesh.local_reply.${error}` } } } },
+          // op EQ, the default, is not written (see wrappers.ts on defaults).
+          { status_code_filter: { comparison: { value: { default_value: status, runtime_key: `infermesh.local_reply.${error}` } } } },
         ],
       },
     },
-    body_format_override: { json_format: { error, model, backend, message, detail: '%LOCAL_REPLY_BODY%' } },
+    body_format_override: { json_format: flatStruct({ error, model, backend, message, detail: '%LOCAL_REPLY_BODY%' }) },
   });
   return [
     // UO: a circuit-breaker limit (connections, pending or active requests) was full.

@@ -1,5 +1,6 @@
 import type { ReconcileResult } from '../controller/reconcile.ts';
 import type { MeshSettings, ModelPolicy } from '../model/types.ts';
+import type { Route } from '../envoy/messages.ts';
 import { closestMatch } from '../util/suggest.ts';
 import { firstMatchingRoute } from './route-match.ts';
 
@@ -27,7 +28,6 @@ export interface Explanation {
   settings: ExplainedSetting[];
 }
 
-type Json = Record<string, unknown>;
 
 function ms(value: number | undefined): string {
   if (value === undefined) return '-';
@@ -64,14 +64,18 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
   });
 }
 
-function describeOutcome(route: Json | undefined, clusterEndpoints: Map<string, ExplainedBackend['endpoints']>): { outcome: string; backends: ExplainedBackend[] } {
+function describeOutcome(route: Route | undefined, clusterEndpoints: Map<string, ExplainedBackend['endpoints']>): { outcome: string; backends: ExplainedBackend[] } {
   if (!route) return { outcome: 'no route matches', backends: [] };
-  if (route['typed_per_filter_config']) return { outcome: 'rejected: NOT_FOUND (HTTP 404) — no such version of this model', backends: [] };
-  const action = route['route'] as { cluster?: string; weighted_clusters?: { clusters: { name: string; weight: number }[]; total_weight: number } };
+  if (route.typed_per_filter_config) return { outcome: 'rejected: NOT_FOUND (HTTP 404) — no such version of this model', backends: [] };
+  const action = route.route ?? {};
   if (action.cluster) return { outcome: `all traffic to ${action.cluster}`, backends: [{ cluster: action.cluster, endpoints: clusterEndpoints.get(action.cluster) ?? [] }] };
   const split = action.weighted_clusters;
-  const total = split?.total_weight ?? 1;
-  const backends = (split?.clusters ?? []).map((c) => ({ cluster: c.name, weight: c.weight, share: `${((100 * c.weight) / total).toFixed(1)}%`, endpoints: clusterEndpoints.get(c.name) ?? [] }));
+  const total = split?.total_weight?.value ?? 1;
+  const backends = (split?.clusters ?? []).map((c) => {
+    const cluster = c.name ?? '';
+    const weight = c.weight?.value ?? 0;
+    return { cluster, weight, share: `${((100 * weight) / total).toFixed(1)}%`, endpoints: clusterEndpoints.get(cluster) ?? [] };
+  });
   return { outcome: `weighted split across ${backends.length} backends`, backends };
 }
 

@@ -3,7 +3,7 @@
  * - policy text, a number and a unit, optionally compound from the largest unit down, in milliseconds:
  *   "250ms", "5s", "1.5s", "1m", "1m30s", "1h". No bare numbers, signs, spaces or sub-millisecond values;
  * - proto3 JSON for google.protobuf.Duration, "1.500s", as nanosecond bigints;
- * - what the Envoy builders emit for a number of milliseconds.
+ * - the google.protobuf.Duration message the Envoy builders write for a number of milliseconds.
  */
 
 import { quote } from '../util/printable.ts';
@@ -114,7 +114,12 @@ export function parseProtoDuration(text: string): bigint | string {
   return match[1] === '-' ? -total : total;
 }
 
-/** Milliseconds as a proto3 JSON Duration string ("0.25s"). */
-export function durationJson(ms: number): string {
-  return `${+(ms / 1000).toFixed(9)}s`;
+/**
+ * Whole milliseconds as a google.protobuf.Duration message. Zero parts are left out: protobufjs encodes every
+ * field that is set, and the canonical encoding has no zero fields.
+ */
+export function durationMessage(ms: number): { seconds?: number; nanos?: number } {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = (ms % 1000) * 1_000_000;
+  return { ...(seconds === 0 ? {} : { seconds }), ...(nanos === 0 ? {} : { nanos }) };
 }

@@ -18,10 +18,11 @@ const world = (configMaps: ConfigMapObject[]): SourceWorld => ({ configMaps, end
 const policy = (extra = '') => `model: m\nbackends: [{ name: main, service: svc, port: grpc }]\n${extra}`;
 const settings = { ...DEFAULT_SETTINGS, controlPlaneNamespace: 'infermesh-system' };
 
+/** The split route's timeout, as "Ns" (the builders write whole-second timeouts as a Duration message). */
 function servedTimeout(result: ReturnType<typeof reconcileWorld>): unknown {
   const routes = result.encoded[0]?.routes.headerRoutes ?? [];
-  const split = routes.find((route) => route['name'] === 'm') as { route: { timeout: string } } | undefined;
-  return split?.route.timeout;
+  const timeout = routes.find((route) => route.name === 'm')?.route?.timeout;
+  return timeout && `${Number(timeout.seconds ?? 0)}s`;
 }
 
 describe('defaults ConfigMaps', () => {

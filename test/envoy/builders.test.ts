@@ -1,21 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { backendCluster } from '../../src/envoy/cluster.ts';
-import { durationJson } from '../../src/util/duration.ts';
 import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
 import { outlierDetection } from '../../src/envoy/outlier-detection.ts';
 import { restPathRoutes } from '../../src/envoy/rest-routes.ts';
 import { retryPolicy, splitAction } from '../../src/envoy/route-action.ts';
+import type { Route } from '../../src/envoy/messages.ts';
 import { modelHeaderRoutes } from '../../src/envoy/route-config.ts';
+import { durationMessage } from '../../src/util/duration.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { testModel, testPolicy } from '../support/models.ts';
 
-describe('durationJson', () => {
+describe('durationMessage', () => {
   it.each([
-    [30_000, '30s'],
-    [250, '0.25s'],
-    [1, '0.001s'],
-    [0, '0s'],
-  ])('%i ms -> %s', (ms, expected) => expect(durationJson(ms)).toBe(expected));
+    [30_000, { seconds: 30 }],
+    [1_250, { seconds: 1, nanos: 250_000_000 }],
+    [250, { nanos: 250_000_000 }],
+    [1, { nanos: 1_000_000 }],
+    [0, {}],
+  ])('%i ms -> %j (zero parts left out, as the canonical encoding has them)', (ms, expected) => expect(durationMessage(ms)).toEqual(expected));
 });
 
 describe('splitAction', () => {
@@ -23,13 +25,13 @@ describe('splitAction', () => {
     const action = splitAction(testModel());
     expect(action['weighted_clusters']).toEqual({
       clusters: [
-        { name: 'infermesh|resnet50|stable', weight: 90 },
-        { name: 'infermesh|resnet50|canary', weight: 10 },
+        { name: 'infermesh|resnet50|stable', weight: { value: 90 } },
+        { name: 'infermesh|resnet50|canary', weight: { value: 10 } },
       ],
-      total_weight: 100,
+      total_weight: { value: 100 },
     });
-    expect(action['timeout']).toBe('30s');
-    expect(action['max_stream_duration']).toEqual({ max_stream_duration: '30s' });
+    expect(action['timeout']).toEqual({ seconds: 30 });
+    expect(action['max_stream_duration']).toEqual({ max_stream_duration: { seconds: 30 } });
   });
 
   it('sends to one cluster when only one backend has weight, leaving zero-weight backends out', () => {
@@ -61,9 +63,9 @@ describe('retryPolicy', () => {
   it('maps attempts, conditions, backoff and retries on another host', () => {
     expect(retryPolicy(testModel(testPolicy({ retries: { attempts: 3, perTryTimeoutMs: 5000, retryOn: ['unavailable', '5xx'], backoff: { baseMs: 25, maxMs: 250 } } })))).toEqual({
       retry_on: 'unavailable,5xx',
-      num_retries: 3,
-      per_try_timeout: '5s',
-      retry_back_off: { base_interval: '0.025s', max_interval: '0.25s' },
+      num_retries: { value: 3 },
+      per_try_timeout: { seconds: 5 },
+      retry_back_off: { base_interval: { nanos: 25_000_000 }, max_interval: { nanos: 250_000_000 } },
       retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
       host_selection_retry_max_attempts: 3,
     });
@@ -88,22 +90,29 @@ describe('retryPolicy', () => {
 describe('outlierDetection', () => {
   it('sets every enforcing field so Envoy and gRPC clients apply exactly the configured detectors', () => {
     expect(outlierDetection({ intervalMs: 1000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 50, failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 } })).toEqual({
-      interval: '1s',
-      base_ejection_time: '30s',
-      max_ejection_percent: 50,
-      enforcing_consecutive_5xx: 0,
-      enforcing_consecutive_gateway_failure: 0,
-      enforcing_success_rate: 0,
-      enforcing_failure_percentage: 100,
-      failure_percentage_threshold: 50,
-      failure_percentage_minimum_hosts: 2,
-      failure_percentage_request_volume: 10,
+      interval: { seconds: 1 },
+      base_ejection_time: { seconds: 30 },
+      max_ejection_percent: { value: 50 },
+      // A wrapper holding 0 is present but empty: detectors off, explicitly.
+      enforcing_consecutive_5xx: {},
+      enforcing_consecutive_gateway_failure: {},
+      enforcing_success_rate: {},
+      enforcing_failure_percentage: { value: 100 },
+      failure_percentage_threshold: { value: 50 },
+      failure_percentage_minimum_hosts: { value: 2 },
+      failure_percentage_request_volume: { value: 10 },
     });
   });
 
   it('enables consecutive errors and success rate only when configured', () => {
     const result = outlierDetection({ consecutiveErrors: 5, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10, successRate: { stdevFactor: 1900, minimumHosts: 3, requestVolume: 20 } });
-    expect(result).toMatchObject({ consecutive_5xx: 5, enforcing_consecutive_5xx: 100, enforcing_success_rate: 100, success_rate_stdev_factor: 1900, enforcing_failure_percentage: 0 });
+    expect(result).toMatchObject({
+      consecutive_5xx: { value: 5 },
+      enforcing_consecutive_5xx: { value: 100 },
+      enforcing_success_rate: { value: 100 },
+      success_rate_stdev_factor: { value: 1900 },
+      enforcing_failure_percentage: {},
+    });
   });
 });
 
@@ -116,8 +125,7 @@ describe('backendCluster', () => {
       name: 'infermesh|resnet50|stable',
       type: 'EDS',
       eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'infermesh|resnet50|stable' },
-      lb_policy: 'ROUND_ROBIN',
-      circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_connections: 10, max_requests: 20 }] },
+      circuit_breakers: { thresholds: [{ max_connections: { value: 10 }, max_requests: { value: 20 } }] },
     });
     expect(cluster['typed_extension_protocol_options']).toBeDefined();
   });
@@ -141,7 +149,7 @@ describe('clusterLoadAssignment', () => {
       endpoints: [
         {
           locality: { zone: 'a' },
-          load_balancing_weight: 2,
+          load_balancing_weight: { value: 2 },
           lb_endpoints: [
             { endpoint: { address: { socket_address: { address: '10.0.0.1', port_value: 8001 } } }, health_status: 'HEALTHY' },
             { endpoint: { address: { socket_address: { address: '10.0.0.3', port_value: 8001 } } }, health_status: 'DRAINING' },
@@ -150,7 +158,7 @@ describe('clusterLoadAssignment', () => {
         },
         {
           locality: { zone: 'b' },
-          load_balancing_weight: 1,
+          load_balancing_weight: { value: 1 },
           lb_endpoints: [{ endpoint: { address: { socket_address: { address: '10.0.0.2', port_value: 8001 } } }, health_status: 'HEALTHY' }],
         },
       ],
@@ -159,7 +167,7 @@ describe('clusterLoadAssignment', () => {
 
   it('gives a locality without zone an empty locality (gRPC clients need one)', () => {
     const assignment = clusterLoadAssignment('c', [{ address: '10.0.0.1', port: 1, health: 'healthy' }]);
-    expect((assignment['endpoints'] as { locality: unknown }[])[0]?.locality).toEqual({});
+    expect(assignment.endpoints?.[0]?.locality).toEqual({});
   });
 });
 
@@ -193,9 +201,8 @@ describe('modelHeaderRoutes', () => {
 });
 
 describe('restPathRoutes', () => {
-  function matcher(route: Record<string, unknown>): RegExp {
-    const match = route['match'] as { safe_regex: { regex: string } };
-    return new RegExp(match.safe_regex.regex);
+  function matcher(route: Route): RegExp {
+    return new RegExp(route.match?.safe_regex?.regex ?? '(?!)');
   }
 
   it.each([
@@ -225,9 +232,9 @@ describe('restPathRoutes', () => {
   it('rewrites an alias in the path to the model\'s own name, and leaves the own name alone', () => {
     const routes = restPathRoutes(testModel(testPolicy({ server: 'tfserving', aliases: ['resnet'] })));
     const alias = routes.find((route) => matcher(route).test('/v1/models/resnet/versions/2:predict'));
-    expect((alias?.['route'] as Record<string, unknown>)['regex_rewrite']).toEqual({ pattern: { regex: '^/v1/models/resnet' }, substitution: '/v1/models/resnet50' });
+    expect(alias?.route?.regex_rewrite).toEqual({ pattern: { regex: '^/v1/models/resnet' }, substitution: '/v1/models/resnet50' });
     const own = routes.find((route) => matcher(route).test('/v1/models/resnet50:predict'));
-    expect((own?.['route'] as Record<string, unknown>)['regex_rewrite']).toBeUndefined();
+    expect(own?.route?.regex_rewrite).toBeUndefined();
   });
 
   it('escapes regex characters in model names', () => {

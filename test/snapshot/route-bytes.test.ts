@@ -3,7 +3,7 @@ import type protobuf from 'protobufjs';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
 import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { encodeProto3Json } from '../../src/protobuf/proto-json.ts';
+import { fromMessageObject } from '../../src/protobuf/message-object.ts';
 import type { ModelRoutes } from '../../src/envoy/route-config.ts';
 import { routeConfiguration, sidecarRouteConfiguration } from '../envoy/route-config-json.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
@@ -31,10 +31,11 @@ function routeBytes(snapshot: Snapshot, name: string, rootTypes: protobuf.Root):
   return Buffer.from((anyType.toObject(anyType.decode(resource.any)) as { value: Uint8Array }).value);
 }
 
-function encodedJson(json: Record<string, unknown>): Buffer {
-  const expected = encodeProto3Json(root, 'envoy.config.route.v3.RouteConfiguration', json);
+function encodedJson(json: object): Buffer {
+  const type = 'envoy.config.route.v3.RouteConfiguration';
+  const expected = fromMessageObject(root, type, json);
   expect(expected.errors).toEqual([]);
-  return Buffer.from(expected.bytes!);
+  return Buffer.from(root.lookupType(type).encode(expected.message!).finish());
 }
 
 describe('route configurations assembled from encoded routes', () => {

@@ -1,0 +1,38 @@
+/** The generated Envoy message types (src/envoy/types, npm run gen:types) the builders write, by short name. */
+
+export type { Cluster } from './types/envoy/config/cluster/v3/Cluster.ts';
+export type { CircuitBreakers } from './types/envoy/config/cluster/v3/CircuitBreakers.ts';
+export type { OutlierDetection } from './types/envoy/config/cluster/v3/OutlierDetection.ts';
+export type { ClusterLoadAssignment } from './types/envoy/config/endpoint/v3/ClusterLoadAssignment.ts';
+export type { LbEndpoint } from './types/envoy/config/endpoint/v3/LbEndpoint.ts';
+export type { LocalityLbEndpoints } from './types/envoy/config/endpoint/v3/LocalityLbEndpoints.ts';
+export type { Listener } from './types/envoy/config/listener/v3/Listener.ts';
+export type { RouteConfiguration } from './types/envoy/config/route/v3/RouteConfiguration.ts';
+export type { VirtualHost } from './types/envoy/config/route/v3/VirtualHost.ts';
+export type { Route } from './types/envoy/config/route/v3/Route.ts';
+export type { RouteMatch } from './types/envoy/config/route/v3/RouteMatch.ts';
+export type { RouteAction } from './types/envoy/config/route/v3/RouteAction.ts';
+export type { RetryPolicy } from './types/envoy/config/route/v3/RetryPolicy.ts';
+export type { HeaderMatcher } from './types/envoy/config/route/v3/HeaderMatcher.ts';
+export type { RouteList } from './types/envoy/config/route/v3/RouteList.ts';
+export type { Metadata } from './types/envoy/config/core/v3/Metadata.ts';
+export type { TypedExtensionConfig } from './types/envoy/config/core/v3/TypedExtensionConfig.ts';
+export type { ConfigSource } from './types/envoy/config/core/v3/ConfigSource.ts';
+export type { HttpConnectionManager } from './types/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
+export type { HttpFilter } from './types/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
+export type { LocalReplyConfig } from './types/envoy/extensions/filters/network/http_connection_manager/v3/LocalReplyConfig.ts';
+export type { ResponseMapper } from './types/envoy/extensions/filters/network/http_connection_manager/v3/ResponseMapper.ts';
+export type { Rds } from './types/envoy/extensions/filters/network/http_connection_manager/v3/Rds.ts';
+export type { AccessLog } from './types/envoy/config/accesslog/v3/AccessLog.ts';
+export type { AccessLogFilter } from './types/envoy/config/accesslog/v3/AccessLogFilter.ts';
+export type { HTTPFault } from './types/envoy/extensions/filters/http/fault/v3/HTTPFault.ts';
+export type { FaultAbort } from './types/envoy/extensions/filters/http/fault/v3/FaultAbort.ts';
+export type { Router } from './types/envoy/extensions/filters/http/router/v3/Router.ts';
+export type { HttpProtocolOptions as UpstreamHttpProtocolOptions } from './types/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
+export type { PreviousHostsPredicate } from './types/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
+export type { StdoutAccessLog } from './types/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.ts';
+export type { HttpRequestHeaderMatchInput } from './types/envoy/type/matcher/v3/HttpRequestHeaderMatchInput.ts';
+export type { Struct } from './types/google/protobuf/Struct.ts';
+export type { Duration } from './types/google/protobuf/Duration.ts';
+export type { UInt32Value } from './types/google/protobuf/UInt32Value.ts';
+export type { Any } from './types/google/protobuf/Any.ts';
