@@ -8,11 +8,12 @@ import {
   parsePolicyConfigMapWithDefaults,
   resolveOwnership,
   type NamespacedDefaults,
+  type PolicyDefaults,
   type PolicyError,
 } from '../policy/index.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
-import type { SourceWorld } from '../sources/types.ts';
+import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';
 
 export type ModelState = 'serving' | 'stale' | 'rejected' | 'conflict';
@@ -112,6 +113,21 @@ function sourceOf(error: PolicyError): PolicySource {
   return { namespace: error.namespace, configMap: error.configMap, key: error.key, index: error.index ?? 0, createdAt: '' };
 }
 
+type ParsedConfigMap = ReturnType<typeof parsePolicyConfigMapWithDefaults>;
+
+/**
+ * An unchanged ConfigMap under unchanged defaults is not parsed again: found first by identity (the same
+ * object, as the sources keep unchanged ones), then by content.
+ */
+function parseOnce(cm: ConfigMapObject, layers: { layers: PolicyDefaults[]; key: string }, codec: ResourceCodec): ParsedConfigMap {
+  const byContent = () => {
+    const { origin: _origin, ...content } = cm;
+    return codec.remember(`policy\n${JSON.stringify(content)}\n${layers.key}`, () => parsePolicyConfigMapWithDefaults(cm, layers.layers));
+  };
+  const parsed = codec.remember(cm, () => ({ layersKey: layers.key, result: byContent() }), (last) => last.layersKey === layers.key);
+  return parsed.result;
+}
+
 /** reconcileSteps run to the end at once: for the one-shot commands. */
 export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
   return runToEnd(reconcileSteps(world, lastGood, codec, settings));
@@ -125,12 +141,16 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
 export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): Steps<ReconcileResult> {
   const { controlPlaneNamespace, crossNamespaceTargets } = settings;
   const defaults = effectiveDefaults(world, lastGood, controlPlaneNamespace);
-  // An unchanged ConfigMap under unchanged defaults is not parsed again.
-  const parsed: ReturnType<typeof parsePolicyConfigMapWithDefaults>[] = [];
+  const parsed: ParsedConfigMap[] = [];
+  const layersByNamespace = new Map<string, { layers: PolicyDefaults[]; key: string }>();
   for (const cm of world.configMaps.filter(isPolicyConfigMap)) {
-    const layers = layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace);
-    const { origin: _origin, ...content } = cm;
-    parsed.push(codec.remember(`policy\n${JSON.stringify([content, layers])}`, () => parsePolicyConfigMapWithDefaults(cm, layers)));
+    let layers = layersByNamespace.get(cm.namespace);
+    if (!layers) {
+      const list = layersFor(cm.namespace, defaults.defaults, controlPlaneNamespace);
+      layers = { layers: list, key: JSON.stringify(list) };
+      layersByNamespace.set(cm.namespace, layers);
+    }
+    parsed.push(parseOnce(cm, layers, codec));
     yield;
   }
   const boundary = checkNamespaceBoundary(parsed.flatMap((p) => p.policies), crossNamespaceTargets);

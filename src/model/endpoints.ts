@@ -33,6 +33,13 @@ function resolvePort(ports: readonly EndpointSlicePort[], wanted: string | numbe
 }
 
 /**
+ * The last resolution per first slice and port: while a Service's slices are the same objects (sources keep
+ * unchanged objects), the same resolution comes back, so what is built from it can be reused by identity.
+ */
+type Resolved = Map<string | number, { slices: readonly EndpointSliceObject[]; resolution: EndpointResolution }>;
+const resolved = new WeakMap<EndpointSliceObject, Resolved>();
+
+/**
  * The serving endpoints of one Service port, merged across its slices and de-duplicated. Ready endpoints
  * take traffic; serving-but-terminating ones drain; anything else is left out.
  */
@@ -41,6 +48,18 @@ export function resolveEndpoints(
   slicesByService: Map<string, EndpointSliceObject[]>,
 ): EndpointResolution {
   const slices = slicesByService.get(`${ref.namespace}/${ref.name}`) ?? [];
+  const first = slices[0];
+  if (!first) return resolveFresh(ref, slices);
+  const byPort: Resolved = resolved.get(first) ?? new Map();
+  const last = byPort.get(ref.port);
+  if (last && last.slices.length === slices.length && last.slices.every((slice, i) => slice === slices[i])) return last.resolution;
+  const resolution = resolveFresh(ref, slices);
+  byPort.set(ref.port, { slices, resolution });
+  resolved.set(first, byPort);
+  return resolution;
+}
+
+function resolveFresh(ref: ServiceRef, slices: readonly EndpointSliceObject[]): EndpointResolution {
   const byAddress = new Map<string, Endpoint>();
   const warnings: string[] = [];
   for (const slice of slices) {

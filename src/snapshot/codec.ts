@@ -47,11 +47,11 @@ export class ResourceCodec {
 
   /**
    * Per-key memo for derived results, with the same two-generation lifetime. An object key is compared by
-   * identity (no key text to build); a string key by content.
+   * identity (no key text to build); a string key by content. `fresh` can refuse a remembered value.
    */
-  remember<T>(key: string | object, compute: () => T): T {
-    const cached = this.#memo.get(key);
-    if (cached !== undefined) return cached as T;
+  remember<T>(key: string | object, compute: () => T, fresh: (cached: T) => boolean = () => true): T {
+    const cached = this.#memo.get(key) as T | undefined;
+    if (cached !== undefined && fresh(cached)) return cached;
     const value = compute();
     this.#memo.set(key, value);
     return value;

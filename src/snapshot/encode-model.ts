@@ -4,7 +4,7 @@ import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
 import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
-import type { MeshSettings, Model } from '../model/types.ts';
+import type { Endpoint, MeshSettings, Model } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import type { NamedRouteBytes } from './route-bytes.ts';
 
@@ -73,10 +73,25 @@ function modelKey(model: Model, settings: MeshSettings): string {
   return JSON.stringify([policy, model.backends, settings]);
 }
 
+/** A model's encoding as last built from this policy object, with the settings and endpoint lists it used. */
+interface BuiltFrom {
+  settings: MeshSettings;
+  endpoints: readonly Endpoint[][];
+  result: EncodeModelResult;
+}
+
 /**
  * Builds, validates and encodes one model's clusters, endpoints and routes; an unchanged model is not
  * rebuilt at all. Any failure rejects the model as a whole, so a half-built model is never pushed.
+ * Unchanged is first asked by identity (the same policy object, settings and endpoint lists: no key to
+ * build, which at 10,000 models is most of a rebuild), then by content (a source that re-reads everything).
  */
 export function encodeModel(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
-  return codec.remember(`model\n${modelKey(model, settings)}`, () => encodeFresh(model, settings, codec));
+  const endpoints = model.backends.map((backend) => backend.endpoints);
+  const built = codec.remember<BuiltFrom>(
+    model.policy,
+    () => ({ settings, endpoints, result: codec.remember(`model\n${modelKey(model, settings)}`, () => encodeFresh(model, settings, codec)) }),
+    (last) => last.settings === settings && last.endpoints.length === endpoints.length && last.endpoints.every((list, i) => list === endpoints[i]),
+  );
+  return built.result;
 }
