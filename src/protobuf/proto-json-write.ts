@@ -1,11 +1,13 @@
 import protobuf from 'protobufjs';
 import { isDefaultScalar, writeScalar } from './proto-json-scalars.ts';
 import {
+  fullNameOf,
   hasExplicitPresence,
   hasSpecialJson,
   is64BitType,
   isRecord,
   isUnsignedType,
+  lookupTypeCached,
   messageTypeOf,
   readField,
   toBytes,
@@ -64,18 +66,19 @@ function writeValue(root: protobuf.Root, field: protobuf.FieldBase, value: unkno
 }
 
 function writeEnum(enumType: protobuf.Enum, value: unknown): unknown {
-  if (enumType.fullName === '.google.protobuf.NullValue') return null;
+  if (fullNameOf(enumType) === '.google.protobuf.NullValue') return null;
   if (typeof value !== 'number') return value;
   return enumType.valuesById[value] ?? value;
 }
 
 function writeWellKnown(root: protobuf.Root, type: protobuf.Type, message: Record<string, unknown>): unknown {
-  const wrapped = WRAPPER_SCALARS.get(type.fullName);
+  const name = fullNameOf(type);
+  const wrapped = WRAPPER_SCALARS.get(name);
   if (wrapped !== undefined) {
     const value = message['value'];
     return writeScalar(wrapped, value ?? type.fields['value']?.defaultValue);
   }
-  switch (type.fullName) {
+  switch (name) {
     case WKT.any:
       return writeAny(root, message);
     case WKT.duration:
@@ -108,7 +111,7 @@ function writeListValue(root: protobuf.Root, message: Record<string, unknown>): 
 /** The JSON of a google.protobuf.Value: whichever member of its `kind` oneof is set. */
 function writeStructValue(root: protobuf.Root, value: unknown): unknown {
   if (!isRecord(value)) return null;
-  for (const field of root.lookupType(WKT.value).fieldsArray) {
+  for (const field of lookupTypeCached(root, WKT.value).fieldsArray) {
     const member = readField(value, field);
     if (member !== undefined) return writeValue(root, field, member);
   }
