@@ -12,6 +12,7 @@ import {
   type PolicyError,
 } from '../policy/index.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
+import { digestKey } from '../snapshot/content-cache.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
 import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';
@@ -122,7 +123,7 @@ type ParsedConfigMap = ReturnType<typeof parsePolicyConfigMapWithDefaults>;
 function parseOnce(cm: ConfigMapObject, layers: { layers: PolicyDefaults[]; key: string }, codec: ResourceCodec): ParsedConfigMap {
   const byContent = () => {
     const { origin: _origin, ...content } = cm;
-    return codec.remember(`policy\n${JSON.stringify(content)}\n${layers.key}`, () => parsePolicyConfigMapWithDefaults(cm, layers.layers));
+    return codec.remember(digestKey(`policy\n${JSON.stringify(content)}\n${layers.key}`), () => parsePolicyConfigMapWithDefaults(cm, layers.layers));
   };
   const parsed = codec.remember(cm, () => ({ layersKey: layers.key, result: byContent() }), (last) => last.layersKey === layers.key);
   return parsed.result;

@@ -34,9 +34,16 @@ function messageOrThrow(codec: ResourceCodec, type: string, json: object): Uint8
   return result.bytes;
 }
 
-/** A route table as a resource: one with the same version as before is the same resource, not written again. */
+/**
+ * A route table as a resource: one with the same version as last time is the same resource, not written
+ * again. Only the latest table of each name is remembered (each is tens of MB at 10,000 models).
+ */
 function routeResource(codec: ResourceCodec, table: RouteTable): EncodedResource {
-  return codec.remember(`route table\n${table.name}\n${table.version}`, () => codec.fromBytes(TYPE_URLS.route, table.name, table.bytes(), table.version));
+  return codec.remember(
+    `route table\n${table.name}`,
+    () => codec.fromBytes(TYPE_URLS.route, table.name, table.bytes(), table.version),
+    (last: EncodedResource) => last.version === table.version,
+  );
 }
 
 /**

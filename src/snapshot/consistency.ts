@@ -1,4 +1,5 @@
 import type { Steps } from '../util/cooperative.ts';
+import type { EncodedResource } from './encoded-resource.ts';
 import type { Snapshot } from './snapshot.ts';
 
 interface RouteJson {
@@ -22,6 +23,19 @@ function referencedClusters(route: RouteJson): string[] {
       ...(r.route?.weighted_clusters?.clusters ?? []).map((c) => c.name),
     ]),
   );
+}
+
+/** Per cluster resource, the ClusterLoadAssignment it needs (none unless EDS): decoded once, only this kept. */
+const edsNames = new WeakMap<EncodedResource, { serviceName?: string }>();
+
+function edsServiceName(cluster: EncodedResource): string | undefined {
+  let known = edsNames.get(cluster);
+  if (!known) {
+    const json = cluster.json as ClusterJson;
+    known = json.type === 'EDS' ? { serviceName: json.eds_cluster_config?.service_name ?? json.name } : {};
+    edsNames.set(cluster, known);
+  }
+  return known.serviceName;
 }
 
 function referencedRouteConfigs(listener: ListenerJson): string[] {
@@ -49,9 +63,8 @@ export function* consistencySteps(snapshot: Snapshot, routeClusters?: Record<str
     }
   }
   for (const cluster of clusters.values()) {
-    const json = cluster.json as ClusterJson;
-    if (json.type !== 'EDS') continue;
-    const serviceName = json.eds_cluster_config?.service_name ?? json.name;
+    const serviceName = edsServiceName(cluster);
+    if (serviceName === undefined) continue;
     if (!endpoints.has(serviceName)) problems.push(`EDS cluster ${cluster.name} has no ClusterLoadAssignment ${serviceName}`);
     yield;
   }

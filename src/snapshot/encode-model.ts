@@ -6,6 +6,7 @@ import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Endpoint, MeshSettings, Model } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
+import { digestKey } from './content-cache.ts';
 import type { NamedRouteBytes } from './route-bytes.ts';
 
 /** Everything one model contributes to a snapshot, already validated and encoded. */
@@ -90,7 +91,7 @@ export function encodeModel(model: Model, settings: MeshSettings, codec: Resourc
   const endpoints = model.backends.map((backend) => backend.endpoints);
   const built = codec.remember<BuiltFrom>(
     model.policy,
-    () => ({ settings, endpoints, result: codec.remember(`model\n${modelKey(model, settings)}`, () => encodeFresh(model, settings, codec)) }),
+    () => ({ settings, endpoints, result: codec.remember(digestKey(`model\n${modelKey(model, settings)}`), () => encodeFresh(model, settings, codec)) }),
     (last) => last.settings === settings && last.endpoints.length === endpoints.length && last.endpoints.every((list, i) => list === endpoints[i]),
   );
   return built.result;

@@ -12,7 +12,7 @@ export interface EncodedResource {
   readonly version: string;
   /** The resource wrapped in google.protobuf.Any, ready to be copied into a DiscoveryResponse. */
   readonly any: Uint8Array;
-  /** The canonical proto3 JSON form (what `render` prints and CSDS reports); decoded on first use. */
+  /** The canonical proto3 JSON form (what `render` prints and CSDS reports); decoded from the bytes when asked, not kept. */
   readonly json: unknown;
 }
 
@@ -25,13 +25,13 @@ export function contentVersion(...parts: (Uint8Array | string)[]): string {
 
 /**
  * A resource from its message bytes (or the pieces they are written from), which must already be valid.
- * The Any holds the only copy of the bytes: `json` decodes them from there when first asked. `version` defaults to the bytes' content hash; a caller
+ * The Any holds the only copy of the bytes: `json` decodes them from there each time it is asked (rarely:
+ * render, CSDS), so 20,000 decoded clusters are not kept beside their bytes. `version` defaults to the bytes' content hash; a caller
  * that knows an equivalent hash of the parts the bytes were written from may pass it instead.
  */
 export function encodedResource(root: protobuf.Root, typeUrl: string, name: string, value: Uint8Array | Pieces, version = contentVersion(value instanceof Pieces ? value.finish() : value)): EncodedResource {
   const any = new Pieces().field(1, typeUrl).field(2, value).finish();
   const start = any.length - value.length;
-  let json: unknown;
   return {
     name,
     typeUrl,
@@ -39,8 +39,7 @@ export function encodedResource(root: protobuf.Root, typeUrl: string, name: stri
     any,
     get json() {
       const typeName = messageName(typeUrl);
-      json ??= toProto3Json(root, typeName, root.lookupType(typeName).decode(any.subarray(start)));
-      return json;
+      return toProto3Json(root, typeName, root.lookupType(typeName).decode(any.subarray(start)));
     },
   };
 }

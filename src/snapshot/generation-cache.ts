@@ -12,8 +12,10 @@ export class GenerationCache<K, V> {
     return found;
   }
 
+  /** A new value for a key replaces the old one in both generations: no older value outlives it. */
   set(key: K, value: V): void {
     this.#current.set(key, value);
+    this.#previous.delete(key);
   }
 
   /** Starts a new generation: entries not used since the previous call are dropped at the next one. */
