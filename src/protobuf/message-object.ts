@@ -13,8 +13,8 @@ export interface FromObjectResult {
  * shape @grpc/proto-loader's generated types describe (src/envoy/types): field names as in the .proto,
  * enums by name, 64-bit integers as strings or numbers, wrappers and Durations as messages, Any as
  * `{'@type': url, ...fields}`. The compiler has checked that shape, so this does not check it again (an
- * unknown field would be dropped, not reported): that is the strict proto3 JSON reader's job
- * (proto-json.ts) for JSON from outside. protobufjs encodes every field that is set, a proto3 default too,
+ * unknown field would be dropped, not reported; tests that read proto3 JSON from files use the strict
+ * reader in test/support/proto3-json). protobufjs encodes every field that is set, a proto3 default too,
  * so callers leave defaults out for canonical bytes.
  */
 export function fromMessageObject(root: protobuf.Root, typeName: string, object: unknown): FromObjectResult {

@@ -11,7 +11,7 @@ import { lookupTypeCached } from './proto-reflect.ts';
  * names in `root`; a payload type that is not loaded is skipped unless an `any.in` rule excludes it).
  * Rules are compiled once per message type and cached, so validating thousands of resources is cheap.
  *
- * `message` is a decoded message or one built by fromProto3Json (or a plain object of that shape).
+ * `message` is a decoded message or one built from a typed object (message-object.ts) or a plain object of that shape.
  * Errors carry proto field paths (`virtual_hosts[0].routes[1].match`) and say what would be valid.
  * An unknown `typeName` is a programming error and throws.
  */

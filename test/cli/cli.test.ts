@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { fromProto3Json, toProto3Json } from '../../src/protobuf/proto-json.ts';
+import { fromProto3Json, toProto3Json } from '../support/proto3-json/index.ts';
 
 class Capture extends Writable {
   text = '';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fromProto3Json, toProto3Json } from '../../src/protobuf/proto-json.ts';
+import { fromProto3Json, toProto3Json } from '../support/proto3-json/index.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { validateMessage } from '../../src/protobuf/pgv.ts';
 import { renderBootstrap } from '../../src/inject/bootstrap.ts';

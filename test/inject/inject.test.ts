@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { injectCommand } from '../../src/cli/inject.ts';
 import { validateMessage } from '../../src/protobuf/pgv.ts';
-import { fromProto3Json, toProto3Json } from '../../src/protobuf/proto-json.ts';
+import { fromProto3Json, toProto3Json } from '../support/proto3-json/index.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { YamlStreamError, injectStream } from '../../src/inject/stream.ts';
 import { Capture, inject, named, objects, stdinOf, testOptions } from './support.ts';

@@ -5,7 +5,7 @@ import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { messageName, RESOURCE_KINDS } from '../../src/envoy/type-urls.ts';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../../src/model/types.ts';
-import { encodeProto3Json } from '../../src/protobuf/proto-json.ts';
+import { encodeProto3Json } from '../support/proto3-json/index.ts';
 import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import { readFolder } from '../../src/sources/folder.ts';

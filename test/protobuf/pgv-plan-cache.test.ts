@@ -1,7 +1,7 @@
 import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateMessage } from '../../src/protobuf/pgv.ts';
-import { fromProto3Json } from '../../src/protobuf/proto-json.ts';
+import { fromProto3Json } from '../support/proto3-json/index.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { allTypes } from './pgv-harness/rule-keys.ts';
 import { REALISTIC_RESOURCES } from './realistic-resources.ts';

@@ -1,7 +1,7 @@
 import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FieldError } from '../../src/protobuf/field-error.ts';
-import { decodeToJson, encodeProto3Json, fromProto3Json, toProto3Json } from '../../src/protobuf/proto-json.ts';
+import { decodeToJson, encodeProto3Json, fromProto3Json, toProto3Json } from '../support/proto3-json/index.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { CLUSTER_TYPE, HCM_URL, LISTENER_TYPE, REALISTIC_RESOURCES, ROUTE_TYPE } from './realistic-resources.ts';
 

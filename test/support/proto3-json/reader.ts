@@ -1,9 +1,9 @@
 import type protobuf from 'protobufjs';
-import type { FieldError } from './field-error.ts';
-import { fullNameOf } from './proto-reflect.ts';
+import type { FieldError } from '../../../src/protobuf/field-error.ts';
+import { fullNameOf } from '../../../src/protobuf/proto-reflect.ts';
 
 /**
- * The state of one strict proto3 JSON read. The well-known types (proto-json-wkt-read.ts) read nested
+ * The state of one strict proto3 JSON read. The well-known types (well-known.ts) read nested
  * messages through `readMessage` and `readObject`, so neither reader module imports the other's caller.
  */
 export interface JsonReader {

@@ -1,11 +1,11 @@
 import protobuf from 'protobufjs';
-import { fieldPath, indexPath, keyPath } from './field-error.ts';
-import { fail, type JsonReader, typeLabel } from './proto-json-reader.ts';
-import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
-import { fullNameOf, lookupTypeCached, hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from './proto-reflect.ts';
-import { parseProtoDuration, splitNanos } from '../util/duration.ts';
-import { parseTimestamp } from './proto-time.ts';
-import { closestMatch } from '../util/suggest.ts';
+import { fieldPath, indexPath, keyPath } from '../../../src/protobuf/field-error.ts';
+import { fail, type JsonReader, typeLabel } from './reader.ts';
+import { describeJson, isDefaultScalar, readScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { fullNameOf, lookupTypeCached, hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from '../../../src/protobuf/proto-reflect.ts';
+import { parseProtoDuration, splitNanos } from '../../../src/util/duration.ts';
+import { parseTimestamp } from '../../../src/protobuf/proto-time.ts';
+import { closestMatch } from '../../../src/util/suggest.ts';
 
 /** Reading the well-known types that have their own proto3 JSON form. */
 

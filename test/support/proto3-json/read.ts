@@ -1,10 +1,10 @@
 import protobuf from 'protobufjs';
-import { fieldPath, indexPath, keyPath } from './field-error.ts';
-import { fail, type JsonReader, typeLabel } from './proto-json-reader.ts';
-import { describeJson, isDefaultScalar, readScalar } from './proto-json-scalars.ts';
-import { readWellKnown } from './proto-json-wkt-read.ts';
-import { fullNameOf, fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from './proto-reflect.ts';
-import { closestMatch } from '../util/suggest.ts';
+import { fieldPath, indexPath, keyPath } from '../../../src/protobuf/field-error.ts';
+import { fail, type JsonReader, typeLabel } from './reader.ts';
+import { describeJson, isDefaultScalar, readScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { readWellKnown } from './well-known.ts';
+import { fullNameOf, fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from '../../../src/protobuf/proto-reflect.ts';
+import { closestMatch } from '../../../src/util/suggest.ts';
 
 /** Strict proto3 JSON -> protobufjs message. Errors are collected, never thrown. */
 
