@@ -1,7 +1,8 @@
 import protobuf from 'protobufjs';
 import { fieldPath, indexPath, keyPath } from '../../../src/protobuf/field-error.ts';
 import { fail, type JsonReader, typeLabel } from './reader.ts';
-import { describeJson, isDefaultScalar, readScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { isDefaultScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { describeJson, readScalar } from './scalars.ts';
 import { readWellKnown } from './well-known.ts';
 import { fullNameOf, fieldByJsonKey, hasExplicitPresence, is64BitType, isRecord, jsonNameOf, setEntry, WKT } from '../../../src/protobuf/proto-reflect.ts';
 import { closestMatch } from '../../../src/util/suggest.ts';

@@ -1,7 +1,8 @@
 import protobuf from 'protobufjs';
 import { fieldPath, indexPath, keyPath } from '../../../src/protobuf/field-error.ts';
 import { fail, type JsonReader, typeLabel } from './reader.ts';
-import { describeJson, isDefaultScalar, readScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { isDefaultScalar } from '../../../src/protobuf/proto-json-scalars.ts';
+import { describeJson, readScalar } from './scalars.ts';
 import { fullNameOf, lookupTypeCached, hasSpecialJson, isRecord, setEntry, toLong, typeForUrl, WKT, WRAPPER_SCALARS } from '../../../src/protobuf/proto-reflect.ts';
 import { parseProtoDuration, splitNanos } from '../../../src/util/duration.ts';
 import { parseTimestamp } from '../../../src/protobuf/proto-time.ts';
