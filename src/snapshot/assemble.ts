@@ -10,7 +10,6 @@ import { runToEnd, type Steps } from '../util/cooperative.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { consistencySteps } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
-import { routedClusters } from './route-chunks.ts';
 import { grpcRouteTable, sidecarRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
 import { Snapshot } from './snapshot.ts';
 
@@ -79,7 +78,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   yield;
   const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]));
   yield;
-  const routed = [...models.flatMap(routedClusters), BLACKHOLE_CLUSTER];
+  const routed = [...models.flatMap((model) => model.routedClusters), BLACKHOLE_CLUSTER];
   const problems = yield* consistencySteps(snapshot, { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, snapshot };
 }

@@ -16,6 +16,11 @@ interface ListenerJson {
   api_listener?: { api_listener?: { rds?: { route_config_name?: string } } };
 }
 
+/** The clusters a list of routes (as built) names. */
+export function clustersNamedBy(routes: readonly unknown[]): string[] {
+  return referencedClusters({ virtual_hosts: [{ routes }] } as RouteJson);
+}
+
 function referencedClusters(route: RouteJson): string[] {
   return (route.virtual_hosts ?? []).flatMap((host) =>
     (host.routes ?? []).flatMap((r) => [

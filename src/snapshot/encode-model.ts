@@ -6,6 +6,7 @@ import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Endpoint, MeshSettings, Model } from '../model/types.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
+import { clustersNamedBy } from './consistency.ts';
 import { digestKey } from './content-cache.ts';
 import type { NamedRouteBytes } from './route-bytes.ts';
 
@@ -14,9 +15,12 @@ export interface EncodedModel {
   model: string;
   clusters: EncodedResource[];
   endpoints: EncodedResource[];
-  /** The routes as built (for explain and the consistency check) and as encoded Route messages. */
-  routes: ModelRoutes;
+  /** The routes as built, built again when asked (explain) rather than kept beside their encoding. */
+  readonly routes: ModelRoutes;
+  /** The routes as encoded Route messages. */
   routeBytes: { byName: NamedRouteBytes[]; path: Uint8Array[] };
+  /** The clusters the routes name, as built (for the consistency check). */
+  routedClusters: readonly string[];
   /** Short hash of what serves (resources and routes): a change means the model changed. */
   fingerprint: string;
 }
@@ -59,7 +63,20 @@ function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec)
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, encoded: { model: model.policy.model, clusters, endpoints, routes, routeBytes, fingerprint: fingerprint(clusters, endpoints, routes) } };
+  return {
+    ok: true,
+    encoded: {
+      model: model.policy.model,
+      clusters,
+      endpoints,
+      get routes() {
+        return modelRoutes(model, settings);
+      },
+      routeBytes,
+      routedClusters: clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]),
+      fingerprint: fingerprint(clusters, endpoints, routes),
+    },
+  };
 }
 
 function fingerprint(clusters: readonly EncodedResource[], endpoints: readonly EncodedResource[], routes: ModelRoutes): string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { routeRetryPolicy, withoutRetryPolicy } from './route-bytes.ts';
 
 /*
@@ -10,11 +11,11 @@ import { routeRetryPolicy, withoutRetryPolicy } from './route-bytes.ts';
 
 export interface RetryPolicy {
   bytes: Uint8Array;
-  /** The policy's bytes as text: equal keys, equal policies. */
+  /** A digest of the policy's bytes: equal keys, equal policies (44 characters kept per route, not the policy as text). */
   key: string;
 }
 
-const keyOf = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+const keyOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64');
 
 /**
  * Per encoded route (kept across rebuilds, like the routes themselves): its retry policy, and the route

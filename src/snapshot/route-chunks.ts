@@ -26,7 +26,6 @@ interface ModelChunks {
   pathPolicies?: PolicyRun;
   /** The sidecar map entries and fallback routes, by the key of the retry policy hoisted to the host. */
   sidecar: Map<string, { entries: Chunk; path: Chunk }>;
-  routedClusters?: string[];
 }
 
 const chunks = new WeakMap<EncodedModel, ModelChunks>();
@@ -89,14 +88,4 @@ export function sidecarChunks(model: EncodedModel, hostPolicyKey: string | undef
     known.sidecar.set(key, found);
   }
   return found;
-}
-
-/** The clusters the model's routes name, read from the routes as built. */
-export function routedClusters(model: EncodedModel): string[] {
-  const known = chunksOf(model);
-  known.routedClusters ??= [...model.routes.headerRoutes, ...model.routes.pathRoutes].flatMap((route) => {
-    const action = (route as { route?: { cluster?: string; weighted_clusters?: { clusters?: { name: string }[] } } }).route;
-    return [...(action?.cluster ? [action.cluster] : []), ...(action?.weighted_clusters?.clusters ?? []).map((c) => c.name)];
-  });
-  return known.routedClusters;
 }
