@@ -63,20 +63,35 @@ function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec)
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
   if (errors.length > 0) return { ok: false, errors };
-  return {
-    ok: true,
-    encoded: {
-      model: model.policy.model,
-      clusters,
-      endpoints,
-      get routes() {
-        return modelRoutes(model, settings);
-      },
-      routeBytes,
-      routedClusters: clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]),
-      fingerprint: fingerprint(clusters, endpoints, routes),
-    },
-  };
+  const parts = { clusters, endpoints, routeBytes, routedClusters: clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]), fingerprint: fingerprint(clusters, endpoints, routes) };
+  return { ok: true, encoded: new Encoded(model, settings, parts) };
+}
+
+/** An EncodedModel whose routes' JSON is built again from the model when asked, not kept. */
+class Encoded implements EncodedModel {
+  readonly model: string;
+  readonly clusters: EncodedResource[];
+  readonly endpoints: EncodedResource[];
+  readonly routeBytes: EncodedModel['routeBytes'];
+  readonly routedClusters: readonly string[];
+  readonly fingerprint: string;
+  readonly #source: Model;
+  readonly #settings: MeshSettings;
+
+  constructor(source: Model, settings: MeshSettings, parts: Omit<EncodedModel, 'model' | 'routes'>) {
+    this.model = source.policy.model;
+    this.clusters = parts.clusters;
+    this.endpoints = parts.endpoints;
+    this.routeBytes = parts.routeBytes;
+    this.routedClusters = parts.routedClusters;
+    this.fingerprint = parts.fingerprint;
+    this.#source = source;
+    this.#settings = settings;
+  }
+
+  get routes(): ModelRoutes {
+    return modelRoutes(this.#source, this.#settings);
+  }
 }
 
 function fingerprint(clusters: readonly EncodedResource[], endpoints: readonly EncodedResource[], routes: ModelRoutes): string {

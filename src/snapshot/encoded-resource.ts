@@ -26,20 +26,33 @@ export function contentVersion(...parts: (Uint8Array | string)[]): string {
 /**
  * A resource from its message bytes (or the pieces they are written from), which must already be valid.
  * The Any holds the only copy of the bytes: `json` decodes them from there each time it is asked (rarely:
- * render, CSDS), so 20,000 decoded clusters are not kept beside their bytes. `version` defaults to the bytes' content hash; a caller
- * that knows an equivalent hash of the parts the bytes were written from may pass it instead.
+ * render, CSDS), so 20,000 decoded clusters are not kept beside their bytes. A class, so 40,000 resources
+ * share one shape and one getter rather than each carrying its own closure.
  */
+class AnyResource implements EncodedResource {
+  readonly name: string;
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly any: Uint8Array;
+  readonly #root: protobuf.Root;
+  readonly #valueStart: number;
+
+  constructor(root: protobuf.Root, typeUrl: string, name: string, value: Uint8Array | Pieces, version: string) {
+    this.name = name;
+    this.typeUrl = typeUrl;
+    this.version = version;
+    this.any = new Pieces().field(1, typeUrl).field(2, value).finish();
+    this.#root = root;
+    this.#valueStart = this.any.length - value.length;
+  }
+
+  get json(): unknown {
+    const typeName = messageName(this.typeUrl);
+    return toProto3Json(this.#root, typeName, this.#root.lookupType(typeName).decode(this.any.subarray(this.#valueStart)));
+  }
+}
+
+/** `version` defaults to the bytes' content hash; a caller that knows an equivalent hash of the parts may pass it. */
 export function encodedResource(root: protobuf.Root, typeUrl: string, name: string, value: Uint8Array | Pieces, version = contentVersion(value instanceof Pieces ? value.finish() : value)): EncodedResource {
-  const any = new Pieces().field(1, typeUrl).field(2, value).finish();
-  const start = any.length - value.length;
-  return {
-    name,
-    typeUrl,
-    version,
-    any,
-    get json() {
-      const typeName = messageName(typeUrl);
-      return toProto3Json(root, typeName, root.lookupType(typeName).decode(any.subarray(start)));
-    },
-  };
+  return new AnyResource(root, typeUrl, name, value, version);
 }

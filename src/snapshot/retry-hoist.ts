@@ -11,58 +11,40 @@ import { routeRetryPolicy, withoutRetryPolicy } from './route-bytes.ts';
 
 export interface RetryPolicy {
   bytes: Uint8Array;
-  /** A digest of the policy's bytes: equal keys, equal policies (44 characters kept per route, not the policy as text). */
+  /** A digest of the policy's bytes: equal keys, equal policies. */
   key: string;
 }
 
 const keyOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64');
 
 /**
- * Per encoded route (kept across rebuilds, like the routes themselves): its retry policy, and the route
- * without the policy once it has been needed. A rebuild re-reads only new routes.
+ * A run of routes (one model's) with the key of each one's retry policy (undefined: none) and how often each
+ * key occurs, in the order first seen: what the run adds to the choice, worked out once per model.
  */
-interface RouteFacts {
-  policy?: RetryPolicy;
-  withoutPolicy?: Uint8Array;
-}
-const facts = new WeakMap<Uint8Array, RouteFacts>();
-
-function factsOf(route: Uint8Array): RouteFacts {
-  let known = facts.get(route);
-  if (!known) {
-    const policy = routeRetryPolicy(route);
-    known = policy ? { policy: { bytes: policy, key: keyOf(policy) } } : {};
-    facts.set(route, known);
-  }
-  return known;
-}
-
-/** The policies of a run of routes, counted: what one model adds to the choice, worked out once per model. */
 export interface PolicyRun {
-  /** Policy keys in route order (routes without a policy left out). */
-  keys: readonly string[];
-  counts: ReadonlyMap<string, number>;
-  policies: ReadonlyMap<string, RetryPolicy>;
+  routes: readonly Uint8Array[];
+  keys: readonly (string | undefined)[];
+  counts: readonly (readonly [key: string, count: number])[];
 }
 
 export function policyRun(routes: readonly Uint8Array[]): PolicyRun {
-  const keys: string[] = [];
-  const counts = new Map<string, number>();
-  const policies = new Map<string, RetryPolicy>();
+  const keys: (string | undefined)[] = [];
+  const counts: [string, number][] = [];
   for (const route of routes) {
-    const policy = factsOf(route).policy;
-    if (!policy) continue;
-    keys.push(policy.key);
-    counts.set(policy.key, (counts.get(policy.key) ?? 0) + 1);
-    policies.set(policy.key, policy);
+    const policy = routeRetryPolicy(route);
+    const key = policy && keyOf(policy);
+    const counted = key === undefined ? undefined : counts.find(([seen]) => seen === key);
+    if (counted) counted[1] += 1;
+    else if (key !== undefined) counts.push([key, 1]);
+    keys.push(counted ? counted[0] : key);
   }
-  return { keys, counts, policies };
+  return { routes, keys, counts };
 }
 
 /**
  * The policy the most routes carry, over runs in table order; in a tie, the one that reached the top count
  * first (what util/most-common.ts picks over the flat list). Adds up per-run counts instead of walking every
- * route; only the run where the winner is decided is read key by key.
+ * route; only the run where the winner is decided is read route by route.
  */
 export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undefined {
   const totals = new Map<string, number>();
@@ -71,24 +53,25 @@ export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undef
   if (top === 0) return undefined;
   const candidates = [...totals].filter(([, count]) => count === top).map(([key]) => key);
   const running = new Map<string, number>();
+  const countIn = (run: PolicyRun, key: string) => run.counts.find(([seen]) => seen === key)?.[1] ?? 0;
   for (const run of runs) {
-    if (!candidates.some((key) => (running.get(key) ?? 0) + (run.counts.get(key) ?? 0) >= top)) {
-      for (const key of candidates) running.set(key, (running.get(key) ?? 0) + (run.counts.get(key) ?? 0));
+    if (!candidates.some((key) => (running.get(key) ?? 0) + countIn(run, key) >= top)) {
+      for (const key of candidates) running.set(key, (running.get(key) ?? 0) + countIn(run, key));
       continue;
     }
-    for (const key of run.keys) {
+    for (const [i, key] of run.keys.entries()) {
+      if (key === undefined) continue;
       const count = (running.get(key) ?? 0) + 1;
       running.set(key, count);
-      if (count === top && candidates.includes(key)) return run.policies.get(key);
+      const bytes = count === top && candidates.includes(key) ? routeRetryPolicy(run.routes[i] ?? new Uint8Array()) : undefined;
+      if (bytes) return { bytes, key };
     }
   }
   return undefined;
 }
 
-/** The route as the sidecar table holds it: without its policy when that is the host's (by key), else as it is. */
-export function underHostPolicy(route: Uint8Array, hostPolicyKey: string | undefined): Uint8Array {
-  const known = factsOf(route);
-  if (hostPolicyKey === undefined || known.policy?.key !== hostPolicyKey) return route;
-  known.withoutPolicy ??= withoutRetryPolicy(route);
-  return known.withoutPolicy;
+/** Route `i` of a run as the sidecar table holds it: without its policy when that is the host's, else as it is. */
+export function underHostPolicy(run: PolicyRun, i: number, host: RetryPolicy | undefined): Uint8Array {
+  const route = run.routes[i] ?? new Uint8Array();
+  return host !== undefined && run.keys[i] === host.key ? withoutRetryPolicy(route) : route;
 }

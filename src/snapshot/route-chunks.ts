@@ -1,6 +1,6 @@
 import type { EncodedModel } from './encode-model.ts';
 import { contentVersion } from './encoded-resource.ts';
-import { policyRun, underHostPolicy, type PolicyRun } from './retry-hoist.ts';
+import { policyRun, underHostPolicy, type PolicyRun, type RetryPolicy } from './retry-hoist.ts';
 import { ROUTE_LIST_ROUTES, VIRTUAL_HOST_ROUTES, matchMapEntryBytes, taggedRoutes } from './route-bytes.ts';
 import { Pieces } from './pieces.ts';
 
@@ -24,8 +24,8 @@ interface ModelChunks {
   grpcPath?: Chunk;
   namedPolicies?: PolicyRun;
   pathPolicies?: PolicyRun;
-  /** The sidecar map entries and fallback routes, by the key of the retry policy hoisted to the host. */
-  sidecar: Map<string, { entries: Chunk; path: Chunk }>;
+  /** The sidecar map entries and fallback routes for the latest retry policy hoisted to the host. */
+  sidecar?: { hostKey: string | undefined; entries: Chunk; path: Chunk };
 }
 
 const chunks = new WeakMap<EncodedModel, ModelChunks>();
@@ -33,7 +33,7 @@ const chunks = new WeakMap<EncodedModel, ModelChunks>();
 function chunksOf(model: EncodedModel): ModelChunks {
   let known = chunks.get(model);
   if (!known) {
-    known = { sidecar: new Map() };
+    known = {};
     chunks.set(model, known);
   }
   return known;
@@ -53,39 +53,38 @@ export function grpcPathChunk(model: EncodedModel): Chunk {
   return known.grpcPath;
 }
 
-/** The retry policies of the model's named routes, counted (retry-hoist.ts). */
+/** The retry policies of the model's named routes, in route order (retry-hoist.ts). */
 export function namedPolicies(model: EncodedModel): PolicyRun {
   const known = chunksOf(model);
   known.namedPolicies ??= policyRun(model.routeBytes.byName.flatMap((group) => group.routes));
   return known.namedPolicies;
 }
 
-/** The retry policies of the model's path routes, counted. */
+/** The retry policies of the model's path routes. */
 export function pathPolicies(model: EncodedModel): PolicyRun {
   const known = chunksOf(model);
   known.pathPolicies ??= policyRun(model.routeBytes.path);
   return known.pathPolicies;
 }
 
-const NO_HOST_POLICY = '(none)';
-
 /**
  * The model's exact-match map entries and its path routes (as RouteList.routes) in the sidecar table, each
- * route without its retry policy when that is the one hoisted to the virtual host. Only the last two keys
- * are kept: the hoisted policy changes rarely, and then for every model at once.
+ * route without its retry policy when that is the one hoisted to the virtual host. Kept for the latest
+ * hoisted policy only: it changes rarely, and then for every model at once.
  */
-export function sidecarChunks(model: EncodedModel, hostPolicyKey: string | undefined): { entries: Chunk; path: Chunk } {
+export function sidecarChunks(model: EncodedModel, host: RetryPolicy | undefined): { entries: Chunk; path: Chunk } {
   const known = chunksOf(model);
-  const key = hostPolicyKey ?? NO_HOST_POLICY;
-  let found = known.sidecar.get(key);
-  if (!found) {
+  if (known.sidecar?.hostKey !== host?.key || !known.sidecar) {
+    const named = namedPolicies(model);
     const entries = new Pieces();
+    let at = 0;
     for (const group of model.routeBytes.byName) {
-      entries.append(matchMapEntryBytes({ name: group.name, routes: group.routes.map((route) => underHostPolicy(route, hostPolicyKey)) }));
+      const routes = group.routes.map(() => underHostPolicy(named, at++, host));
+      entries.append(matchMapEntryBytes({ name: group.name, routes }));
     }
-    found = { entries: chunk(entries), path: chunk(taggedRoutes(ROUTE_LIST_ROUTES, model.routeBytes.path.map((route) => underHostPolicy(route, hostPolicyKey)))) };
-    if (known.sidecar.size >= 2) known.sidecar.clear();
-    known.sidecar.set(key, found);
+    const path = pathPolicies(model);
+    const pathRoutes = path.routes.map((_, i) => underHostPolicy(path, i, host));
+    known.sidecar = { hostKey: host?.key, entries: chunk(entries), path: chunk(taggedRoutes(ROUTE_LIST_ROUTES, pathRoutes)) };
   }
-  return found;
+  return known.sidecar;
 }

@@ -71,19 +71,21 @@ export function sidecarRouteTable(models: readonly EncodedModel[], fallback: Fal
     for (const route of routes) version.add(route);
     return { name, version: version.digest(), bytes: () => routeConfigurationBytes(name, VIRTUAL_HOST, routes) };
   }
-  const policy = hostRetryPolicy([...models.map(namedPolicies), policyRun([fallback.head]), ...models.map(pathPolicies), policyRun([fallback.tail])]);
-  const head = underHostPolicy(fallback.head, policy?.key);
-  const tail = underHostPolicy(fallback.tail, policy?.key);
+  const headRun = policyRun([fallback.head]);
+  const tailRun = policyRun([fallback.tail]);
+  const policy = hostRetryPolicy([...models.map(namedPolicies), headRun, ...models.map(pathPolicies), tailRun]);
+  const head = underHostPolicy(headRun, 0, policy);
+  const tail = underHostPolicy(tailRun, 0, policy);
   const version = new TableVersion().add('matcher').add(name).add(modelHeaderInput).add(policy ? 'host policy' : 'no host policy').add(policy?.bytes ?? '');
-  for (const model of models) version.add(sidecarChunks(model, policy?.key).entries);
+  for (const model of models) version.add(sidecarChunks(model, policy).entries);
   version.add(head);
-  for (const model of models) version.add(sidecarChunks(model, policy?.key).path);
+  for (const model of models) version.add(sidecarChunks(model, policy).path);
   version.add(tail);
   const bytes = () => {
     const entries = new Pieces();
-    for (const model of models) entries.raw(sidecarChunks(model, policy?.key).entries.bytes);
+    for (const model of models) entries.raw(sidecarChunks(model, policy).entries.bytes);
     const routes = new Pieces().field(ROUTE_LIST_ROUTES, head);
-    for (const model of models) routes.raw(sidecarChunks(model, policy?.key).path.bytes);
+    for (const model of models) routes.raw(sidecarChunks(model, policy).path.bytes);
     routes.field(ROUTE_LIST_ROUTES, tail);
     return routeConfiguration(name, matcherVirtualHost(VIRTUAL_HOST, modelHeaderInput, entries, routes, policy?.bytes));
   };
