@@ -3,6 +3,7 @@ import type protobuf from 'protobufjs';
 import { toProto3Json } from '../protobuf/proto-json.ts';
 import { messageName } from '../envoy/type-urls.ts';
 import { Pieces } from './pieces.ts';
+import { resourceDigest } from './set-version.ts';
 
 /** One xDS resource, checked against Envoy's protos and encoded once, shared by every stream. */
 export interface EncodedResource {
@@ -12,6 +13,8 @@ export interface EncodedResource {
   readonly version: string;
   /** The resource wrapped in google.protobuf.Any, ready to be copied into a DiscoveryResponse. */
   readonly any: Uint8Array;
+  /** What this resource adds to the version of a set it is in (set-version.ts), when worked out up front. */
+  readonly setDigest?: readonly number[];
   /** The canonical proto3 JSON form (what `render` prints and CSDS reports); decoded from the bytes when asked, not kept. */
   readonly json: unknown;
 }
@@ -34,6 +37,7 @@ class AnyResource implements EncodedResource {
   readonly typeUrl: string;
   readonly version: string;
   readonly any: Uint8Array;
+  readonly setDigest: readonly number[];
   readonly #root: protobuf.Root;
   readonly #valueStart: number;
 
@@ -41,6 +45,7 @@ class AnyResource implements EncodedResource {
     this.name = name;
     this.typeUrl = typeUrl;
     this.version = version;
+    this.setDigest = resourceDigest(name, version);
     this.any = new Pieces().field(1, typeUrl).field(2, value).finish();
     this.#root = root;
     this.#valueStart = this.any.length - value.length;

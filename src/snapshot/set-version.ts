@@ -10,13 +10,20 @@ import type { EncodedResource } from './encoded-resource.ts';
  */
 
 const PARTS = 4;
+
+/** What one resource adds to its set's version; resources made here carry it (setDigest), others are looked up. */
+export function resourceDigest(name: string, version: string): readonly number[] {
+  const bytes = createHash('sha256').update(name).update('\0').update(version).digest();
+  return Array.from({ length: PARTS }, (_, i) => bytes.readUIntBE(i * 3, 3));
+}
+
 const digests = new WeakMap<EncodedResource, readonly number[]>();
 
 function digestOf(resource: EncodedResource): readonly number[] {
+  if (resource.setDigest) return resource.setDigest;
   let digest = digests.get(resource);
   if (!digest) {
-    const bytes = createHash('sha256').update(resource.name).update('\0').update(resource.version).digest();
-    digest = Array.from({ length: PARTS }, (_, i) => bytes.readUIntBE(i * 3, 3));
+    digest = resourceDigest(resource.name, resource.version);
     digests.set(resource, digest);
   }
   return digest;
