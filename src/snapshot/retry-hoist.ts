@@ -44,7 +44,7 @@ export function policyRun(routes: readonly Uint8Array[]): PolicyRun {
 /**
  * The policy the most routes carry, over runs in table order; in a tie, the one that reached the top count
  * first (what util/most-common.ts picks over the flat list). Adds up per-run counts instead of walking every
- * route; only the run where the winner is decided is read route by route.
+ * route; only a tie needs a second pass, and only the run where it is decided is read route by route.
  */
 export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undefined {
   const totals = new Map<string, number>();
@@ -52,6 +52,7 @@ export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undef
   const top = Math.max(0, ...totals.values());
   if (top === 0) return undefined;
   const candidates = [...totals].filter(([, count]) => count === top).map(([key]) => key);
+  if (candidates.length === 1) return policyOf(runs, candidates[0] ?? '');
   const running = new Map<string, number>();
   const countIn = (run: PolicyRun, key: string) => run.counts.find(([seen]) => seen === key)?.[1] ?? 0;
   for (const run of runs) {
@@ -66,6 +67,16 @@ export function hostRetryPolicy(runs: readonly PolicyRun[]): RetryPolicy | undef
       const bytes = count === top && candidates.includes(key) ? routeRetryPolicy(run.routes[i] ?? new Uint8Array()) : undefined;
       if (bytes) return { bytes, key };
     }
+  }
+  return undefined;
+}
+
+/** The policy of the first route carrying `key`. */
+function policyOf(runs: readonly PolicyRun[], key: string): RetryPolicy | undefined {
+  for (const run of runs) {
+    const at = run.keys.indexOf(key);
+    const bytes = at >= 0 ? routeRetryPolicy(run.routes[at] ?? new Uint8Array()) : undefined;
+    if (bytes) return { bytes, key };
   }
   return undefined;
 }
