@@ -5,7 +5,7 @@ import { quote } from '../util/printable.ts';
 import { formatPath, type PolicyError } from './errors.ts';
 import { toFieldProblems } from './issues.ts';
 import { MODEL_NAME } from './schema.ts';
-import { readYaml, type YamlDocument } from './yaml.ts';
+import { readPlainYaml, readYaml, type YamlDocument } from './yaml.ts';
 
 const DOCUMENT_KEY = /\.ya?ml$/;
 
@@ -65,7 +65,25 @@ function parseDocument<S extends z.ZodType, T>(
   return { values: [], errors: errors.sort(byPosition) };
 }
 
+/**
+ * The fast path: plain YAML whose every document validates needs no node positions. Anything else returns
+ * undefined and is read again by parseKey, so every problem is reported exactly as the full reader finds it.
+ */
+function parseValidKey<S extends z.ZodType, T>(cm: ConfigMapObject, key: string, kind: DocumentKind<S, T>): ParsedDocuments<T> | undefined {
+  const documents = readPlainYaml(cm.data[key] ?? '');
+  if (documents === undefined || documents.length === 0) return undefined;
+  const values: T[] = [];
+  for (const [index, document] of documents.entries()) {
+    const result = kind.schema.safeParse(document);
+    if (!result.success) return undefined;
+    values.push(kind.build(result.data, key, index));
+  }
+  return { values, errors: [] };
+}
+
 function parseKey<S extends z.ZodType, T>(cm: ConfigMapObject, key: string, kind: DocumentKind<S, T>): ParsedDocuments<T> {
+  const valid = parseValidKey(cm, key, kind);
+  if (valid) return valid;
   const where = { namespace: cm.namespace, configMap: cm.name, key, path: '' };
   const read = readYaml(cm.data[key] ?? '');
   if (!read.ok) {

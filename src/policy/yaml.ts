@@ -1,5 +1,6 @@
 /** A data key's YAML text -> the documents it holds, with positions for error messages. */
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { readSimpleYaml } from './yaml-simple.ts';
 
 export interface Position {
   line: number;
@@ -76,6 +77,14 @@ function limitProblem(text: string): string | undefined {
   if (text.length > MAX_TEXT_LENGTH) return `YAML error: ${text.length} characters; a ConfigMap holds at most ${MAX_TEXT_LENGTH} bytes`;
   if (flowDepth(text, MAX_FLOW_DEPTH) > MAX_FLOW_DEPTH) return `YAML error: nested deeper than ${MAX_FLOW_DEPTH} levels`;
   return undefined;
+}
+
+/**
+ * The documents' values, read fast, when the text is within the limits and of the plain shape most policies
+ * take (yaml-simple.ts); undefined otherwise, and then readYaml reads it, with positions for errors.
+ */
+export function readPlainYaml(text: string): unknown[] | undefined {
+  return limitProblem(text) === undefined ? readSimpleYaml(text) : undefined;
 }
 
 /**
