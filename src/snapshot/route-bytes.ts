@@ -74,7 +74,7 @@ export function matcherVirtualHost(virtualHost: VirtualHostHead, input: Uint8Arr
   return host.field(21, matcher);
 }
 
-interface FieldSpan {
+export interface FieldSpan {
   number: number;
   /** The whole field, tag included. */
   raw: Uint8Array;
@@ -82,7 +82,8 @@ interface FieldSpan {
   value?: Uint8Array;
 }
 
-function fieldsOf(bytes: Uint8Array): FieldSpan[] {
+/** The top-level fields of an encoded message, in order, without decoding what is inside them. */
+export function fieldsOf(bytes: Uint8Array): FieldSpan[] {
   const reader = protobuf.Reader.create(bytes);
   const spans: FieldSpan[] = [];
   while (reader.pos < reader.len) {
@@ -97,6 +98,13 @@ function fieldsOf(bytes: Uint8Array): FieldSpan[] {
     }
   }
   return spans;
+}
+
+/** The value of a varint field (an enum, a small integer). */
+export function varintOf(span: FieldSpan): number {
+  const reader = protobuf.Reader.create(span.raw);
+  reader.uint32();
+  return reader.int32();
 }
 
 const ROUTE_ACTION = 2;
