@@ -66,8 +66,9 @@ function sub<T, K extends keyof NonNullable<T>>(steps: readonly Step<T>[], key: 
 
 /** The last step that says anything about a leaf decides it; `null` means unset. */
 function leaf<T>(path: string, steps: readonly Step<T>[], provenance: Provenance): NonNullable<T> | undefined {
-  for (const step of [...steps].reverse()) {
-    if (step.value === undefined) continue;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i];
+    if (step === undefined || step.value === undefined) continue;
     provenance[path] = step.source;
     return step.value ?? undefined;
   }
