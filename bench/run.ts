@@ -34,6 +34,7 @@ import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
 import { MemorySource } from './memory-source.ts';
 import { measureValidation } from './pgv.ts';
+import { measurePolicyParse } from './policy-parse.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
@@ -286,6 +287,11 @@ async function measureHealthzRows(models: number): Promise<void> {
 }
 
 for (const models of MODEL_COUNTS) measureBuild(models);
+{
+  const parse = measurePolicyParse(Math.max(...MODEL_COUNTS));
+  results['policyParse'] = parse;
+  rows.push([`policy ConfigMap parse + validate + defaults, each`, fmt(parse.fastUs, 'us'), fmt(parse.fullReaderUs, 'us'), ratio(parse.fastUs, parse.fullReaderUs), `floor: the full yaml reader; an invalid one (read twice) ${fmt(parse.invalidUs, 'us')}`]);
+}
 if (!ONLY_BUILD) {
   await measureHealthzRows(Math.max(...MODEL_COUNTS));
   await measureNetwork(false);
