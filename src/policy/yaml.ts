@@ -1,6 +1,6 @@
 /** A data key's YAML text -> the documents it holds, with positions for error messages. */
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from 'yaml';
-import { readSimpleYaml } from './yaml-simple.ts';
+import { readSimpleYaml } from '../util/yaml-simple.ts';
 
 export interface Position {
   line: number;
@@ -81,7 +81,7 @@ function limitProblem(text: string): string | undefined {
 
 /**
  * The documents' values, read fast, when the text is within the limits and of the plain shape most policies
- * take (yaml-simple.ts); undefined otherwise, and then readYaml reads it, with positions for errors.
+ * take (src/util/yaml-simple.ts); undefined otherwise, and then readYaml reads it, with positions for errors.
  */
 export function readPlainYaml(text: string): unknown[] | undefined {
   return limitProblem(text) === undefined ? readSimpleYaml(text) : undefined;

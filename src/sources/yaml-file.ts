@@ -2,6 +2,7 @@
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isMap, isPair, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { readSimpleDocuments } from '../util/yaml-simple.ts';
 import { fingerprintOf, unreadableFingerprint } from './folder-listing.ts';
 import { convertObject, isKubeList } from './kube-objects.ts';
 import type { ConfigMapObject, EndpointSliceObject, SourceReadError } from './types.ts';
@@ -94,16 +95,22 @@ function objectKey(object: unknown): string {
 export function parseYamlObjects(text: string, file: string, seenAt: (key: string) => string): { objects: FileObjects; errors: SourceReadError[] } {
   const objects = emptyObjects();
   const errors: SourceReadError[] = [];
-  let documents: Document.Parsed[];
-  try {
-    documents = parseAllDocuments(text, { uniqueKeys: true }) as Document.Parsed[];
-  } catch (error) {
-    return { objects, errors: [{ origin: file, message: `cannot parse YAML: ${describe(error)}` }] };
+  // Plain manifests are read fast (src/util/yaml-simple.ts, the same values); anything else by the full parser.
+  const simple = readSimpleDocuments(text);
+  let documents: (() => unknown)[];
+  if (simple) {
+    documents = simple.map((value) => () => value);
+  } else {
+    try {
+      documents = (parseAllDocuments(text, { uniqueKeys: true }) as Document.Parsed[]).map((doc) => () => documentValue(doc));
+    } catch (error) {
+      return { objects, errors: [{ origin: file, message: `cannot parse YAML: ${describe(error)}` }] };
+    }
   }
-  documents.forEach((doc, index) => {
+  documents.forEach((value, index) => {
     const origin = `${file}#${index}`;
     try {
-      const raw = documentValue(doc);
+      const raw = value();
       if (raw === null || raw === undefined) return;
       for (const object of isKubeList(raw) ? raw.items : [raw]) {
         const converted = convertObject(object, origin, seenAt(objectKey(object)));

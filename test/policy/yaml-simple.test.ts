@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { readSimpleYaml } from '../../src/policy/yaml-simple.ts';
+import { readSimpleDocuments, readSimpleYaml } from '../../src/util/yaml-simple.ts';
 import { readYaml } from '../../src/policy/yaml.ts';
 import { Fuzz, policyText } from '../fuzz/mutations.ts';
 
@@ -13,10 +13,19 @@ function full(text: string): unknown {
   return read.ok ? read.documents.map((d) => d.value) : 'error';
 }
 
-/** Where the simple reader answers, it answers exactly as the full one; returns whether it answered. */
+/** What the folder source's reader gives: each document's value, or "error". */
+function fullDocuments(text: string): unknown {
+  const documents = parseAllDocuments(text, { uniqueKeys: true });
+  return documents.some((doc) => doc.errors.length > 0) ? 'error' : documents.map((doc) => doc.toJS());
+}
+
+/** Where the simple reader answers, it answers exactly as the full one (both uses); returns whether it answered. */
 function agrees(text: string): boolean {
   const simple = readSimpleYaml(text);
   if (simple !== undefined) expect(simple, JSON.stringify(text)).toStrictEqual(full(text));
+  const documents = readSimpleDocuments(text);
+  if (documents !== undefined) expect(documents, JSON.stringify(text)).toStrictEqual(fullDocuments(text));
+  expect(documents === undefined, JSON.stringify(text)).toBe(simple === undefined);
   return simple !== undefined;
 }
 
@@ -26,7 +35,15 @@ const SCALARS = [
   '5s', '1h30m', 'http://x:80/y', 'a:b', 'a, b', 'x]', '-x', '- x', ':x', '[]', '{}', '[a, 1, "2"]', '{a: 1, b: [x, y]}', '{a: 1, a: 2}',
   '[a,b]', '{ a: 1 }', '{a: }', '[a, ]', '{a:1}', '{"a": 1}', '[x #c]', '"a" #c', '"a"#c', '{a: 1} x', '[[[]]]',
 ];
-const KEYS = ['model', 'a', 'b', 'a', 'x_y', 'x-y', 'true', 'null', 'Null', '1', 'constructor', '__proto__', '"q"', 'a b', 'toString', 'k'];
+const KEYS = ['model', 'a', 'b', 'a', 'policy.yaml', 'infermesh.io/policy', 'a.b', '.a', 'x_y', 'x-y', 'true', 'null', 'Null', '1', 'constructor', '__proto__', '"q"', 'a b', 'toString', 'k'];
+
+/** The lines of a literal block scalar, some of them blank, comment-like or indented further. */
+function literalLines(fuzz: Fuzz, indent: number): string[] {
+  const pad = ' '.repeat(indent);
+  const lines = [`${pad}model: x`, `${pad}# kept`, '', `${pad}  deeper: [a, b]`, `${pad}x #y `, ' '.repeat(indent + 1), '  '];
+  const first = fuzz.chance(0.8) ? [`${pad}first: line`] : [];
+  return [...first, ...Array.from({ length: fuzz.int(4) }, () => fuzz.pick(lines))];
+}
 
 /** Random nested block YAML of the kinds policies are written in, with the odd edges. */
 function blockText(fuzz: Fuzz, indent: number, depth: number): string[] {
@@ -43,6 +60,8 @@ function blockText(fuzz: Fuzz, indent: number, depth: number): string[] {
     } else if (nested) {
       const step = seq ? 2 : fuzz.pick([0, 2, 4]);
       lines.push(fuzz.chance(0.2) ? `${head} # note` : head, ...blockText(fuzz, indent + step, depth + 1));
+    } else if (!seq && fuzz.chance(0.15)) {
+      lines.push(`${head} ${fuzz.pick(['|', '|-', '| # c', '|+', '>'])}`, ...literalLines(fuzz, indent + 1 + fuzz.int(3)));
     } else {
       lines.push(`${head}${seq ? '' : ' '}${fuzz.pick(SCALARS)}`);
     }
@@ -58,13 +77,15 @@ describe('readSimpleYaml (the fast reader used before the full parser)', () => {
       '# a policy\nmodel: m # the name\nbackends:\n- name: a\n  service: s\n  port: 8080\n\n  weight: 1\ntimeout: 1s\n',
       '- model: a\n  backends: [{ name: a, service: s, port: grpc }]\n- model: b\n  backends:\n    - name: b\n      service: t\n      port: grpc\n',
       '# only a comment\n---\nmodel: a\n---\nmodel: b\ncircuitBreaker:\noutlierDetection: null\n',
+      'data:\n  policy.yaml: |\n    # kept\n    model: m\n\n    backends: []\n  # a comment\n  other.yaml: |-\n    x  \n\n',
+      'a: | # note\n  x',
     ];
     for (const text of texts) expect(agrees(text), text).toBe(true);
   });
 
   it('leaves to the full parser what it does not know, errors included', () => {
     const texts = [
-      'a: &x 1\nb: *x', 'a: !!str 1', 'a: |\n  x', 'a: "x\\ny"', 'a: 1\na: 2', 'a: b: c', '  a: 1', 'a:\n\tb: 1', 'a: x\n  y',
+      'a: &x 1\nb: *x', 'a: !!str 1', 'a: >\n  x', 'a: |+\n  x', 'a: |2\n  x', 'a: |\n\n  x', 'a: |\n  x\n   \n', '- |\n  x', 'a: |\nb: 1', 'a: "x\\ny"', 'a: 1\na: 2', 'a: b: c', '  a: 1', 'a:\n\tb: 1', 'a: x\n  y',
       'a: [x,\n  y]', '--- x', '%YAML 1.2\n---\na: 1', 'a: 1.5', 'a: 0x1F', '? a\n: 1', 'a: 1\n...\n', 'a: 1\n---', '---\n# c\n---\na: 1', 'a: "unterminated', 'a: é',
       '{a: 1}', 'just text', 'a: 1\n b: 2', 'constructor: 1', 'true: 1', 'a: [1, 2] x',
     ];
@@ -80,6 +101,17 @@ describe('readSimpleYaml (the fast reader used before the full parser)', () => {
     for (let i = 0; i < 5_000; i++) if (agrees(blockText(fuzz, 0, 0).join('\n'))) answered += 1;
     // Honest only if the fast reader answers often enough to be compared.
     expect(answered).toBeGreaterThan(350);
+  });
+
+  it('agrees with the full parser on random literal block scalars', () => {
+    const fuzz = new Fuzz(20261204);
+    let answered = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const header = fuzz.pick(['|', '|-', '| # c', '|  ', '|-  # c']);
+      const after = fuzz.pick(['  c: 1', 'c: 1', '# c', '  # c', '', '---\na: 1']);
+      if (agrees(`a:\n  b: ${header}\n${literalLines(fuzz, 4 + fuzz.int(2)).join('\n')}\n${after}`)) answered += 1;
+    }
+    expect(answered).toBeGreaterThan(500);
   });
 
   it('agrees with the full parser on the fuzzer\'s mutated policies', () => {

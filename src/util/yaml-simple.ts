@@ -1,10 +1,11 @@
 /**
- * The plain shape most policy YAML takes, read without the `yaml` package (about 100 us a document there,
- * nearly all of it generic machinery): block mappings and sequences indented with spaces, single-line flow
- * collections, plain and simply quoted scalars, comments and `---`. Anything else — anchors, tags, block
- * scalars, escapes, multi-line scalars, duplicate keys, odd keys or numbers — returns undefined, and the
- * caller reads the text with the full parser, which also gives every error its position. Where it answers,
- * the values are exactly those `yaml` (YAML 1.2 core schema) gives.
+ * The plain shape most policy documents and Kubernetes manifests take, read without the `yaml` package
+ * (about 100 us a small policy there, nearly all of it generic machinery): block mappings and sequences indented with spaces, single-line flow
+ * collections, plain and simply quoted scalars, `|` and `|-` literals (a ConfigMap manifest's data), comments
+ * and `---`. Anything else — anchors, tags, folded scalars, escapes, multi-line plain or quoted scalars,
+ * duplicate keys, odd keys or numbers — returns undefined, and the caller reads the text with the full
+ * parser, which also gives every error its position. Where it answers, the values are exactly those `yaml`
+ * (YAML 1.2 core schema, no `<<` merges) gives.
  */
 
 /** Thrown (and caught below) when the text leaves the plain shape. */
@@ -12,8 +13,8 @@ const OUTSIDE = Symbol('outside the plain shape');
 
 // Characters that start or mean constructs this reader leaves to the full parser; control characters
 // (tabs, \r) and non-ASCII text go there too.
-const UNSUPPORTED = /[^\n\x20-\x7e]|[&*!|>%@`?\\]/;
-const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const UNSUPPORTED = /[^\n\x20-\x7e]|[&*!>%@`?\\]/;
+const KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
 // Keys the core schema reads as something other than the string they spell.
 const SPECIAL_KEY = /^(?:[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const NULL = /^(?:~|[Nn]ull|NULL)$/;
@@ -22,11 +23,17 @@ const INT = /^[-+]?[0-9]{1,15}$/;
 const OTHER_NUMBER = /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
 // A plain scalar may not start with an indicator (a lone `-` or `- ` starts a sequence).
 const PLAIN_START = /^(?:[^-?:,[\]{}#&*!|>'"%@`\s]|-[^\s])/;
+/** Block and flow levels together; deeper text is left to the full parser and its limits. */
 const MAX_DEPTH = 64;
 
 interface Line {
   indent: number;
+  /** Without the indentation and trailing spaces. */
   text: string;
+  /** As written, for the lines of a literal. */
+  raw: string;
+  /** Blank or a comment only. */
+  blank: boolean;
 }
 
 function outside(): never {
@@ -144,13 +151,13 @@ class Inline {
   }
 
   /** The value after `key: ` or `- `; undefined when the line ends there (the value is on the lines below). */
-  blockValue(): { value: unknown } | undefined {
+  blockValue(depth: number): { value: unknown } | undefined {
     this.spaces();
     if (this.atEnd()) return undefined;
     const char = this.text[this.pos];
     let value: unknown;
-    if (char === '{') value = this.flowMap(1);
-    else if (char === '[') value = this.flowSeq(1);
+    if (char === '{') value = this.flowMap(depth + 1);
+    else if (char === '[') value = this.flowSeq(depth + 1);
     else if (char === '"' || char === "'") value = this.quoted();
     else {
       const comment = this.text.indexOf(' #', this.pos);
@@ -173,16 +180,22 @@ class Block {
     this.lines = lines;
   }
 
+  /** The next line that is not blank or a comment. */
+  peek(): Line | undefined {
+    while (this.lines[this.index]?.blank) this.index += 1;
+    return this.lines[this.index];
+  }
+
   node(indent: number, depth: number): unknown {
     if (depth > MAX_DEPTH) outside();
-    const line = this.lines[this.index];
+    const line = this.peek();
     if (line === undefined || line.indent !== indent) return outside();
     return line.text.startsWith('- ') ? this.sequence(indent, depth) : this.mapping(indent, depth);
   }
 
   /** The value of `key:` or `-` with nothing after it on its line. */
   nested(indent: number, depth: number, sequenceAtSameIndent: boolean): unknown {
-    const next = this.lines[this.index];
+    const next = this.peek();
     if (next === undefined || next.indent < indent) return null;
     if (next.indent > indent) return this.node(next.indent, depth + 1);
     return sequenceAtSameIndent && next.text.startsWith('- ') ? this.sequence(indent, depth + 1) : null;
@@ -190,22 +203,49 @@ class Block {
 
   mapping(indent: number, depth: number): Record<string, unknown> {
     const map: Record<string, unknown> = {};
-    for (let line = this.lines[this.index]; line !== undefined && line.indent >= indent; line = this.lines[this.index]) {
+    for (let line = this.peek(); line !== undefined && line.indent >= indent; line = this.peek()) {
       if (line.indent > indent || line.text.startsWith('- ')) outside();
       const match = /^([^:]*):(?= |$)/.exec(line.text);
       if (!match?.[1]) return outside();
+      this.index += 1;
+      const literal = /^: +\|(-?)(?: +#.*)?$/.exec(line.text.slice(match[0].length - 1));
+      if (literal) {
+        setKey(map, match[1], this.literal(indent, literal[1] === '-'));
+        continue;
+      }
       const inline = new Inline(line.text);
       inline.pos = match[0].length;
-      const value = inline.blockValue();
-      this.index += 1;
+      const value = inline.blockValue(depth);
       setKey(map, match[1], value ? value.value : this.nested(indent, depth, true));
     }
     return map;
   }
 
+  /**
+   * The lines of a `|` (`|-`: strip) literal under a key at `indent`: indented as its first line, which must
+   * come at once; blank lines inside are kept, those at the end dropped; clipped to one final newline.
+   */
+  literal(indent: number, strip: boolean): string {
+    const kept: string[] = [];
+    let contentIndent: number | undefined;
+    for (let line = this.lines[this.index]; line !== undefined; line = this.lines[this.index]) {
+      const spacesOnly = line.text === '';
+      if (spacesOnly && (contentIndent === undefined || line.raw.length > contentIndent)) outside();
+      if (!spacesOnly) {
+        contentIndent ??= line.indent > indent ? line.indent : outside();
+        if (line.indent < contentIndent) break;
+      }
+      kept.push(line.raw.slice(contentIndent));
+      this.index += 1;
+    }
+    while (kept.at(-1) === '') kept.pop();
+    if (kept.length === 0) outside();
+    return kept.join('\n') + (strip ? '' : '\n');
+  }
+
   sequence(indent: number, depth: number): unknown[] {
     const items: unknown[] = [];
-    for (let line = this.lines[this.index]; line !== undefined && line.indent >= indent; line = this.lines[this.index]) {
+    for (let line = this.peek(); line !== undefined && line.indent >= indent; line = this.peek()) {
       if (line.indent > indent || !line.text.startsWith('- ')) break;
       const rest = line.text.slice(2);
       const content = rest.trimStart();
@@ -213,22 +253,22 @@ class Block {
       const itemIndent = indent + 2 + rest.length - content.length;
       if (/^[^\s:'"[{#][^:]*:(?= |$)/.test(content)) {
         // `- key: value` opens a mapping whose further keys line up with `key`.
-        this.lines[this.index] = { indent: itemIndent, text: content };
+        this.lines[this.index] = { ...line, indent: itemIndent, text: content };
         items.push(this.mapping(itemIndent, depth + 1));
         continue;
       }
       const inline = new Inline(line.text);
       inline.pos = 2;
-      const value = inline.blockValue();
+      const value = inline.blockValue(depth);
       this.index += 1;
       items.push(value ? value.value : this.nested(indent, depth, false));
     }
-    if (this.lines[this.index] !== undefined && (this.lines[this.index]?.indent ?? 0) > indent) outside();
+    if ((this.peek()?.indent ?? 0) > indent) outside();
     return items;
   }
 }
 
-/** The lines of each `---`-separated document, without blank lines and comment lines. */
+/** The lines of each `---`-separated document. */
 function documentsOf(text: string): Line[][] {
   const documents: Line[][] = [[]];
   for (const raw of text.split('\n')) {
@@ -238,32 +278,35 @@ function documentsOf(text: string): Line[][] {
       continue;
     }
     const content = raw.trimStart();
-    if (content === '' || content.startsWith('#')) continue;
-    documents[documents.length - 1]?.push({ indent: raw.length - content.length, text: content.trimEnd() });
+    const line = { indent: raw.length - content.length, text: content.trimEnd(), raw, blank: content === '' || content.startsWith('#') };
+    documents[documents.length - 1]?.push(line);
   }
   // Only the text before the first `---` may hold no document; an empty `---` document is a null one.
-  if (documents.slice(1).some((lines) => lines.length === 0)) outside();
-  return documents[0]?.length === 0 ? documents.slice(1) : documents;
+  const empty = (lines: Line[]) => lines.every((line) => line.blank);
+  if (documents.slice(1).some(empty)) outside();
+  return documents[0] && empty(documents[0]) ? documents.slice(1) : documents;
 }
 
 /**
- * The values readYaml would give (a top-level list's items each count as a document), or undefined when
- * the text is not of the plain shape this reader knows.
+ * Each document's value, as `yaml`'s parseAllDocuments + toJS give them (a file of Kubernetes objects), or
+ * undefined when the text is not of the plain shape this reader knows.
  */
-export function readSimpleYaml(text: string): unknown[] | undefined {
+export function readSimpleDocuments(text: string): unknown[] | undefined {
   if (UNSUPPORTED.test(text)) return undefined;
   try {
-    const values: unknown[] = [];
-    for (const lines of documentsOf(text)) {
+    return documentsOf(text).map((lines) => {
       const block = new Block(lines);
       const value = block.node(0, 0);
-      if (block.index !== lines.length) outside();
-      if (Array.isArray(value)) values.push(...value);
-      else values.push(value);
-    }
-    return values;
+      if (block.peek() !== undefined) outside();
+      return value;
+    });
   } catch (error) {
     if (error === OUTSIDE) return undefined;
     throw error;
   }
+}
+
+/** The values readYaml would give: a top-level list's items each count as a document. */
+export function readSimpleYaml(text: string): unknown[] | undefined {
+  return readSimpleDocuments(text)?.flatMap((value) => (Array.isArray(value) ? value : [value]));
 }
