@@ -1,19 +1,22 @@
 /**
  * The plain shape most policy documents and Kubernetes manifests take, read without the `yaml` package
- * (about 100 us a small policy there, nearly all of it generic machinery): block mappings and sequences indented with spaces, single-line flow
- * collections, plain and simply quoted scalars, `|` and `|-` literals (a ConfigMap manifest's data), comments
- * and `---`. Anything else — anchors, tags, folded scalars, escapes, multi-line plain or quoted scalars,
- * duplicate keys, odd keys or numbers — returns undefined, and the caller reads the text with the full
- * parser, which also gives every error its position. Where it answers, the values are exactly those `yaml`
- * (YAML 1.2 core schema, no `<<` merges) gives.
+ * (about 100 us a small policy there, nearly all of it generic machinery): block mappings and sequences
+ * indented with spaces, single-line flow collections, plain and simply quoted scalars, `|` and `|-` literals
+ * (a ConfigMap manifest's data), comments and `---`. Anything else — anchors, tags, folded scalars, escapes,
+ * multi-line plain or quoted scalars, duplicate keys, odd keys or numbers — returns undefined, and the caller
+ * reads the text with the full parser, which also gives every error its position. Where it answers, the
+ * values are exactly those `yaml` (YAML 1.2 core schema, no `<<` merges) gives.
  */
 
 /** Thrown (and caught below) when the text leaves the plain shape. */
 const OUTSIDE = Symbol('outside the plain shape');
 
-// Characters that start or mean constructs this reader leaves to the full parser; control characters
-// (tabs, \r) and non-ASCII text go there too.
-const UNSUPPORTED = /[^\n\x20-\x7e]|[&*!>%@`?\\]/;
+// Characters whose meaning depends on the reader (tabs, \r, other controls, Unicode line breaks, byte-order
+// marks, surrogates) send the whole text to the full parser.
+const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]/;
+// Characters that start or mean constructs this reader leaves to the full parser, and non-ASCII text, on a
+// line it reads as structure; comments and literal lines may hold them.
+const SPECIAL = /[^\x20-\x7e]|[&*!>%@`?\\]/;
 const KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
 // Keys the core schema reads as something other than the string they spell.
 const SPECIAL_KEY = /^(?:[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
@@ -34,6 +37,8 @@ interface Line {
   raw: string;
   /** Blank or a comment only. */
   blank: boolean;
+  /** Holds a SPECIAL character (then it must not be read as structure). */
+  special: boolean;
 }
 
 function outside(): never {
@@ -183,7 +188,8 @@ class Block {
   /** The next line that is not blank or a comment. */
   peek(): Line | undefined {
     while (this.lines[this.index]?.blank) this.index += 1;
-    return this.lines[this.index];
+    const line = this.lines[this.index];
+    return line?.special ? outside() : line;
   }
 
   node(indent: number, depth: number): unknown {
@@ -278,7 +284,8 @@ function documentsOf(text: string): Line[][] {
       continue;
     }
     const content = raw.trimStart();
-    const line = { indent: raw.length - content.length, text: content.trimEnd(), raw, blank: content === '' || content.startsWith('#') };
+    const blank = content === '' || content.startsWith('#');
+    const line = { indent: raw.length - content.length, text: content.trimEnd(), raw, blank, special: !blank && SPECIAL.test(raw) };
     documents[documents.length - 1]?.push(line);
   }
   // Only the text before the first `---` may hold no document; an empty `---` document is a null one.
@@ -292,7 +299,7 @@ function documentsOf(text: string): Line[][] {
  * undefined when the text is not of the plain shape this reader knows.
  */
 export function readSimpleDocuments(text: string): unknown[] | undefined {
-  if (UNSUPPORTED.test(text)) return undefined;
+  if (CONTROL.test(text)) return undefined;
   try {
     return documentsOf(text).map((lines) => {
       const block = new Block(lines);

@@ -79,6 +79,8 @@ describe('readSimpleYaml (the fast reader used before the full parser)', () => {
       '# only a comment\n---\nmodel: a\n---\nmodel: b\ncircuitBreaker:\noutlierDetection: null\n',
       'data:\n  policy.yaml: |\n    # kept\n    model: m\n\n    backends: []\n  # a comment\n  other.yaml: |-\n    x  \n\n',
       'a: | # note\n  x',
+      '# R&D owns `this`, café\nmodel: m\n  # *not* an alias\n',
+      'data:\n  p.yaml: |\n    # café & *x, ok?\n    a: [b]\n',
     ];
     for (const text of texts) expect(agrees(text), text).toBe(true);
   });
@@ -87,7 +89,7 @@ describe('readSimpleYaml (the fast reader used before the full parser)', () => {
     const texts = [
       'a: &x 1\nb: *x', 'a: !!str 1', 'a: >\n  x', 'a: |+\n  x', 'a: |2\n  x', 'a: |\n\n  x', 'a: |\n  x\n   \n', '- |\n  x', 'a: |\nb: 1', 'a: "x\\ny"', 'a: 1\na: 2', 'a: b: c', '  a: 1', 'a:\n\tb: 1', 'a: x\n  y',
       'a: [x,\n  y]', '--- x', '%YAML 1.2\n---\na: 1', 'a: 1.5', 'a: 0x1F', '? a\n: 1', 'a: 1\n...\n', 'a: 1\n---', '---\n# c\n---\na: 1', 'a: "unterminated', 'a: é',
-      '{a: 1}', 'just text', 'a: 1\n b: 2', 'constructor: 1', 'true: 1', 'a: [1, 2] x',
+      '{a: 1}', 'just text', 'a: 1\n b: 2', 'constructor: 1', 'true: 1', 'a: [1, 2] x', 'a: x # R&D', 'a: |\n  x\tz', '\ufeffa: 1', 'a: 1\u2028b: 2', '# \u0085\na: 1',
     ];
     for (const text of texts) {
       expect(readSimpleYaml(text), text).toBeUndefined();
