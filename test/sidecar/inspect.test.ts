@@ -78,7 +78,7 @@ describeWithTool('infermesh inspect on a real Envoy admin API', envoyBinaries(),
         expect(code).toBe(0);
         const view = JSON.parse(out) as InspectView;
         expect(view.sidecar).toMatchObject({ nodeId: sidecar.envoy.nodeId, envoyVersion: binary.version, state: 'LIVE' });
-        for (const type of ['cds', 'lds', 'rds'] as const) expect(view.configVersions[type]?.version, type).toMatch(/^[0-9a-f]{16}$/);
+        for (const type of ['cds', 'lds', 'rds'] as const) expect(view.configVersions[type]?.version, type).toMatch(/^[0-9a-f]{24}$/); // set versions, src/snapshot/set-version.ts
         const rows = view.models.flatMap((m) => m.backends.map((b) => ({ model: m.model, backend: b.backend, requests: b.requests, endpoints: b.endpoints, responses5xx: b.responses5xx, state: m.controlPlane?.states })));
         expect(rows).toEqual([
           { model: 'bert', backend: 'main', requests: counted.get('bert-0'), endpoints: expect.objectContaining({ total: 1, healthy: 1, ejected: 0 }), responses5xx: 0, state: ['serving'] },
