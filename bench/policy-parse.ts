@@ -1,10 +1,11 @@
 /**
  * Policy parsing alone, per ConfigMap of one small document (bench/world.ts's policy): the fast path (plain
- * YAML that validates), the same document through the full `yaml` reader (a comment the fast reader leaves
- * alone sends it there: what every policy cost before), and an invalid one (read fast, then again with positions).
+ * YAML that validates), the same document through the full `yaml` reader (a tab in a comment sends it there:
+ * what every policy cost before), and an invalid one (read fast, then again with positions).
  * Run alone: node bench/policy-parse.ts [count].
  */
 import { parsePolicyConfigMap } from '../src/policy/parse.ts';
+import { readPlainYaml } from '../src/policy/yaml.ts';
 import type { ConfigMapObject } from '../src/sources/types.ts';
 import { modelPolicy } from './world.ts';
 
@@ -32,8 +33,9 @@ function usPer(configMaps: readonly ConfigMapObject[]): number {
 
 export function measurePolicyParse(policies: number): PolicyParseFigures {
   const plain = Array.from({ length: policies }, (_, i) => modelPolicy(i));
-  const full = plain.map((cm) => withText(cm, (text) => `# owned by R&D\n${text}`));
+  const full = plain.map((cm) => withText(cm, (text) => `# a tab\there\n${text}`));
   const invalid = plain.map((cm) => withText(cm, (text) => text.replace('weight: 90', 'weight: -90')));
+  if (full.some((cm) => readPlainYaml(cm.data['policy.yaml'] ?? '') !== undefined)) throw new Error('the fast reader takes the full-reader case');
   if (invalid.some((cm) => parsePolicyConfigMap(cm).errors.length === 0)) throw new Error('an invalid policy validates');
   return { policies, fastUs: usPer(plain), fullReaderUs: usPer(full), invalidUs: usPer(invalid) };
 }
