@@ -17,10 +17,16 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]/;
 // Characters that start or mean constructs this reader leaves to the full parser, and non-ASCII text, on a
 // line it reads as structure; comments and literal lines may hold them.
 const SPECIAL = /[^\x20-\x7e]|[&*!>%@`?\\]/;
+// Keys this reader takes (never a number; the null and boolean words are refused in setKey).
 const KEY = /^[A-Za-z_][A-Za-z0-9_./-]*$/;
-// Keys the core schema reads as something other than the string they spell.
-const SPECIAL_KEY = /^(?:[Nn]ull|NULL|[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-const NULL = /^(?:~|[Nn]ull|NULL)$/;
+// The plain scalars the core schema reads as null or a boolean.
+const CORE_WORDS = new Map<string, { value: null | boolean }>([
+  ...['~', 'null', 'Null', 'NULL'].map((word) => [word, { value: null }] as const),
+  ...['true', 'True', 'TRUE'].map((word) => [word, { value: true }] as const),
+  ...['false', 'False', 'FALSE'].map((word) => [word, { value: false }] as const),
+]);
+// Only these can be numbers in the core schema.
+const NUMBER_START = /^[-+.0-9]/;
 const INT = /^[-+]?[0-9]{1,15}$/;
 // Numbers this reader does not convert itself (floats, octal, hex, .inf/.nan, long integers).
 const OTHER_NUMBER = /^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
@@ -47,16 +53,16 @@ function outside(): never {
 
 function scalar(text: string): unknown {
   if (!PLAIN_START.test(text) || text.includes(': ') || text.endsWith(':')) outside();
-  if (NULL.test(text)) return null;
-  if (/^(?:[Tt]rue|TRUE)$/.test(text)) return true;
-  if (/^(?:[Ff]alse|FALSE)$/.test(text)) return false;
+  const word = CORE_WORDS.get(text);
+  if (word !== undefined) return word.value;
+  if (!NUMBER_START.test(text)) return text;
   if (INT.test(text)) return parseInt(text, 10);
   if (OTHER_NUMBER.test(text)) outside();
   return text;
 }
 
 function setKey(map: Record<string, unknown>, key: string, value: unknown): void {
-  if (!KEY.test(key) || SPECIAL_KEY.test(key) || key in map) outside();
+  if (!KEY.test(key) || CORE_WORDS.has(key) || key in map) outside();
   map[key] = value;
 }
 
