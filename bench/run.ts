@@ -290,7 +290,7 @@ for (const models of MODEL_COUNTS) measureBuild(models);
 {
   const parse = measurePolicyParse(Math.max(...MODEL_COUNTS));
   results['policyParse'] = parse;
-  rows.push([`policy ConfigMap parse + validate + defaults, each`, fmt(parse.fastUs, 'us'), fmt(parse.fullReaderUs, 'us'), ratio(parse.fastUs, parse.fullReaderUs), `floor: the full yaml reader; an invalid one (read twice) ${fmt(parse.invalidUs, 'us')}`]);
+  rows.push([`policy ConfigMap parse + validate + defaults, each`, fmt(parse.fastUs, 'us'), '-', '-', `${fmt(parse.fullReaderUs, 'us')} through the full yaml reader (every policy before); invalid, read twice: ${fmt(parse.invalidUs, 'us')}`]);
 }
 if (!ONLY_BUILD) {
   await measureHealthzRows(Math.max(...MODEL_COUNTS));
