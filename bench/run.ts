@@ -7,6 +7,8 @@
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
  *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
+ *   BENCH_SERVE (default 1; 0 leaves out `infermesh serve` as its own process on a folder of 10/1,000/10,000 models,
+ *   bench/serve-process.ts: ready time and RSS; BENCH_SERVE_MODELS overrides the counts)
  *   BENCH_ONLY=build runs only the build rows (build, one-model change, heap, PGV, bytes) for BENCH_MODELS
  */
 import { execFile, spawn } from 'node:child_process';
@@ -30,6 +32,7 @@ import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import type { ChurnFigures } from './churn.ts';
 import type { DataPlaneResult } from './data-plane.ts';
 import { measureHealthz } from './healthz.ts';
+import { measureServeRows } from './serve-process.ts';
 import { Clients } from './clients.ts';
 import { FloorServer } from './floor-server.ts';
 import { MemorySource } from './memory-source.ts';
@@ -43,6 +46,8 @@ const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
 const CHURN_SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 60);
 const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
 const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
+const SERVE = process.env['BENCH_SERVE'] !== '0';
+const SERVE_MODELS = (process.env['BENCH_SERVE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
 const rows: string[][] = [];
@@ -292,6 +297,15 @@ for (const models of MODEL_COUNTS) measureBuild(models);
   results['policyParse'] = parse;
   rows.push([`policy ConfigMap parse + validate + defaults, each`, fmt(parse.fastUs, 'us'), '-', '-', `${fmt(parse.fullReaderUs, 'us')} through the full yaml reader (every policy before); invalid, read twice: ${fmt(parse.invalidUs, 'us')}`]);
 }
+if (!ONLY_BUILD && SERVE) {
+  const { floor, figures } = await measureServeRows(SERVE_MODELS);
+  results['serveProcess'] = { floor, figures };
+  const targets: Record<number, string> = { 10: '150 MB', 1000: '250 MB', 10000: '500 MB' };
+  for (const f of figures) {
+    rows.push([`serve process: spawn -> /readyz 200, ${f.models} models`, fmt(f.readyMs), fmt(floor.readyMs), ratio(f.readyMs, floor.readyMs), `floor: serve on an empty folder; ${f.files} files${f.models === 10000 ? '; target <= 5 s' : ''}`]);
+    rows.push([`serve process RSS after 2 s idle, ${f.models} models`, `${f.rssSettledMb.toFixed(0)} MB`, `${floor.rssSettledMb.toFixed(0)} MB`, ratio(f.rssSettledMb, floor.rssSettledMb), `VmRSS of the node process, no npx wrapper; ${f.rssReadyMb.toFixed(0)} MB at ready, peak ${f.rssPeakMb.toFixed(0)} MB${targets[f.models] ? `; target <= ${targets[f.models]}` : ''}`]);
+  }
+} else if (!SERVE) console.log('serve process: left out (BENCH_SERVE=0)');
 if (!ONLY_BUILD) {
   await measureHealthzRows(Math.max(...MODEL_COUNTS));
   await measureNetwork(false);
