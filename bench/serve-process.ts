@@ -108,7 +108,14 @@ export async function measureServe(dir: string, models: number, extraNodeArgs: s
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     return { models, files: models * 2, readyMs, rssReadyMb, rssSettledMb: rssMb(pid), rssPeakMb: peakMb(pid) };
   } finally {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+    if (child.pid !== undefined && child.exitCode === null) {
+      // With --cpu-prof the profile is written only on an orderly exit; give it 10 s, then SIGKILL.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid, extraNodeArgs.length > 0 ? 'SIGTERM' : 'SIGKILL');
+      const timer = setTimeout(() => child.exitCode === null && process.kill(child.pid!, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
   }
 }
 
