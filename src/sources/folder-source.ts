@@ -38,6 +38,8 @@ export class FolderSource {
   readonly #now: () => number;
   readonly #watchDirectory: WatchDirectory | undefined;
   readonly #firstSeen = new Map<string, string>();
+  /** Each listed file's last read, so a read after a change parses only the files that changed. */
+  #lastReads = new Map<string, FileRead>();
   /** By file (relative path): the objects it held when it last read cleanly. */
   readonly #lastGood = new Map<string, FileObjects>();
   /** By file: what the last read served, kept whole while the folder (or a directory in it) cannot be listed. */
@@ -75,7 +77,13 @@ export class FolderSource {
     const fingerprints = new Map<string, string>();
     let unsettled = false;
     // Files are read READ_AHEAD at a time: one after another, 20,000 files spend seconds waiting on the thread pool.
-    const reading = (file: string) => readYamlFile(file, path.relative(this.dir, file), { seenAt: (key) => this.#seenAt(key), settleMs: this.#settleMs, now: this.#now });
+    const previous = this.#lastReads;
+    const reads = new Map<string, FileRead>();
+    const reading = (file: string) => {
+      const last = previous.get(file);
+      const options = { seenAt: (key: string) => this.#seenAt(key), settleMs: this.#settleMs, now: this.#now };
+      return readYamlFile(file, path.relative(this.dir, file), last ? { ...options, previous: last } : options);
+    };
     const ahead: (Promise<FileRead> | undefined)[] = listing.files.slice(0, READ_AHEAD).map(reading);
     for (const [index, file] of listing.files.entries()) {
       const relative = path.relative(this.dir, file);
@@ -83,6 +91,7 @@ export class FolderSource {
       if (next !== undefined) ahead.push(reading(next));
       const read = await (ahead[index] ?? reading(file));
       ahead[index] = undefined;
+      reads.set(file, read);
       const kept = this.#keep(relative, read);
       served.set(relative, kept.objects);
       for (const error of kept.errors) readErrors.push(error);
@@ -91,6 +100,7 @@ export class FolderSource {
       unsettled ||= !read.settled;
     }
     for (const file of this.#lastGood.keys()) if (!served.has(file)) this.#lastGood.delete(file);
+    this.#lastReads = reads;
     for (const problem of this.#watch?.problems() ?? []) {
       const noticed = this.#rescanMs > 0 ? `changes there are noticed only by the rescan every ${this.#rescanMs} ms` : 'changes there go unnoticed';
       readErrors.push({ origin: this.#directoryOrigin(problem.path), message: `${problem.message}; ${noticed}` });
