@@ -4,6 +4,7 @@ import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import type { ConfigMapObject, EndpointSliceObject, SourceWorld } from '../../src/sources/types.ts';
+import { testSlice } from '../support/source-objects.ts';
 
 let codec: ResourceCodec;
 beforeAll(() => {
@@ -14,19 +15,7 @@ function policyMap(name: string, data: Record<string, string>, createdAt = '2026
   return { namespace: 'ml', name, labels: { 'infermesh.io/policy': 'true' }, data, creationTimestamp: createdAt, origin: 'test' };
 }
 
-function slice(service: string, addresses: string[]): EndpointSliceObject {
-  return {
-    namespace: 'ml',
-    name: `${service}-1`,
-    serviceName: service,
-    addressType: 'IPv4',
-    ports: [{ name: 'grpc', port: 8001 }],
-    endpoints: addresses.map((address) => ({ addresses: [address], ready: true, serving: true, terminating: false })),
-    origin: 'test',
-  };
-}
-
-function world(configMaps: ConfigMapObject[], endpointSlices: EndpointSliceObject[] = [slice('a', ['10.0.0.1']), slice('b', ['10.0.0.2'])]): SourceWorld {
+function world(configMaps: ConfigMapObject[], endpointSlices: EndpointSliceObject[] = [testSlice('a', ['10.0.0.1']), testSlice('b', ['10.0.0.2'])]): SourceWorld {
   return { configMaps, endpointSlices, readErrors: [] };
 }
 
@@ -88,7 +77,7 @@ describe('reconcileWorld', () => {
   });
 
   it('skips endpoint addresses that are not IPs with a warning instead of failing the model', () => {
-    const result = reconcileWorld(world([policyMap('pa', { 'p.yaml': modelA() })], [slice('a', ['10.0.0.1', 'not-an-ip'])]), EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
+    const result = reconcileWorld(world([policyMap('pa', { 'p.yaml': modelA() })], [testSlice('a', ['10.0.0.1', 'not-an-ip'])]), EMPTY_LAST_GOOD, codec, DEFAULT_SETTINGS);
     expect(states(result)).toEqual({ a: 'serving' });
     expect(result.warnings[0]?.message).toContain('not-an-ip');
   });

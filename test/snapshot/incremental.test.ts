@@ -6,7 +6,8 @@ import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import type { EncodedModel } from '../../src/snapshot/encode-model.ts';
 import { versionOf, type Snapshot } from '../../src/snapshot/snapshot.ts';
-import type { ConfigMapObject, EndpointSliceObject, SourceWorld } from '../../src/sources/types.ts';
+import type { ConfigMapObject, SourceWorld } from '../../src/sources/types.ts';
+import { testSlice } from '../support/source-objects.ts';
 import { fakeResource } from '../support/snapshots.ts';
 
 const codec = new ResourceCodec(loadEnvoyProtos());
@@ -16,25 +17,13 @@ function policy(model: string, weights: [number, number] = [90, 10]): ConfigMapO
   return { namespace: 'ml', name: `${model}-policy`, labels: { 'infermesh.io/policy': 'true' }, data: { 'policy.yaml': yaml }, creationTimestamp: '2026-01-01T00:00:00Z', origin: 'test' };
 }
 
-function slice(service: string, addresses: string[]): EndpointSliceObject {
-  return {
-    namespace: 'ml',
-    name: `${service}-1`,
-    serviceName: service,
-    addressType: 'IPv4',
-    ports: [{ name: 'grpc', port: 8001 }],
-    endpoints: addresses.map((address) => ({ addresses: [address], ready: true, serving: true, terminating: false })),
-    origin: 'test',
-  };
-}
-
 const MODELS = ['a', 'b', 'c'];
 
 /** Reconciles and assembles like the controller does, one generation per call. */
 class Pipeline {
   world: SourceWorld = {
     configMaps: MODELS.map((m) => policy(m)),
-    endpointSlices: MODELS.flatMap((m, i) => [slice(`${m}-s`, [`10.0.${i}.1`]), slice(`${m}-c`, [`10.0.${i}.2`])]),
+    endpointSlices: MODELS.flatMap((m, i) => [testSlice(`${m}-s`, [`10.0.${i}.1`]), testSlice(`${m}-c`, [`10.0.${i}.2`])]),
     readErrors: [],
   };
   #lastGood: LastGood = EMPTY_LAST_GOOD;
@@ -81,7 +70,7 @@ describe('a rebuild does only what changed', () => {
   it('endpoint churn changes only endpoints: the route tables are the same resources, not written again', () => {
     const pipeline = new Pipeline();
     const first = pipeline.publish();
-    pipeline.world.endpointSlices[2] = slice('b-s', ['10.0.1.1', '10.0.1.9']);
+    pipeline.world.endpointSlices[2] = testSlice('b-s', ['10.0.1.1', '10.0.1.9']);
     const second = pipeline.publish();
     for (const kind of ['cluster', 'route', 'listener'] as const) {
       expect(second.typeVersion(kind), kind).toBe(first.typeVersion(kind));
