@@ -2,6 +2,7 @@
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { FolderSource } from '../../src/sources/folder.ts';
 import type { SourceWorld } from '../../src/sources/types.ts';
 
 /** Counts a source's change notifications; waits for ones that come after a given count. */
@@ -77,3 +78,28 @@ export async function temporaryFolder(): Promise<{ dir: string; remove: () => Pr
   };
   return { dir, remove };
 }
+
+export interface WatchedPolicyFolder {
+  dir: string;
+  remove: () => Promise<void>;
+  source: FolderSource;
+  signal: ChangeSignal;
+}
+
+/**
+ * A temporary folder holding policy.yaml at version 1, read once and watched for real with a fast rescan
+ * (recovery from an unreadable folder may be seen by either). Close the source and remove the folder after.
+ */
+export async function openWatchedPolicyFolder(): Promise<WatchedPolicyFolder> {
+  const { dir, remove } = await temporaryFolder();
+  await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '1'));
+  const signal = new ChangeSignal();
+  const source = new FolderSource(dir, { rescanMs: 50, settleMs: 0 });
+  source.watch(signal.notify);
+  const first = await source.read();
+  if (versions(first)['policy'] !== '1') throw new Error(`the new folder did not read as policy version 1: ${JSON.stringify(versions(first))}`);
+  return { dir, remove, source, signal };
+}
+
+export const reportsProblem = (origin: string) => (world: SourceWorld) => world.readErrors.some((e) => e.origin === origin);
+export const clean = (world: SourceWorld) => world.readErrors.length === 0;

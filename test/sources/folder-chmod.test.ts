@@ -8,7 +8,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderSource } from '../../src/sources/folder.ts';
-import { ChangeSignal, configMapYaml, readUntil, temporaryFolder, versions } from './changes.ts';
+import { ChangeSignal, clean, configMapYaml, openWatchedPolicyFolder, readUntil, reportsProblem, versions } from './changes.ts';
 
 const NOBODY = 65534;
 const runsAsRoot = process.getuid?.() === 0;
@@ -37,20 +37,12 @@ if (runsAsRoot) {
   let signal: ChangeSignal;
 
   beforeEach(async () => {
-    ({ dir, remove } = await temporaryFolder());
-    await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '1'));
-    signal = new ChangeSignal();
-    source = new FolderSource(dir, { rescanMs: 50, settleMs: 0 });
-    source.watch(signal.notify);
-    expect(versions(await source.read())).toEqual({ policy: '1' });
+    ({ dir, remove, source, signal } = await openWatchedPolicyFolder());
   });
   afterEach(async () => {
     source.close();
     await remove();
   });
-
-  const reportsProblem = (origin: string) => (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.some((e) => e.origin === origin);
-  const clean = (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.length === 0;
 
   describe('an unreadable config folder or file (chmod 000)', () => {
     it('chmod 000 on the folder: nothing throws, the problem is reported, the last objects keep serving', async () => {

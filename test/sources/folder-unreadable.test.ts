@@ -6,7 +6,7 @@ import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderSource } from '../../src/sources/folder.ts';
-import { ChangeSignal, configMapYaml, readUntil, temporaryFolder, versions } from './changes.ts';
+import { ChangeSignal, clean, configMapYaml, openWatchedPolicyFolder, readUntil, reportsProblem, versions } from './changes.ts';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -14,21 +14,12 @@ let source: FolderSource;
 let signal: ChangeSignal;
 
 beforeEach(async () => {
-  ({ dir, remove } = await temporaryFolder());
-  await writeFile(path.join(dir, 'policy.yaml'), configMapYaml('policy', '1'));
-  signal = new ChangeSignal();
-  // Real watches, and a fast rescan: recovery from an unreadable folder may be seen by either.
-  source = new FolderSource(dir, { rescanMs: 50, settleMs: 0 });
-  source.watch(signal.notify);
-  expect(versions(await source.read())).toEqual({ policy: '1' });
+  ({ dir, remove, source, signal } = await openWatchedPolicyFolder());
 });
 afterEach(async () => {
   source.close();
   await remove();
 });
-
-const reportsProblem = (origin: string) => (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.some((e) => e.origin === origin);
-const clean = (world: Awaited<ReturnType<FolderSource['read']>>) => world.readErrors.length === 0;
 
 describe('an unreadable config folder or file', () => {
   it('the folder replaced by a regular file: nothing throws, the problem is reported, the last objects keep serving', async () => {
