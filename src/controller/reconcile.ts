@@ -12,7 +12,7 @@ import {
   type PolicyError,
 } from '../policy/index.ts';
 import type { ResourceCodec } from '../snapshot/codec.ts';
-import { digestKey } from '../snapshot/content-cache.ts';
+import { digestKey } from '../util/digest.ts';
 import { encodeModel, type EncodedModel, type ModelBuildError } from '../snapshot/encode-model.ts';
 import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';

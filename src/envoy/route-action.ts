@@ -70,7 +70,7 @@ export function singleBackendAction(model: Model, backend: Backend): RouteAction
   return withPolicy(model, { cluster: backend.clusterName });
 }
 
-function hasHealthyEndpoint(backend: Backend): boolean {
+export function hasHealthyEndpoint(backend: Backend): boolean {
   return backend.endpoints.some((endpoint) => endpoint.health === 'healthy');
 }
 

@@ -45,6 +45,32 @@ function routeResource(codec: ResourceCodec, table: RouteTable): EncodedResource
   );
 }
 
+/** What every snapshot holds besides the models: it depends on the settings alone, so it is built once for them. */
+interface SharedResources {
+  settings: MeshSettings;
+  resources: [ResourceKind, EncodedResource][];
+  fallback: Fallback;
+  modelHeaderInput: Uint8Array;
+}
+
+function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedResources {
+  return codec.remember<SharedResources>(
+    'shared resources',
+    () => ({
+      settings,
+      resources: [
+        ['cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster())],
+        ['endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, []))],
+        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings))],
+        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings))],
+      ],
+      fallback: { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) },
+      modelHeaderInput: messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)),
+    }),
+    (last) => last.settings === settings,
+  );
+}
+
 /**
  * Puts validated models together with the shared resources (listeners, the two route configurations, the
  * blackhole cluster) into a snapshot, and refuses it if it is not self-consistent.
@@ -67,14 +93,11 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
     for (const assignment of model.endpoints) add('endpoint', assignment);
     yield;
   }
-  add('cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster()));
-  add('endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, [])));
-  const fallback: Fallback = { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) };
-  add('route', routeResource(codec, grpcRouteTable(models, fallback, settings)));
+  const shared = sharedResources(codec, settings);
+  for (const [kind, resource] of shared.resources) add(kind, resource);
+  add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
-  add('route', routeResource(codec, sidecarRouteTable(models, fallback, messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)))));
-  add('listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings)));
-  add('listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings)));
+  add('route', routeResource(codec, sidecarRouteTable(models, shared.fallback, shared.modelHeaderInput)));
   yield;
   const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]));
   yield;

@@ -1,7 +1,6 @@
 import type protobuf from 'protobufjs';
 import type { FieldError } from '../protobuf/field-error.ts';
 import { messageName } from '../envoy/type-urls.ts';
-import { ContentCache } from './content-cache.ts';
 import { encodedResource, type EncodedResource } from './encoded-resource.ts';
 import { GenerationCache } from './generation-cache.ts';
 import type { Pieces } from './pieces.ts';
@@ -12,14 +11,13 @@ export type { MessageResult } from './validate-encode.ts';
 export type EncodeResult = { ok: true; resource: EncodedResource } | { ok: false; errors: FieldError[] };
 
 /**
- * What the snapshot pipeline encodes through: validate+encode (validate-encode.ts) behind a content cache, so
- * a resource that did not change is neither re-validated nor re-encoded in the next snapshot, and a memo for
- * derived results (a model's encoded resources). Everything lives two generations (see generation-cache.ts).
+ * What the snapshot pipeline encodes through: validate+encode (validate-encode.ts), timed, and a memo for
+ * derived results (a model's encoded resources) that lives two generations (see generation-cache.ts). What
+ * did not change is found in the memo by its inputs (encode-model.ts), so nothing here hashes a resource's
+ * content to find it again.
  */
 export class ResourceCodec {
   readonly root: protobuf.Root;
-  readonly #messages = new ContentCache<MessageResult>();
-  readonly #resources = new ContentCache<EncodeResult>();
   readonly #memo = new GenerationCache<string | object, unknown>();
   #encodeSeconds = 0;
 
@@ -27,17 +25,15 @@ export class ResourceCodec {
     this.root = root;
   }
 
-  /** Validates and encodes one message (e.g. a Route) without wrapping it as a resource; cached. */
+  /** Validates and encodes one message (e.g. a Route) without wrapping it as a resource. */
   encodeMessage(typeName: string, json: unknown): MessageResult {
-    return this.#messages.get(typeName, json, () => this.#timed(() => validateAndEncode(this.root, typeName, json)));
+    return this.#timed(() => validateAndEncode(this.root, typeName, json));
   }
 
-  /** Validates and encodes one resource; an unchanged one comes back as the same object. */
+  /** Validates and encodes one resource. */
   encode(typeUrl: string, name: string, json: unknown): EncodeResult {
-    return this.#resources.get(`${typeUrl}\n${name}`, json, () => {
-      const encoded = this.#timed(() => validateAndEncode(this.root, messageName(typeUrl), json));
-      return encoded.ok ? { ok: true, resource: this.fromBytes(typeUrl, name, encoded.bytes) } : encoded;
-    });
+    const encoded = this.encodeMessage(messageName(typeUrl), json);
+    return encoded.ok ? { ok: true, resource: this.fromBytes(typeUrl, name, encoded.bytes) } : encoded;
   }
 
   /** A resource from message bytes assembled elsewhere (already valid by construction). */
@@ -47,12 +43,13 @@ export class ResourceCodec {
 
   /**
    * Per-key memo for derived results, with the same two-generation lifetime. An object key is compared by
-   * identity (no key text to build); a string key by content. `fresh` can refuse a remembered value.
+   * identity (no key text to build); a string key by content. `fresh` can refuse a remembered value, which
+   * `compute` is then handed (stale) to reuse what of it still holds.
    */
-  remember<T>(key: string | object, compute: () => T, fresh: (cached: T) => boolean = () => true): T {
+  remember<T>(key: string | object, compute: (stale: T | undefined) => T, fresh: (cached: T) => boolean = () => true): T {
     const cached = this.#memo.get(key) as T | undefined;
     if (cached !== undefined && fresh(cached)) return cached;
-    const value = compute();
+    const value = compute(cached);
     this.#memo.set(key, value);
     return value;
   }
@@ -66,8 +63,6 @@ export class ResourceCodec {
 
   /** Call after each snapshot: entries not used by the last two snapshots are dropped, bounding memory. */
   endGeneration(): void {
-    this.#resources.rotate();
-    this.#messages.rotate();
     this.#memo.rotate();
   }
 

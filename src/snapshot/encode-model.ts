@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto';
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
 import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
-import type { Endpoint, MeshSettings, Model } from '../model/types.ts';
-import type { EncodedResource, ResourceCodec } from './codec.ts';
+import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
+import { hasHealthyEndpoint } from '../envoy/route-action.ts';
+import type { EncodedResource, EncodeResult, ResourceCodec } from './codec.ts';
 import { clustersNamedBy } from './consistency.ts';
-import { digestKey } from './content-cache.ts';
+import { contentVersion } from './encoded-resource.ts';
+import { hexDigest } from '../util/digest.ts';
 import type { NamedRouteBytes } from './route-bytes.ts';
 
 /** Everything one model contributes to a snapshot, already validated and encoded. */
@@ -45,17 +46,29 @@ function encodeRoutes(routes: readonly object[], codec: ResourceCodec, failures:
   return encoded;
 }
 
-function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
+/** A model's clusters and routes: what its policy, the settings and which backends can take traffic decide. */
+interface ServingPart {
+  settings: MeshSettings;
+  /** Which backends had a healthy endpoint (the split leaves out the others), one character each. */
+  healthy: string;
+  clusters: EncodedResource[];
+  routeBytes: EncodedModel['routeBytes'];
+  routedClusters: readonly string[];
+  /** Hash of the encoded routes. */
+  routesVersion: string;
+}
+
+type PartResult<T> = { ok: true; part: T } | { ok: false; errors: ModelBuildError[] };
+
+const healthyFlags = (model: Model) => model.backends.map((backend) => (hasHealthyEndpoint(backend) ? '1' : '0')).join('');
+
+function encodeServing(model: Model, settings: MeshSettings, healthy: string, codec: ResourceCodec): PartResult<ServingPart> {
   const errors: ModelBuildError[] = [];
   const clusters: EncodedResource[] = [];
-  const endpoints: EncodedResource[] = [];
   for (const backend of model.backends) {
     const cluster = codec.encode(TYPE_URLS.cluster, backend.clusterName, backendCluster(model, backend));
     if (cluster.ok) clusters.push(cluster.resource);
     else errors.push({ resource: `cluster ${backend.clusterName}`, errors: cluster.errors });
-    const assignment = codec.encode(TYPE_URLS.endpoint, backend.clusterName, clusterLoadAssignment(backend.clusterName, backend.endpoints));
-    if (assignment.ok) endpoints.push(assignment.resource);
-    else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: assignment.errors });
   }
   const routes = modelRoutes(model, settings);
   const routeBytes = {
@@ -63,8 +76,26 @@ function encodeFresh(model: Model, settings: MeshSettings, codec: ResourceCodec)
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
   if (errors.length > 0) return { ok: false, errors };
-  const parts = { clusters, endpoints, routeBytes, routedClusters: clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]), fingerprint: fingerprint(clusters, endpoints, routes) };
-  return { ok: true, encoded: new Encoded(model, settings, parts) };
+  const names = new TextEncoder();
+  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...routeBytes.path];
+  const routesVersion = contentVersion(Buffer.concat(allRoutes));
+  const routedClusters = clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]);
+  return { ok: true, part: { settings, healthy, clusters, routeBytes, routedClusters, routesVersion } };
+}
+
+/** One backend's ClusterLoadAssignment, built for the endpoint list it was built from. */
+interface EndpointsPart {
+  endpoints: readonly Endpoint[];
+  result: EncodeResult;
+}
+
+function encodeEndpoints(backend: Backend, codec: ResourceCodec): EncodeResult {
+  const remembered = codec.remember<EndpointsPart>(
+    `endpoints\n${backend.clusterName}`,
+    () => ({ endpoints: backend.endpoints, result: codec.encode(TYPE_URLS.endpoint, backend.clusterName, clusterLoadAssignment(backend.clusterName, backend.endpoints)) }),
+    (last) => last.endpoints === backend.endpoints,
+  );
+  return remembered.result;
 }
 
 /** An EncodedModel whose routes' JSON is built again from the model when asked, not kept. */
@@ -78,15 +109,16 @@ class Encoded implements EncodedModel {
   readonly #source: Model;
   readonly #settings: MeshSettings;
 
-  constructor(source: Model, settings: MeshSettings, parts: Omit<EncodedModel, 'model' | 'routes'>) {
+  constructor(source: Model, serving: ServingPart, endpoints: EncodedResource[]) {
     this.model = source.policy.model;
-    this.clusters = parts.clusters;
-    this.endpoints = parts.endpoints;
-    this.routeBytes = parts.routeBytes;
-    this.routedClusters = parts.routedClusters;
-    this.fingerprint = parts.fingerprint;
+    this.clusters = serving.clusters;
+    this.endpoints = endpoints;
+    this.routeBytes = serving.routeBytes;
+    this.routedClusters = serving.routedClusters;
+    const versions = [...serving.clusters, ...endpoints].map((resource) => resource.version);
+    this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);
     this.#source = source;
-    this.#settings = settings;
+    this.#settings = serving.settings;
   }
 
   get routes(): ModelRoutes {
@@ -94,37 +126,43 @@ class Encoded implements EncodedModel {
   }
 }
 
-function fingerprint(clusters: readonly EncodedResource[], endpoints: readonly EncodedResource[], routes: ModelRoutes): string {
-  const hash = createHash('sha256');
-  for (const resource of [...clusters, ...endpoints]) hash.update(resource.version);
-  return hash.update(JSON.stringify(routes)).digest('hex').slice(0, 16);
-}
-
-/** What a model's resources depend on: the policy (not where it came from) and its endpoints. */
-function modelKey(model: Model, settings: MeshSettings): string {
-  const { source: _source, provenance: _provenance, ...policy } = model.policy;
-  return JSON.stringify([policy, model.backends, settings]);
-}
-
 /** A model's encoding as last built from this policy object, with the settings and endpoint lists it used. */
 interface BuiltFrom {
   settings: MeshSettings;
   endpoints: readonly Endpoint[][];
+  serving: PartResult<ServingPart>;
   result: EncodeModelResult;
+}
+
+function build(model: Model, settings: MeshSettings, endpointLists: Endpoint[][], codec: ResourceCodec, stale: BuiltFrom | undefined): BuiltFrom {
+  const healthy = healthyFlags(model);
+  const reusable = stale?.serving.ok === true && stale.serving.part.settings === settings && stale.serving.part.healthy === healthy;
+  const serving = reusable && stale ? stale.serving : encodeServing(model, settings, healthy, codec);
+  const errors = serving.ok ? [] : [...serving.errors];
+  const endpoints: EncodedResource[] = [];
+  for (const backend of model.backends) {
+    const assignment = encodeEndpoints(backend, codec);
+    if (assignment.ok) endpoints.push(assignment.resource);
+    else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: assignment.errors });
+  }
+  const result: EncodeModelResult = serving.ok && errors.length === 0 ? { ok: true, encoded: new Encoded(model, serving.part, endpoints) } : { ok: false, errors };
+  return { settings, endpoints: endpointLists, serving, result };
 }
 
 /**
  * Builds, validates and encodes one model's clusters, endpoints and routes; an unchanged model is not
  * rebuilt at all. Any failure rejects the model as a whole, so a half-built model is never pushed.
- * Unchanged is first asked by identity (the same policy object, settings and endpoint lists: no key to
- * build, which at 10,000 models is most of a rebuild), then by content (a source that re-reads everything).
+ * Unchanged is asked by identity: the same policy object (the reconciler hands back the same one for an
+ * unchanged ConfigMap, even one read again), settings and endpoint lists. When only endpoints changed, the
+ * clusters and routes are kept unless a backend gained or lost its last healthy endpoint (the split
+ * changes), and only the changed backends' ClusterLoadAssignments are encoded again.
  */
 export function encodeModel(model: Model, settings: MeshSettings, codec: ResourceCodec): EncodeModelResult {
-  const endpoints = model.backends.map((backend) => backend.endpoints);
+  const endpointLists = model.backends.map((backend) => backend.endpoints);
   const built = codec.remember<BuiltFrom>(
     model.policy,
-    () => ({ settings, endpoints, result: codec.remember(digestKey(`model\n${modelKey(model, settings)}`), () => encodeFresh(model, settings, codec)) }),
-    (last) => last.settings === settings && last.endpoints.length === endpoints.length && last.endpoints.every((list, i) => list === endpoints[i]),
+    (stale) => build(model, settings, endpointLists, codec, stale),
+    (last) => last.settings === settings && last.endpoints.length === endpointLists.length && last.endpoints.every((list, i) => list === endpointLists[i]),
   );
   return built.result;
 }

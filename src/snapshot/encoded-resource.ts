@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hexDigest } from '../util/digest.ts';
 import type protobuf from 'protobufjs';
 import { toProto3Json } from '../protobuf/proto-json.ts';
 import { messageName } from '../envoy/type-urls.ts';
@@ -19,11 +19,9 @@ export interface EncodedResource {
   readonly json: unknown;
 }
 
-/** A hex content hash of bytes (or of several pieces of them, in order), short enough to be a version. */
-export function contentVersion(...parts: (Uint8Array | string)[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest('hex').slice(0, 16);
+/** A hex content hash of bytes, short enough to be a version. */
+export function contentVersion(bytes: Uint8Array): string {
+  return hexDigest(bytes).slice(0, 16);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { routeRetryPolicy, withoutRetryPolicy } from './route-bytes.ts';
 
 /*
@@ -15,7 +15,7 @@ export interface RetryPolicy {
   key: string;
 }
 
-const keyOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('base64');
+const keyOf = (bytes: Uint8Array) => hash('sha256', bytes, 'base64');
 
 /**
  * A run of routes (one model's) with the key of each one's retry policy (undefined: none) and how often each

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hexDigest } from '../util/digest.ts';
 import type { EncodedResource } from './encoded-resource.ts';
 
 /*
@@ -13,8 +13,8 @@ const PARTS = 4;
 
 /** What one resource adds to its set's version; resources made here carry it (setDigest), others are looked up. */
 export function resourceDigest(name: string, version: string): readonly number[] {
-  const bytes = createHash('sha256').update(name).update('\0').update(version).digest();
-  return Array.from({ length: PARTS }, (_, i) => bytes.readUIntBE(i * 3, 3));
+  const hex = hexDigest(`${name}\0${version}`);
+  return Array.from({ length: PARTS }, (_, i) => Number.parseInt(hex.slice(i * 6, i * 6 + 6), 16));
 }
 
 const digests = new WeakMap<EncodedResource, readonly number[]>();

@@ -81,6 +81,23 @@ describe('a rebuild does only what changed', () => {
     expect(second.typeVersion('endpoint')).not.toBe(first.typeVersion('endpoint'));
   });
 
+  it('a backend losing its last healthy endpoint changes the routes (the split leaves it out), and nothing else of other models', () => {
+    const pipeline = new Pipeline();
+    const first = pipeline.publish();
+    const before = byModel(pipeline.encoded);
+    pipeline.world.endpointSlices[3] = testSlice('b-c', []);
+    const second = pipeline.publish();
+    const after = byModel(pipeline.encoded);
+    expect(second.typeVersion('route')).not.toBe(first.typeVersion('route'));
+    expect(after.get('b')?.fingerprint).not.toBe(before.get('b')?.fingerprint);
+    expect(after.get('b')?.clusters).toEqual(before.get('b')?.clusters);
+    for (const model of ['a', 'c']) expect(after.get(model), model).toBe(before.get(model));
+    pipeline.world.endpointSlices[3] = testSlice('b-c', ['10.0.1.2']);
+    const third = pipeline.publish();
+    for (const kind of ['cluster', 'endpoint', 'route', 'listener'] as const) expect(third.typeVersion(kind), kind).toBe(first.typeVersion(kind));
+    expect(byModel(pipeline.encoded).get('b')?.fingerprint).toBe(before.get('b')?.fingerprint);
+  });
+
   it('a change and its undo give back the first versions (the same input gives the same versions)', () => {
     const pipeline = new Pipeline();
     const first = pipeline.publish();
