@@ -2,8 +2,6 @@ import { stringify } from 'yaml';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../controller/reconcile.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { explainModel, type Explanation } from '../explain/explain.ts';
-import { loadKubeConfig } from '../kube/kube-config.ts';
-import { KubernetesSource } from '../kube/source.ts';
 import { silentLogger } from '../logging/logger.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
 import { readFolder } from '../sources/folder.ts';
@@ -28,6 +26,7 @@ Options:
 ${SETTINGS_HELP}`;
 
 async function readKubernetes(kubeconfig: string, namespaces: string[], controlPlaneNamespace: string): Promise<SourceWorld> {
+  const [{ loadKubeConfig }, { KubernetesSource }] = await Promise.all([import('../kube/kube-config.ts'), import('../kube/source.ts')]);
   const source = new KubernetesSource({ config: loadKubeConfig(kubeconfig), namespaces, controlPlaneNamespace, logger: silentLogger(), backoff: { minMs: 200, maxMs: 2_000 } });
   source.start();
   try {

@@ -1,14 +1,9 @@
 import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { constants, hostname } from 'node:os';
 import { createAdminServer, listenHttp } from '../admin/server.ts';
-import { Controller, type ControllerOptions, type WorldSource } from '../controller/controller.ts';
+import { Controller } from '../controller/controller.ts';
+import type { KubernetesChoice, SourceParts } from '../kube/serve-source.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
-import { EVENTS_LEASE_NAME } from '../kube/api-usage.ts';
-import { kubernetesEventSink } from '../kube/event-sink.ts';
-import { PolicyEventRecorder } from '../kube/events.ts';
-import { loadKubeConfig } from '../kube/kube-config.ts';
-import { LeaseElector } from '../kube/leader.ts';
-import { KubernetesSource } from '../kube/source.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { MeshSettings } from '../model/types.ts';
@@ -36,9 +31,7 @@ Options:
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
 ${SETTINGS_HELP}`;
 
-export type SourceChoice =
-  | { kind: 'folder'; dir: string }
-  | { kind: 'kubernetes'; kubeconfig?: string; namespaces: readonly string[]; events: boolean; identity?: string; leaseRenewMs?: number };
+export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
 
 export interface RunningServer {
   xdsPort: number;
@@ -61,38 +54,13 @@ export interface ServeOptions {
   holdoffMs?: number;
 }
 
-interface SourceParts {
-  source: WorldSource;
-  onProblems?: ControllerOptions['onProblems'];
-  start(): void;
-  stop(): void;
-}
-
-function kubernetesParts(choice: Extract<SourceChoice, { kind: 'kubernetes' }>, settings: MeshSettings, logger: Logger, metrics: Metrics): SourceParts {
-  const config = loadKubeConfig(choice.kubeconfig);
-  const source = new KubernetesSource({ config, namespaces: choice.namespaces, controlPlaneNamespace: settings.controlPlaneNamespace, logger });
-  const identity = choice.identity ?? process.env['POD_NAME'] ?? hostname();
-  const elector = choice.events
-    ? new LeaseElector({ config, namespace: settings.controlPlaneNamespace, name: EVENTS_LEASE_NAME, identity, logger, ...(choice.leaseRenewMs ? { renewIntervalMs: choice.leaseRenewMs } : {}) })
-    : undefined;
-  const recorder = elector
-    ? new PolicyEventRecorder({ sink: kubernetesEventSink(config), isLeader: () => elector.isLeader(), logger, instance: identity, onOutcome: (outcome) => metrics.events.inc({ outcome }) })
-    : undefined;
-  return {
-    source,
-    ...(recorder ? { onProblems: (configMaps, errors) => recorder.observe(configMaps, errors) } : {}),
-    start() {
-      source.start();
-      elector?.start();
-    },
-    stop() {
-      elector?.stop();
-    },
-  };
-}
-
-function sourceParts(options: ServeOptions, metrics: Metrics): SourceParts {
+/**
+ * The Kubernetes client is loaded only when the source is Kubernetes: importing it costs ~75 MB of RSS,
+ * which a `serve --config-dir` process (the quick start, the tests) never needs.
+ */
+async function sourceParts(options: ServeOptions, metrics: Metrics): Promise<SourceParts> {
   if (options.source.kind === 'folder') return { source: new FolderSource(options.source.dir), start() {}, stop() {} };
+  const { kubernetesParts } = await import('../kube/serve-source.ts');
   return kubernetesParts(options.source, options.settings, options.logger, metrics);
 }
 
@@ -102,7 +70,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const root = loadEnvoyProtos();
   const metrics = createMetrics({ processMetrics: true });
   const store = new SnapshotStore();
-  const parts = sourceParts(options, metrics);
+  const parts = await sourceParts(options, metrics);
   const tracker = new RolloutTracker({
     routeNames: [settings.grpcTarget, SIDECAR_ROUTE_CONFIG],
     observer: {
