@@ -1,3 +1,4 @@
+import type { ResourceKind } from '../envoy/type-urls.ts';
 import { reconcileWorld, EMPTY_LAST_GOOD, type LastGood, type ModelStatus } from '../controller/reconcile.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import type { MeshSettings, ModelPolicy } from '../model/types.ts';
@@ -14,7 +15,7 @@ import { UsageError, parseCommandArgs } from './usage.ts';
 const HELP = `Usage: infermesh render --config-dir DIR [options]
 
 Prints the Envoy resources infermesh would serve for a folder of Kubernetes YAML, as JSON:
-{"listeners": [...], "routes": [...], "clusters": [...], "endpoints": [...]} in the proto3 JSON mapping
+{"listeners": [...], "routes": [...], "scopedRoutes": [...], "clusters": [...], "endpoints": [...]} in the proto3 JSON mapping
 (Any fields carry "@type"). Problems go to stderr. Exit 0 when every policy is valid, 1 otherwise.
 
 Options:
@@ -78,9 +79,8 @@ function effectivePolicy(policy: ModelPolicy): EffectivePolicy {
 }
 
 export function snapshotJson(snapshot: Snapshot): Record<string, unknown[]> {
-  const list = (kind: 'listener' | 'route' | 'cluster' | 'endpoint') =>
-    [...snapshot.resources(kind).values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => r.json);
-  return { listeners: list('listener'), routes: list('route'), clusters: list('cluster'), endpoints: list('endpoint') };
+  const list = (kind: ResourceKind) => [...snapshot.resources(kind).values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((r) => r.json);
+  return { listeners: list('listener'), routes: list('route'), scopedRoutes: list('scopedRoute'), clusters: list('cluster'), endpoints: list('endpoint') };
 }
 
 export async function renderCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {

@@ -46,14 +46,17 @@ export function sidecarListener(settings: MeshSettings): Listener {
   };
 }
 
-/** The API listener proxyless gRPC clients fetch by the name they dial (xds:///infermesh). */
-export function apiListener(settings: MeshSettings): Listener {
+/**
+ * The API listener proxyless gRPC clients fetch by the name they dial: xds:///infermesh (every model,
+ * header-routed) or xds:///infermesh/<model> (that model's own table). Its route configuration has its name.
+ */
+export function apiListener(name: string): Listener {
   return {
-    name: settings.grpcTarget,
+    name,
     api_listener: {
       api_listener: typedConfig('httpConnectionManager', {
         stat_prefix: 'infermesh',
-        rds: rdsOverAds(settings.grpcTarget),
+        rds: rdsOverAds(name),
         http_filters: httpFilters(),
       }),
     },

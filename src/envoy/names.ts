@@ -15,3 +15,22 @@ export function backendClusterName(model: string, backend: string): string {
 
 /** Filter-metadata namespace of a backend cluster: its model, backend and version, for access logs. */
 export const CLUSTER_METADATA_NAMESPACE = 'infermesh';
+
+/**
+ * A model name's own RouteConfiguration, and its ScopedRouteConfiguration: `<grpc target>/<name>`, which is
+ * also the listener a proxyless client dialling xds:///<grpc target>/<name> asks for.
+ */
+export function modelTableName(grpcTarget: string, name: string): string {
+  return `${grpcTarget}/${name}`;
+}
+
+/** The name a per-model table or listener name stands for, or undefined when it is not one. */
+export function nameOfModelTable(grpcTarget: string, resourceName: string): string | undefined {
+  const prefix = `${grpcTarget}/`;
+  return resourceName.startsWith(prefix) && resourceName.length > prefix.length ? resourceName.slice(prefix.length) : undefined;
+}
+
+/** The HCM's scoped-routes name (scopes are per model name, see modelTableName). */
+export const SIDECAR_SCOPES = 'infermesh-scopes';
+export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
+export const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';

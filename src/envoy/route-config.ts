@@ -51,6 +51,32 @@ export function modelHeaderRoutes(model: Model, settings: MeshSettings): Route[]
   return modelNames(model).flatMap((name) => nameHeaderRoutes(model, name, settings));
 }
 
+/**
+ * The version routes of a model's own table (one RouteConfiguration per model name, reached by scope or by
+ * a per-model gRPC target): the model is already chosen, so they match the version header alone. The
+ * model's path routes follow them, then the split (tableSplitRoute).
+ */
+export function tableVersionRoutes(model: Model, settings: MeshSettings): Route[] {
+  const own = model.policy.model;
+  const routes: Route[] = versionedBackends(model).map((backend) => ({
+    name: `${own}|version=${backend.version}`,
+    match: headerMatch([exactHeader(settings.versionHeader, backend.version)]),
+    route: singleBackendAction(model, backend),
+  }));
+  routes.push(abortRoute(`${own}|unknown-version`, headerMatch([presentHeader(settings.versionHeader)]), GRPC_NOT_FOUND));
+  return routes;
+}
+
+/** The last route of a model's own table: anything else takes the weighted split. */
+export function tableSplitRoute(model: Model): Route {
+  return { name: model.policy.model, match: { prefix: '/' }, route: splitAction(model) };
+}
+
+/** The only route of the table a per-model target gets for a name no model answers to. */
+export function unknownModelTableRoute(): Route {
+  return abortRoute('unknown-model', { prefix: '/' }, GRPC_NOT_FOUND);
+}
+
 /** Routes that close the table: any other model header is unknown; no header and no known path is an error. */
 export function unknownModelRoute(settings: MeshSettings): Route {
   return abortRoute('unknown-model', headerMatch([presentHeader(settings.modelHeader)]), GRPC_NOT_FOUND);
@@ -74,9 +100,18 @@ export interface ModelRoutes {
   headerRoutes: Route[];
   byName: NamedRoutes[];
   pathRoutes: Route[];
+  /** The model's own table: these, its path routes, then `tableSplit`. */
+  tableVersions: Route[];
+  tableSplit: Route;
 }
 
 export function modelRoutes(model: Model, settings: MeshSettings): ModelRoutes {
   const byName = modelNames(model).map((name) => ({ name, routes: nameHeaderRoutes(model, name, settings) }));
-  return { headerRoutes: byName.flatMap((group) => group.routes), byName, pathRoutes: restPathRoutes(model) };
+  return {
+    headerRoutes: byName.flatMap((group) => group.routes),
+    byName,
+    pathRoutes: restPathRoutes(model),
+    tableVersions: tableVersionRoutes(model, settings),
+    tableSplit: tableSplitRoute(model),
+  };
 }

@@ -5,12 +5,13 @@ export const TYPE_URLS = {
   route: `${PREFIX}envoy.config.route.v3.RouteConfiguration`,
   cluster: `${PREFIX}envoy.config.cluster.v3.Cluster`,
   endpoint: `${PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`,
+  scopedRoute: `${PREFIX}envoy.config.route.v3.ScopedRouteConfiguration`,
 } as const;
 
 export type ResourceKind = keyof typeof TYPE_URLS;
 export type TypeUrl = (typeof TYPE_URLS)[ResourceKind];
 
-export const RESOURCE_KINDS: readonly ResourceKind[] = ['cluster', 'endpoint', 'listener', 'route'];
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['cluster', 'endpoint', 'listener', 'route', 'scopedRoute'];
 
 export const EXTENSION_TYPES = {
   httpConnectionManager: `${PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
@@ -21,6 +22,8 @@ export const EXTENSION_TYPES = {
   requestHeaderMatchInput: `${PREFIX}envoy.type.matcher.v3.HttpRequestHeaderMatchInput`,
   routeList: `${PREFIX}envoy.config.route.v3.RouteList`,
   stdoutAccessLog: `${PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
+  onDemand: `${PREFIX}envoy.extensions.filters.http.on_demand.v3.OnDemand`,
+  earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
 } as const;
 
 /** The protobuf message name behind a type URL. */

@@ -1,6 +1,8 @@
 import type { AnyExtension } from '@grpc/proto-loader';
 import type {
+  EarlyHeaderMutation,
   HTTPFault,
+  OnDemand,
   HttpConnectionManager,
   HttpRequestHeaderMatchInput,
   PreviousHostsPredicate,
@@ -21,6 +23,8 @@ interface ExtensionMessages {
   requestHeaderMatchInput: HttpRequestHeaderMatchInput;
   routeList: RouteList;
   stdoutAccessLog: StdoutAccessLog;
+  onDemand: OnDemand;
+  earlyHeaderMutation: EarlyHeaderMutation;
 }
 
 /** A google.protobuf.Any holding `message`, in the `{'@type': url, ...fields}` form protobufjs reads. */

@@ -4,13 +4,14 @@ import { apiListener, sidecarListener } from '../envoy/listener.ts';
 import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { missingHeaderRoute, unknownModelRoute } from '../envoy/route-config.ts';
 import { modelHeaderInput } from '../envoy/sidecar-route-config.ts';
-import { TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
+import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { consistencySteps } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
 import { grpcRouteTable, sidecarRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
+import { PerModelTargets } from './per-model-targets.ts';
 import { Snapshot } from './snapshot.ts';
 
 const TYPED_EXTENSION_TYPE = 'envoy.config.core.v3.TypedExtensionConfig';
@@ -51,6 +52,7 @@ interface SharedResources {
   resources: [ResourceKind, EncodedResource][];
   fallback: Fallback;
   modelHeaderInput: Uint8Array;
+  perModelTargets: PerModelTargets;
 }
 
 function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedResources {
@@ -62,10 +64,11 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
         ['cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster())],
         ['endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, []))],
         ['listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings))],
-        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings))],
+        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings.grpcTarget))],
       ],
       fallback: { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) },
       modelHeaderInput: messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)),
+      perModelTargets: new PerModelTargets(codec, settings),
     }),
     (last) => last.settings === settings,
   );
@@ -81,16 +84,13 @@ export function assembleSnapshot(models: readonly EncodedModel[], settings: Mesh
 
 /** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). The version is the sequence number as text. */
 export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, sequence: number): Steps<AssembleResult> {
-  const sets = new Map<ResourceKind, Map<string, EncodedResource>>([
-    ['cluster', new Map()],
-    ['endpoint', new Map()],
-    ['listener', new Map()],
-    ['route', new Map()],
-  ]);
+  const sets = new Map<ResourceKind, Map<string, EncodedResource>>(RESOURCE_KINDS.map((kind) => [kind, new Map()]));
   const add = (kind: ResourceKind, resource: EncodedResource) => sets.get(kind)?.set(resource.name, resource);
   for (const model of models) {
     for (const cluster of model.clusters) add('cluster', cluster);
     for (const assignment of model.endpoints) add('endpoint', assignment);
+    for (const table of model.routeConfigs) add('route', table);
+    for (const scope of model.scopes) add('scopedRoute', scope);
     yield;
   }
   const shared = sharedResources(codec, settings);
@@ -99,9 +99,14 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   yield;
   add('route', routeResource(codec, sidecarRouteTable(models, shared.fallback, shared.modelHeaderInput)));
   yield;
-  const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]));
+  const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback);
   yield;
   const routed = [...models.flatMap((model) => model.routedClusters), BLACKHOLE_CLUSTER];
-  const problems = yield* consistencySteps(snapshot, { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed });
+  const routeClusters: Record<string, readonly string[]> = { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed };
+  for (const model of models) {
+    const own = [...model.routedClusters, BLACKHOLE_CLUSTER];
+    for (const table of model.routeConfigs) routeClusters[table.name] = own;
+  }
+  const problems = yield* consistencySteps(snapshot, routeClusters);
   return problems.length > 0 ? { ok: false, problems } : { ok: true, snapshot };
 }

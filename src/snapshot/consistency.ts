@@ -93,5 +93,9 @@ export function* consistencySteps(snapshot: Snapshot, routeClusters?: Record<str
       if (!routes.has(name)) problems.push(`listener ${listener.name} names route configuration ${name}, which does not exist`);
     }
   }
+  for (const scope of snapshot.resources('scopedRoute').values()) {
+    // A scope's route configuration has the scope's own name (scoped-routes.ts).
+    if (!routes.has(scope.name)) problems.push(`scope ${scope.name} names route configuration ${scope.name}, which does not exist`);
+  }
   return problems;
 }

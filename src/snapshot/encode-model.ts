@@ -1,7 +1,10 @@
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
-import { modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
+import { modelNames, modelRoutes, VIRTUAL_HOST, type ModelRoutes } from '../envoy/route-config.ts';
+import { modelTableName } from '../envoy/names.ts';
+import { modelScope } from '../envoy/scoped-routes.ts';
+import { routeConfigurationBytes } from './route-bytes.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
 import { hasHealthyEndpoint } from '../envoy/route-action.ts';
@@ -20,6 +23,10 @@ export interface EncodedModel {
   readonly routes: ModelRoutes;
   /** The routes as encoded Route messages. */
   routeBytes: { byName: NamedRouteBytes[]; path: Uint8Array[] };
+  /** One RouteConfiguration per model name (own and aliases), each the model's own table. */
+  routeConfigs: EncodedResource[];
+  /** One ScopedRouteConfiguration per model name, pointing a sidecar at that name's table. */
+  scopes: EncodedResource[];
   /** The clusters the routes name, as built (for the consistency check). */
   routedClusters: readonly string[];
   /** Short hash of what serves (resources and routes): a change means the model changed. */
@@ -53,6 +60,8 @@ interface ServingPart {
   healthy: string;
   clusters: EncodedResource[];
   routeBytes: EncodedModel['routeBytes'];
+  routeConfigs: EncodedResource[];
+  scopes: EncodedResource[];
   routedClusters: readonly string[];
   /** Hash of the encoded routes. */
   routesVersion: string;
@@ -75,12 +84,22 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
     byName: routes.byName.map((group) => ({ name: group.name, routes: encodeRoutes(group.routes, codec, errors) })),
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
+  const tableRoutes = [...encodeRoutes(routes.tableVersions, codec, errors), ...routeBytes.path, ...encodeRoutes([routes.tableSplit], codec, errors)];
+  const scopes: EncodedResource[] = [];
+  const routeConfigs: EncodedResource[] = [];
+  for (const name of modelNames(model)) {
+    const tableName = modelTableName(settings.grpcTarget, name);
+    routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, routeConfigurationBytes(tableName, VIRTUAL_HOST, tableRoutes)));
+    const scope = codec.encode(TYPE_URLS.scopedRoute, tableName, modelScope(settings, name));
+    if (scope.ok) scopes.push(scope.resource);
+    else errors.push({ resource: `scope ${tableName}`, errors: scope.errors });
+  }
   if (errors.length > 0) return { ok: false, errors };
   const names = new TextEncoder();
-  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...routeBytes.path];
+  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...tableRoutes];
   const routesVersion = contentVersion(Buffer.concat(allRoutes));
   const routedClusters = clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]);
-  return { ok: true, part: { settings, healthy, clusters, routeBytes, routedClusters, routesVersion } };
+  return { ok: true, part: { settings, healthy, clusters, routeBytes, routeConfigs, scopes, routedClusters, routesVersion } };
 }
 
 /** One backend's ClusterLoadAssignment, built for the endpoint list it was built from. */
@@ -104,6 +123,8 @@ class Encoded implements EncodedModel {
   readonly clusters: EncodedResource[];
   readonly endpoints: EncodedResource[];
   readonly routeBytes: EncodedModel['routeBytes'];
+  readonly routeConfigs: EncodedResource[];
+  readonly scopes: EncodedResource[];
   readonly routedClusters: readonly string[];
   readonly fingerprint: string;
   readonly #source: Model;
@@ -114,6 +135,8 @@ class Encoded implements EncodedModel {
     this.clusters = serving.clusters;
     this.endpoints = endpoints;
     this.routeBytes = serving.routeBytes;
+    this.routeConfigs = serving.routeConfigs;
+    this.scopes = serving.scopes;
     this.routedClusters = serving.routedClusters;
     const versions = [...serving.clusters, ...endpoints].map((resource) => resource.version);
     this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);

@@ -7,6 +7,31 @@ export { versionOf } from './set-version.ts';
 export type ResourceSet = ReadonlyMap<string, EncodedResource>;
 
 /**
+ * Resources answered for names the snapshot does not list: any name a client may ask for (a per-model gRPC
+ * target's listener, the table of a model that does not exist), worked out from the name alone. They are
+ * never part of a wildcard subscription, a type version or an iteration; `get` and `has` find them.
+ */
+export type NamedFallback = (kind: ResourceKind, name: string) => EncodedResource | undefined;
+
+/** A resource set whose get/has fall back to the snapshot's NamedFallback; iteration and size are its own. */
+class SetWithFallback extends Map<string, EncodedResource> {
+  readonly #fallback: (name: string) => EncodedResource | undefined;
+
+  constructor(entries: Iterable<[string, EncodedResource]>, fallback: (name: string) => EncodedResource | undefined) {
+    super(entries);
+    this.#fallback = fallback;
+  }
+
+  override get(name: string): EncodedResource | undefined {
+    return super.get(name) ?? this.#fallback(name);
+  }
+
+  override has(name: string): boolean {
+    return super.has(name) || this.#fallback(name) !== undefined;
+  }
+}
+
+/**
  * An immutable, versioned set of xDS resources. The xDS server sees only this: it never builds or encodes.
  * Resources hidden from wildcard are sent only to clients that name them (the proxyless API listener must
  * not reach Envoy sidecars, which subscribe to listeners by wildcard).
@@ -18,11 +43,15 @@ export class Snapshot {
   readonly #resources: ReadonlyMap<ResourceKind, ResourceSet>;
   readonly #hiddenFromWildcard: ReadonlySet<string>;
   readonly #typeVersions: ReadonlyMap<ResourceKind, string>;
+  readonly #fallback: NamedFallback | undefined;
 
-  constructor(version: string, sequence: number, resources: Map<ResourceKind, Map<string, EncodedResource>>, hiddenFromWildcard: Set<string> = new Set()) {
+  constructor(version: string, sequence: number, resources: ReadonlyMap<ResourceKind, ResourceSet>, hiddenFromWildcard: Set<string> = new Set(), fallback?: NamedFallback) {
     this.version = version;
     this.sequence = sequence;
-    this.#resources = resources;
+    this.#fallback = fallback;
+    this.#resources = fallback
+      ? new Map([...resources].map(([kind, set]) => [kind, set instanceof SetWithFallback ? set : new SetWithFallback(set, (name) => fallback(kind, name))]))
+      : resources;
     this.#hiddenFromWildcard = hiddenFromWildcard;
     this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf(this.resources(kind).values())]));
   }
@@ -62,15 +91,16 @@ export class Snapshot {
    * routes still come from `from` must keep until it takes the new routes (make before break). Same version.
    */
   keepingClusters(from: Snapshot, names: readonly string[]): Snapshot {
-    const resources = new Map(RESOURCE_KINDS.map((kind) => [kind, new Map(this.resources(kind))]));
+    const resources = new Map<ResourceKind, ResourceSet>(RESOURCE_KINDS.map((kind) => [kind, this.#resources.get(kind) ?? new Map<string, EncodedResource>()]));
     for (const kind of ['cluster', 'endpoint'] as const) {
-      const kept = resources.get(kind)!;
+      const kept = new Map(this.resources(kind));
+      resources.set(kind, kept);
       for (const name of names) {
         const resource = from.resources(kind).get(name);
         if (resource && !kept.has(name)) kept.set(name, resource);
       }
     }
-    return new Snapshot(this.version, this.sequence, resources, new Set(this.#hiddenFromWildcard));
+    return new Snapshot(this.version, this.sequence, resources, new Set(this.#hiddenFromWildcard), this.#fallback);
   }
 
   count(): Record<ResourceKind, number> {

@@ -59,7 +59,9 @@ export class SnapshotDiffer {
       for (const [name, resource] of after) {
         if (before.get(name)?.version !== resource.version || hiddenBefore.has(name) !== hiddenAfter.has(name)) found.push(name);
       }
-      for (const name of before.keys()) if (!after.has(name)) found.push(name);
+      // A listed resource can give way to a fallback one (Snapshot's NamedFallback): then the version differs.
+      const listed = new Set(found);
+      for (const [name, resource] of before) if (!listed.has(name) && after.get(name)?.version !== resource.version) found.push(name);
       byKind.set(kind, (names = found));
     }
     return names;

@@ -37,11 +37,12 @@ describe('infermesh render', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     const rendered = JSON.parse(out) as Record<string, unknown[]>;
-    expect(Object.keys(rendered)).toEqual(['listeners', 'routes', 'clusters', 'endpoints']);
+    expect(Object.keys(rendered)).toEqual(['listeners', 'routes', 'scopedRoutes', 'clusters', 'endpoints']);
     const root = loadEnvoyProtos();
     const types: Record<string, string> = {
       listeners: 'envoy.config.listener.v3.Listener',
       routes: 'envoy.config.route.v3.RouteConfiguration',
+      scopedRoutes: 'envoy.config.route.v3.ScopedRouteConfiguration',
       clusters: 'envoy.config.cluster.v3.Cluster',
       endpoints: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
     };

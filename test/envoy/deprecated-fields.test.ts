@@ -51,6 +51,7 @@ describe('deprecated Envoy fields', () => {
     const types: Record<string, string> = {
       listeners: 'envoy.config.listener.v3.Listener',
       routes: 'envoy.config.route.v3.RouteConfiguration',
+      scopedRoutes: 'envoy.config.route.v3.ScopedRouteConfiguration',
       clusters: 'envoy.config.cluster.v3.Cluster',
       endpoints: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
     };

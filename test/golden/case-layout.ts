@@ -12,7 +12,7 @@ import path from 'node:path';
  *   cases/NAME/status.json     problems, warnings and every model's state
  *   cases/NAME/encoded.json    a digest of each resource's encoded bytes
  */
-export const EXPECTED_FILES = ['listeners.json', 'routes.json', 'clusters.json', 'endpoints.json', 'status.json', 'encoded.json'] as const;
+export const EXPECTED_FILES = ['listeners.json', 'routes.json', 'scoped-routes.json', 'clusters.json', 'endpoints.json', 'status.json', 'encoded.json'] as const;
 export type ExpectedFile = (typeof EXPECTED_FILES)[number];
 const INPUT_ENTRIES = new Set(['input', 'before', 'settings.json', 'README.md']);
 

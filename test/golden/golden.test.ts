@@ -73,6 +73,7 @@ function outputs(rendered: RenderedWorld): Record<ExpectedFile, unknown> {
   return {
     'listeners.json': resources['listeners'],
     'routes.json': resources['routes'],
+    'scoped-routes.json': resources['scopedRoutes'],
     'clusters.json': resources['clusters'],
     'endpoints.json': resources['endpoints'],
     'status.json': status(rendered),
