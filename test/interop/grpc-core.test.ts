@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Mesh } from '../support/mesh.ts';
 import { debianGrpcio, describeWithTool, pypiGrpcio, type Lookup, type PythonGrpc } from '../support/tools.ts';
-import { INTEROP_POLICIES, interopPods, processClient, proxylessScenarios, writeBootstrap } from './proxyless-scenarios.ts';
+import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, processClient, proxylessScenarios, writeBootstrap } from './proxyless-scenarios.ts';
 
 /**
  * The same routing through gRPC C-core, another xDS implementation, from Python: Debian 12's python3-grpcio
@@ -41,5 +41,6 @@ for (const { name, lookup } of interpreters) {
 
     // C-core ends calls 1 to 2 s before a route (or service-config) timeout on this machine: see README.
     proxylessScenarios(() => mesh, call, { timeoutEarlyByUpToMs: 2500 });
+    perModelTargetScenarios(() => mesh, call);
   });
 }

@@ -5,13 +5,17 @@
  * one), the route timeout (max_stream_duration, gRFC A31) and outlier ejection by failure percentage
  * (gRFC A50). Nothing may be NACKed, with a `protocol: http` model in the table too. C-core and grpc-go run
  * as processes with the command line of grpc_python_client.py / go/main.go, @grpc/grpc-js-xds in the test's
- * own process (grpc-js.test.ts); each run dials anew and reports a tally.
+ * own process (grpc-js.test.ts); each run dials anew and reports a tally. perModelTargetScenarios does the
+ * same on per-model targets (xds:///infermesh/<name>: one model's table, no model header).
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
+import { backendClusterName, BLACKHOLE_CLUSTER } from '../../src/envoy/names.ts';
+import type { TrackedStream } from '../../src/xds/rollout.ts';
+import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 
 const run = promisify(execFile);
@@ -27,11 +31,18 @@ export interface Tally {
 
 export type ServingKind = 'triton' | 'tfserving';
 
+export interface RunOptions {
+  /** Pause between calls (default 0). */
+  gapMs?: number;
+  /** The channel dials xds:///<target> (default `infermesh`, the header-routed table of every model). */
+  target?: string;
+}
+
 /**
- * Runs `calls` calls, one at a time with `gapMs` between them, through a fresh channel to xds:///infermesh;
- * `model` is the name in the request body.
+ * Runs `calls` calls, one at a time, through a fresh channel to xds:///<target>; `model` is the name in the
+ * request body.
  */
-export type ClientRun = (kind: ServingKind, model: string, calls: number, headers: Record<string, string>, gapMs?: number) => Promise<Tally>;
+export type ClientRun = (kind: ServingKind, model: string, calls: number, headers: Record<string, string>, options?: RunOptions) => Promise<Tally>;
 
 /** Pods on 127.0.0.N .. N+6 (`first` is "127.0.0.N"); one Mesh per test file. */
 export function interopPods(first: string): PodSpec[] {
@@ -125,8 +136,8 @@ export async function writeBootstrap(mesh: Mesh, nodeId: string): Promise<string
 
 /** A ClientRun that starts `command args... TARGET KIND MODEL CALLS K=V...` with GRPC_XDS_BOOTSTRAP set. */
 export function processClient(command: string, args: string[], bootstrap: () => string): ClientRun {
-  return async (kind, model, calls, headers, gapMs = 0) => {
-    const argv = [...args, 'infermesh', kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
+  return async (kind, model, calls, headers, { gapMs = 0, target = 'infermesh' } = {}) => {
+    const argv = [...args, target, kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
     const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap(), GRPC_VERBOSITY: 'ERROR', INFERMESH_CALL_GAP_MS: String(gapMs) };
     const { stdout } = await run(command, argv, { env, timeout: 60_000 });
     return JSON.parse(stdout) as Tally;
@@ -219,7 +230,7 @@ export function proxylessScenarios(mesh: () => Mesh, call: ClientRun, options: S
     broken.setFailure({ kind: 'always', code: 14 });
     try {
       // 200 calls 10 ms apart span four detector intervals; a client that ejects has done so by the last 60.
-      const { outcomes, errors } = await call('triton', 'eject', 200, { 'x-model': 'eject' }, 10);
+      const { outcomes, errors } = await call('triton', 'eject', 200, { 'x-model': 'eject' }, { gapMs: 10 });
       expect(outcomes).toHaveLength(200);
       expect(errors['UNAVAILABLE']).toBeGreaterThan(0);
       expect(outcomes.slice(-60)).toEqual(Array(60).fill('eject-a'));
@@ -229,6 +240,125 @@ export function proxylessScenarios(mesh: () => Mesh, call: ClientRun, options: S
   });
 
   it('was never NACKed', async () => {
+    expect(await nacks(mesh())).toBe(nacksBefore);
+  });
+}
+
+/** The connected clients whose listener subscription names `listener` (a per-model target's). */
+function clientsOf(mesh: Mesh, listener: string): TrackedStream[] {
+  return mesh.server.xds.streams().filter((stream) => {
+    const names = stream.syncState().get('listener')?.subscription;
+    return names !== undefined && names !== 'wildcard' && names.has(listener);
+  });
+}
+
+/** What the one client of `listener` has ACKed: route and cluster names, and each route's version. */
+function ackedBy(mesh: Mesh, listener: string): { routes: Map<string, string>; clusters: string[]; json: unknown } {
+  const clients = clientsOf(mesh, listener);
+  expect(clients).toHaveLength(1);
+  const sync = clients[0]?.syncState() ?? new Map();
+  const routes = new Map([...(sync.get('route')?.ackedResources ?? new Map())].map(([name, resource]) => [name, resource.version]));
+  return { routes, clusters: [...(sync.get('cluster')?.ackedResources.keys() ?? [])].sort(), json: sync.get('route')?.ackedResources.get(listener)?.json };
+}
+
+function routeVersion(mesh: Mesh, name: string): string | undefined {
+  return mesh.server.store.current()?.resources('route').get(name)?.version;
+}
+
+let lateModels = 0;
+
+/**
+ * Per-model targets (xds:///<grpc target>/<name>): one model's own table, no model header. Runs after
+ * proxylessScenarios on the same Mesh; each call of this function adds (and removes) one model of its own.
+ */
+export function perModelTargetScenarios(mesh: () => Mesh, call: ClientRun): void {
+  const target = (name: string): string => `${mesh().settings.grpcTarget}/${name}`;
+  const served = (): number => [...mesh().pods.values()].reduce((sum, pod) => sum + pod.requests + pod.notFound, 0);
+  let nacksBefore = 0;
+  beforeAll(async () => {
+    nacksBefore = await nacks(mesh());
+  });
+
+  it('splits 400 calls 75/25 on infermesh/resnet50, without a model header', async () => {
+    const { pods, errors } = await call('triton', 'resnet50', 400, {}, { target: target('resnet50') });
+    expect(errors).toEqual({});
+    expect((pods['stable-0'] ?? 0) + (pods['canary-0'] ?? 0)).toBe(400);
+    // 3.5 standard deviations of a binomial(400, 0.25) is about 30 calls.
+    expect(pods['canary-0']).toBeGreaterThan(100 - 30);
+    expect(pods['canary-0']).toBeLessThan(100 + 30);
+  });
+
+  it('pins a version on a per-model target, through the alias target too', async () => {
+    expect(await call('triton', 'resnet50', 20, { 'x-model-version': '2' }, { target: target('resnet50') })).toMatchObject({ pods: { 'canary-0': 20 }, errors: {} });
+    expect(await call('triton', 'resnet50', 20, { 'x-model-version': '1' }, { target: target('resnet') })).toMatchObject({ pods: { 'stable-0': 20 }, errors: {} });
+  });
+
+  it("routes TF Serving Predict on infermesh/bert, whose client is sent bert's table and clusters alone", async () => {
+    const name = target('bert');
+    const running = call('tfserving', 'bert', 30, {}, { target: name, gapMs: 100 });
+    // Seen while the client runs: a process client's stream ends with it.
+    const seen = eventually(() => {
+      const acked = ackedBy(mesh(), name);
+      expect(acked.routes.size).toBeGreaterThan(0);
+      expect(acked.clusters.length).toBeGreaterThan(0);
+      return acked;
+    }, { timeoutMs: 20_000 });
+    const [tally, acked] = await Promise.all([running, seen]);
+    expect(tally).toMatchObject({ pods: { 'bert-0': 30 }, errors: {} });
+    // The full table (xds:///infermesh) differs from bert's, and carries every model's clusters.
+    expect(routeVersion(mesh(), mesh().settings.grpcTarget)).not.toBe(routeVersion(mesh(), name));
+    expect(acked.routes).toEqual(new Map([[name, routeVersion(mesh(), name)]]));
+    // The blackhole is the cluster of the table's abort routes (unknown version).
+    expect(acked.clusters).toEqual([backendClusterName('bert', 'main'), BLACKHOLE_CLUSTER].sort());
+    const clustersNamed = [...JSON.stringify(acked.json).matchAll(/"(?:cluster|name)":"(infermesh\|[^"|]+)\|[^"]*"/g)].map((m) => m[1]);
+    expect(new Set(clustersNamed)).toEqual(new Set(['infermesh|bert']));
+    expect(JSON.stringify(acked.json)).not.toContain('resnet50');
+  });
+
+  it('answers NOT_FOUND for an unknown model target or an unknown version, without reaching a pod', async () => {
+    const before = served();
+    const unknown = await call('triton', 'resnet50', 3, {}, { target: target('no-such-model') });
+    expect(unknown.errors).toEqual({ NOT_FOUND: 3 });
+    expect((await call('triton', 'resnet50', 3, { 'x-model': 'resnet50' }, { target: target('no-such-model') })).errors).toEqual({ NOT_FOUND: 3 });
+    expect((await call('triton', 'resnet50', 3, { 'x-model-version': '7' }, { target: target('resnet50') })).errors).toEqual({ NOT_FOUND: 3 });
+    expect(served()).toBe(before);
+  });
+
+  it('serves a model that appears after its target was dialled, and stops when it goes, on the same channel', async () => {
+    lateModels += 1;
+    const model = `late-${lateModels}`;
+    const policy = `late-${lateModels}-policy`;
+    const name = target(model);
+    const unknownTable = routeVersion(mesh(), name);
+    const bert = mesh().pod('bert-0');
+    // One channel, 120 calls 100 ms apart; the model comes and goes while it runs. The body names bert:
+    // that is what the pod serves; the table (the target) picks the backend.
+    const running = call('tfserving', 'bert', 120, {}, { target: name, gapMs: 100 });
+    const ackedTable = (version: string | undefined) => () => expect(ackedBy(mesh(), name).routes.get(name)).toBe(version);
+    try {
+      await eventually(ackedTable(unknownTable), { timeoutMs: 20_000 });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const requestsBefore = bert.requests;
+      await mesh().writePolicy(policy, `
+model: ${model}
+server: tfserving
+backends:
+  - { name: main, service: bert, port: grpc, weight: 100 }
+`);
+      await eventually(() => expect(routeVersion(mesh(), name)).not.toBe(unknownTable));
+      await eventually(ackedTable(routeVersion(mesh(), name)));
+      await eventually(() => expect(bert.requests).toBeGreaterThan(requestsBefore + 2));
+    } finally {
+      await rm(path.join(mesh().dir, `${policy}.yaml`), { force: true });
+    }
+    await eventually(() => expect(routeVersion(mesh(), name)).toBe(unknownTable));
+    const { outcomes } = await running;
+    expect(outcomes).toHaveLength(120);
+    // NOT_FOUND until the model exists, then bert-0, then NOT_FOUND again: never redialled, never a gap.
+    expect(outcomes.join(' ')).toMatch(/^(NOT_FOUND )+(bert-0 )+NOT_FOUND( NOT_FOUND)*$/);
+  });
+
+  it('was never NACKed on per-model tables', async () => {
     expect(await nacks(mesh())).toBe(nacksBefore);
   });
 }
