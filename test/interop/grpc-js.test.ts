@@ -27,7 +27,7 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 /**
  * grpc-js (1.14) sends the target path as :authority as it is; gRFC A47, C-core since 1.57 and grpc-go
  * percent-encode its '/' (C-core 1.51 sent the last segment). An HTTP/2 server that validates :authority
- * (nghttp2, e.g. Node's, which the pods here run) resets a stream for "infermesh/resnet50" with PROTOCOL_ERROR,
+ * (Node's nghttp2, which the pods here run; Envoy 1.40 too) refuses a stream for "infermesh/resnet50",
  * so a grpc-js client of a per-model target sets the encoded authority itself (README, proxyless gRPC).
  */
 function percentEncodedAuthority(target: string): grpc.ChannelOptions {
