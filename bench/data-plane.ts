@@ -206,7 +206,7 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
   try {
     const startedAt = Date.now();
     // /ready says LIVE once Envoy applied the first clusters; at 10,000 models that takes minutes, not seconds.
-    envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, ads: 'GRPC', nodeId: `bench-data-plane-${models}`, logLevel: 'warn', readyTimeoutMs: 300_000 });
+    envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, nodeId: `bench-data-plane-${models}`, logLevel: 'warn', readyTimeoutMs: 300_000 });
     const started = envoy;
     handle = { kill: () => void started.stop(true) };
     running.add(handle);

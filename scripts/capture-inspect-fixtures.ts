@@ -55,7 +55,7 @@ const mesh = await Mesh.start(
 );
 let sidecar: Sidecar | undefined;
 try {
-  sidecar = await Sidecar.start(mesh, binary, 'GRPC', 'web-7d9f8c6b5-x2k4q.default');
+  sidecar = await Sidecar.start(mesh, binary, 'web-7d9f8c6b5-x2k4q.default');
   const load = new SteadyLoad(sidecar.url);
   load.start('resnet50', { kind: 'grpc', model: 'resnet50' }, 1, 0);
   load.start('bert', { kind: 'rest', model: 'bert', path: '/v1/models/bert:predict' }, 1, 0);

@@ -67,7 +67,7 @@ export async function startSidecar(dir: string, binary: EnvoyBinary, nodeId: str
   });
   let envoy: EnvoyProcess | undefined;
   try {
-    envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, ads: 'GRPC', nodeId, logLevel: 'warn' });
+    envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, nodeId, logLevel: 'warn' });
     running.add(envoy);
     const url = `http://127.0.0.1:${port}`;
     await waitListening(url, envoy);

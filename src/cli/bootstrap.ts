@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type AdsFlavour, renderBootstrap } from '../inject/bootstrap.ts';
+import { renderBootstrap } from '../inject/bootstrap.ts';
 import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress } from '../inject/options.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
@@ -14,7 +14,6 @@ namespace, with the addresses below written in. For running a sidecar by hand, n
 
 Options:
   --xds-address HOST:PORT     infermesh's ADS address (default ${DEFAULT_XDS_ADDRESS})
-  --ads sotw|delta            the ADS flavour: state of the world (GRPC, default) or incremental (DELTA_GRPC)
   --node-id ID                writes a node section (id ID, cluster from --node-cluster); without it the
                               node must come from envoy's --service-node/--service-cluster, as inject does
   --node-cluster NAME         the node's cluster (default: what follows the first "." in ID, else "default")
@@ -26,14 +25,12 @@ Exit 0 on success, 2 on usage errors.
 
 const OPTIONS = {
   'xds-address': { type: 'string' },
-  ads: { type: 'string' },
   'node-id': { type: 'string' },
   'node-cluster': { type: 'string' },
   'admin-address': { type: 'string' },
   'status-address': { type: 'string' },
 } as const;
 
-const ADS_FLAVOURS: Record<string, AdsFlavour> = { sotw: 'GRPC', delta: 'DELTA_GRPC' };
 
 function nodeFrom(id: string | undefined, cluster: string | undefined): { id: string; cluster: string } | undefined {
   if (id === undefined) {
@@ -54,14 +51,11 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
   }
   let options;
   try {
-    const ads = values.ads === undefined ? undefined : ADS_FLAVOURS[values.ads];
-    if (values.ads !== undefined && ads === undefined) throw new Error(`--ads must be sotw or delta, got "${values.ads}"`);
     const node = nodeFrom(values['node-id'], values['node-cluster']);
     options = {
       xdsAddress: parseXdsAddress(values['xds-address'] ?? DEFAULT_XDS_ADDRESS),
       ...(values['admin-address'] === undefined ? {} : { adminAddress: parseHostPort('--admin-address', values['admin-address'], `127.0.0.1:${ADMIN_PORT}`) }),
       ...(values['status-address'] === undefined ? {} : { statusAddress: parseHostPort('--status-address', values['status-address'], `0.0.0.0:${STATUS_PORT}`) }),
-      ...(ads === undefined ? {} : { ads }),
       ...(node === undefined ? {} : { node }),
     };
   } catch (error) {

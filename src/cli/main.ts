@@ -15,7 +15,7 @@ Usage:
   infermesh validate PATH...
   infermesh render   --config-dir DIR
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
-  infermesh bootstrap [--xds-address HOST:PORT] [--node-id ID] [--ads sotw|delta]   a sidecar's Envoy bootstrap
+  infermesh bootstrap [--xds-address HOST:PORT] [--node-id ID]   a sidecar's Envoy bootstrap
   infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
   infermesh explain  --model M [--version V] (--config-dir DIR | --kubeconfig FILE)
   infermesh inspect  --admin URL [--model M] [--watch] [--server HOST:PORT]

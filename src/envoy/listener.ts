@@ -1,36 +1,60 @@
 import type { MeshSettings } from '../model/types.ts';
-import { FAULT_FILTER, HCM_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from './names.ts';
+import { FAULT_FILTER, HCM_FILTER, ON_DEMAND_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_SCOPES } from './names.ts';
+import { modelFromPath } from './model-from-path.ts';
+import { durationMessage } from '../util/duration.ts';
 import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
-import type { HttpConnectionManager, HttpFilter, Listener, Rds } from './messages.ts';
+import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
 
 /**
- * HTTP filters shared by both listeners. The fault filter carries no faults of its own: error routes
- * switch it on per route (unknown model, missing header), which both Envoy and gRPC clients honour.
- * The router filter is last, as Envoy and gRPC require.
+ * HTTP filters. The fault filter carries no faults of its own: error routes switch it on per route (unknown
+ * version, missing header), which both Envoy and gRPC clients honour. The router filter is last, as Envoy
+ * and gRPC require. Sidecars also run the on-demand filter first: it fetches the table of a model's scope
+ * and the clusters a route names (on-demand CDS) when a request first needs them.
  */
-function httpFilters(): HttpFilter[] {
+function httpFilters(onDemand: boolean): HttpFilter[] {
   return [
+    ...(onDemand ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }
 
+const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
+/** How long a first request for a model waits for its clusters (on-demand CDS) before it fails. */
+const ON_DEMAND_CDS_TIMEOUT_MS = 5_000;
+
 function rdsOverAds(routeName: string): Rds {
-  return { route_config_name: routeName, config_source: { ads: {}, resource_api_version: 'V3' } };
+  return { route_config_name: routeName, config_source: ADS };
 }
 
 /**
- * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by RDS from
- * the sidecar RouteConfiguration (a model-header matcher tree, which gRPC clients could not use).
+ * Sidecars route by scope: the model header's value picks the scope of that model name (scoped-routes.ts),
+ * whose table the sidecar loads on demand, so a sidecar holds the models its workload calls and no others.
+ * A REST request without the header gets it from its path first (model-from-path.ts).
+ */
+function scopedRoutes(settings: MeshSettings): ScopedRoutes {
+  return {
+    name: SIDECAR_SCOPES,
+    // index 0 (the whole value, as no element_separator is set): Envoy requires the oneof to be set, even to 0.
+    scope_key_builder: { fragments: [{ header_value_extractor: { name: settings.modelHeader, index: 0 } }] },
+    rds_config_source: ADS,
+    scoped_rds: { scoped_rds_config_source: ADS },
+  };
+}
+
+/**
+ * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by scoped
+ * RDS, loaded on demand.
  */
 export function sidecarListener(settings: MeshSettings): Listener {
   // codec_type AUTO is the default, so not written (see wrappers.ts on defaults).
   const connectionManager: HttpConnectionManager = {
     stat_prefix: 'infermesh',
-    rds: rdsOverAds(SIDECAR_ROUTE_CONFIG),
-    http_filters: httpFilters(),
+    scoped_routes: scopedRoutes(settings),
+    early_header_mutation_extensions: [modelFromPath(settings)],
+    http_filters: httpFilters(true),
     local_reply_config: localReplyConfig(settings),
     // One JSON line per request on Envoy's stdout. Only here: the API listener is read by gRPC clients,
     // which write no access logs.
@@ -57,7 +81,7 @@ export function apiListener(name: string): Listener {
       api_listener: typedConfig('httpConnectionManager', {
         stat_prefix: 'infermesh',
         rds: rdsOverAds(name),
-        http_filters: httpFilters(),
+        http_filters: httpFilters(false),
       }),
     },
   };

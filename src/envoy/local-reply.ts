@@ -1,5 +1,6 @@
 import type { MeshSettings } from '../model/types.ts';
 import type { AccessLogFilter, LocalReplyConfig, ResponseMapper } from './messages.ts';
+import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND } from './error-routes.ts';
 import { upstreamErrorMappers } from './upstream-errors.ts';
 import { flatStruct, uint32Value } from './wrappers.ts';
 
@@ -12,7 +13,9 @@ import { flatStruct, uint32Value } from './wrappers.ts';
  * replies, as JSON for REST callers (src/envoy/upstream-errors.ts). First match wins.
  */
 export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
-  const faultInjected: AccessLogFilter = { response_flag_filter: { flags: ['FI'] } };
+  // FI: an error route aborted (unknown version, unknown path version). NR: no scope for the model header's
+  // value (an unknown model), or no header at all (neither sent nor found in a REST path).
+  const faultInjected: AccessLogFilter = { response_flag_filter: { flags: ['FI', 'NR'] } };
   // A caller without any content-type (curl's GET, a health probe) is not a gRPC caller; without
   // treat_missing_header_as_empty an absent header matches neither this matcher nor its inversion.
   // invert_match false and op EQ are defaults, so not written (see wrappers.ts on defaults).
@@ -44,19 +47,28 @@ export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
   const json = (status: number, body: Record<string, string>): ResponseMapper => ({ status_code: uint32Value(status), body_format_override: { json_format: flatStruct(body) } });
   const grpcMessage = (text: string): ResponseMapper => ({ body_format_override: { text_format_source: { inline_string: text } } });
 
+  // Envoy gives a gRPC local reply the status its HTTP code maps to (404 -> UNIMPLEMENTED for NR); an
+  // error route's abort carries its own. The header written here is the one the caller sees either way.
+  const grpcAnswer = (text: string, grpcStatus: number): ResponseMapper => ({
+    ...grpcMessage(text),
+    headers_to_add: [{ header: { key: 'grpc-status', value: String(grpcStatus) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  });
+  const aborted: AccessLogFilter = { response_flag_filter: { flags: ['FI'] } };
+
   return {
     mappers: [
+      // An unknown /versions/V in a REST path: that route aborts with HTTP 404 itself (a grpc_status abort
+      // answers a non-gRPC caller HTTP 200, and NR is not FI).
+      { filter: { and_filter: { filters: [aborted, grpcCaller(false), notFoundByPath] } }, ...json(404, { error: 'model_not_found', path, message: messages.path }) },
       {
         filter: when(grpcCaller(false), present(settings.modelHeader), present(settings.versionHeader)),
         ...json(404, { error: 'model_not_found', model, version, message: messages.modelVersion }),
       },
       { filter: when(grpcCaller(false), present(settings.modelHeader)), ...json(404, { error: 'model_not_found', model, message: messages.model }) },
-      // An unknown /versions/V in a REST path (no model header): that route aborts with HTTP 404 itself.
-      { filter: when(grpcCaller(false), notFoundByPath), ...json(404, { error: 'model_not_found', path, message: messages.path }) },
       { filter: when(grpcCaller(false)), ...json(400, { error: 'model_header_required', path, message: messages.header }) },
-      { filter: when(grpcCaller(true), present(settings.modelHeader), present(settings.versionHeader)), ...grpcMessage(messages.modelVersion) },
-      { filter: when(grpcCaller(true), present(settings.modelHeader)), ...grpcMessage(messages.model) },
-      { filter: when(grpcCaller(true)), ...grpcMessage(messages.grpcHeader) },
+      { filter: when(grpcCaller(true), present(settings.modelHeader), present(settings.versionHeader)), ...grpcAnswer(messages.modelVersion, GRPC_NOT_FOUND) },
+      { filter: when(grpcCaller(true), present(settings.modelHeader)), ...grpcAnswer(messages.model, GRPC_NOT_FOUND) },
+      { filter: when(grpcCaller(true)), ...grpcAnswer(messages.grpcHeader, GRPC_INVALID_ARGUMENT) },
       // Envoy's own failures on a routed call (overflow, no healthy host, timeout, unreachable pod).
       ...upstreamErrorMappers(grpcCaller(false)),
     ],

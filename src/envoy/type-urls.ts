@@ -34,3 +34,12 @@ export function messageName(typeUrl: string): string {
 export function kindOfTypeUrl(typeUrl: string): ResourceKind | undefined {
   return RESOURCE_KINDS.find((kind) => TYPE_URLS[kind] === typeUrl);
 }
+
+/**
+ * The types a client may subscribe to by wildcard, which a first request naming nothing means (the legacy
+ * rule): LDS, CDS and SRDS, which Envoy asks for as a whole (xds_protocol.rst, "How the client specifies
+ * what resources to return").
+ */
+export function wildcardCapable(kind: ResourceKind): boolean {
+  return kind === 'listener' || kind === 'cluster' || kind === 'scopedRoute';
+}

@@ -13,9 +13,6 @@ const ADMIN_CLUSTER = 'envoy-admin';
 const STATUS_LISTENER = 'infermesh-health';
 const ENDPOINT_SOCKET = ['load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
 
-/** The flavour of ADS the sidecar speaks: state of the world or incremental. */
-export type AdsFlavour = 'GRPC' | 'DELTA_GRPC';
-
 /** What differs between sidecars' bootstraps; everything else comes from the template as written. */
 export interface BootstrapOptions {
   xdsAddress: XdsAddress;
@@ -23,8 +20,6 @@ export interface BootstrapOptions {
   adminAddress?: XdsAddress;
   /** The static listener for probes and Prometheus (default in the template: 0.0.0.0:15021). */
   statusAddress?: XdsAddress;
-  /** Default in the template: GRPC. */
-  ads?: AdsFlavour;
   /** Written as a `node` section; without it the node comes from --service-node/--service-cluster. */
   node?: { id: string; cluster: string };
 }
@@ -71,9 +66,6 @@ export function renderBootstrap(template: string, options: BootstrapOptions): st
   if (options.statusAddress) {
     const listener = namedItem(doc, ['static_resources', 'listeners'], STATUS_LISTENER);
     edits.push(...addressEdits(listener, ['address', 'socket_address'], options.statusAddress, `listener "${STATUS_LISTENER}"`));
-  }
-  if (options.ads) {
-    edits.push({ range: scalarAt(doc.contents, ['dynamic_resources', 'ads_config', 'api_type'], 'ads_config.api_type').range, text: options.ads });
   }
   let text = template;
   for (const edit of edits.sort((a, b) => b.range[0] - a.range[0])) text = text.slice(0, edit.range[0]) + edit.text + text.slice(edit.range[1]);

@@ -1,20 +1,18 @@
 import { blackholeCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import { apiListener, sidecarListener } from '../envoy/listener.ts';
-import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER, SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
+import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER } from '../envoy/names.ts';
 import { missingHeaderRoute, unknownModelRoute } from '../envoy/route-config.ts';
-import { modelHeaderInput } from '../envoy/sidecar-route-config.ts';
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { consistencySteps } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
-import { grpcRouteTable, sidecarRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
+import { grpcRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
 import { PerModelTargets } from './per-model-targets.ts';
 import { Snapshot } from './snapshot.ts';
 
-const TYPED_EXTENSION_TYPE = 'envoy.config.core.v3.TypedExtensionConfig';
 
 export type AssembleResult = { ok: true; snapshot: Snapshot } | { ok: false; problems: string[] };
 
@@ -51,7 +49,6 @@ interface SharedResources {
   settings: MeshSettings;
   resources: [ResourceKind, EncodedResource][];
   fallback: Fallback;
-  modelHeaderInput: Uint8Array;
   perModelTargets: PerModelTargets;
 }
 
@@ -67,7 +64,6 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
         ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings.grpcTarget))],
       ],
       fallback: { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) },
-      modelHeaderInput: messageOrThrow(codec, TYPED_EXTENSION_TYPE, modelHeaderInput(settings)),
       perModelTargets: new PerModelTargets(codec, settings),
     }),
     (last) => last.settings === settings,
@@ -97,12 +93,11 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   for (const [kind, resource] of shared.resources) add(kind, resource);
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
-  add('route', routeResource(codec, sidecarRouteTable(models, shared.fallback, shared.modelHeaderInput)));
   yield;
   const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback);
   yield;
   const routed = [...models.flatMap((model) => model.routedClusters), BLACKHOLE_CLUSTER];
-  const routeClusters: Record<string, readonly string[]> = { [settings.grpcTarget]: routed, [SIDECAR_ROUTE_CONFIG]: routed };
+  const routeClusters: Record<string, readonly string[]> = { [settings.grpcTarget]: routed };
   for (const model of models) {
     const own = [...model.routedClusters, BLACKHOLE_CLUSTER];
     for (const table of model.routeConfigs) routeClusters[table.name] = own;

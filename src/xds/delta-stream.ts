@@ -1,4 +1,4 @@
-import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, wildcardCapable, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DeltaDiscoveryRequest } from './delta-messages.ts';
@@ -146,13 +146,13 @@ export class DeltaStream {
   }
 
   /**
-   * LDS and CDS are wildcard when the first request names nothing to subscribe or unsubscribe (legacy);
+   * LDS, CDS and SRDS are wildcard when the first request names nothing to subscribe or unsubscribe (legacy);
    * "*" subscribes wildcard explicitly ("How the client specifies what resources to return").
    * initial_resource_versions counts on the first request of a type only.
    */
   #firstSubscription(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): void {
     const legacy = request.resourceNamesSubscribe.length === 0 && request.resourceNamesUnsubscribe.length === 0;
-    state.wildcard = legacy && (kind === 'listener' || kind === 'cluster');
+    state.wildcard = legacy && wildcardCapable(kind);
     for (const name of request.resourceNamesSubscribe) {
       if (name === '*') state.wildcard = true;
       else state.names.add(intern(snapshot, kind, name));

@@ -1,4 +1,4 @@
-import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, wildcardCapable, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
@@ -92,11 +92,10 @@ export function mergePushes(older: Push, newer: Push): Push {
   };
 }
 
-/** LDS and CDS are wildcard when first asked with no names (the legacy rule) or with "*". */
+/** LDS, CDS and SRDS are wildcard when first asked with no names (the legacy rule) or with "*". */
 function subscriptionOf(kind: ResourceKind, names: readonly string[], previous: TypeSyncState | undefined): ReadonlySet<string> | 'wildcard' {
   if (names.includes('*')) return 'wildcard';
-  const wildcardCapable = kind === 'listener' || kind === 'cluster';
-  if (names.length === 0 && wildcardCapable && (previous === undefined || previous.subscription === 'wildcard')) return 'wildcard';
+  if (names.length === 0 && wildcardCapable(kind) && (previous === undefined || previous.subscription === 'wildcard')) return 'wildcard';
   return new Set(names);
 }
 

@@ -47,15 +47,17 @@ describe('envoy/bootstrap.yaml', () => {
     readBootstrap(template);
   });
 
-  it('gets listeners and clusters over one ADS stream and waits for them without a timeout', () => {
+  it('gets listeners over one delta ADS stream, waits for them without a timeout, and subscribes to no cluster by wildcard', () => {
     const { dynamic_resources: dynamic } = readBootstrap(template);
     expect(dynamic.ads_config).toEqual({
-      api_type: 'GRPC',
+      api_type: 'DELTA_GRPC',
       transport_api_version: 'V3',
       grpc_services: [{ envoy_grpc: { cluster_name: 'infermesh-xds' } }],
       set_node_on_first_message_only: true,
     });
-    for (const source of [dynamic.cds_config, dynamic.lds_config]) {
+    // Clusters come on demand (the listener's on_demand filter); a cds_config would ask for all of them.
+    expect(dynamic.cds_config).toBeUndefined();
+    for (const source of [dynamic.lds_config]) {
       // "0s" is set (not left out): unset would mean Envoy's default of 15s, then start with no config.
       expect(source).toEqual({ ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '0s' });
     }

@@ -1,6 +1,6 @@
 /**
  * Configuration changes under a steady stream of requests through real Envoy sidecars, on every pinned
- * Envoy and both ADS flavours (one GRPC and one DELTA_GRPC sidecar per version, fed by their own control
+ * Envoy (two sidecars per version, fed by their own control
  * plane replicas from one folder, loaded at the same time). While resnet50 (gRPC, HTTP/2 upstream) and
  * bert (REST, HTTP/1.1 upstream) are called without pause: a canary weight change, a model added and removed,
  * bert's endpoints scaled up and down, and a bad edit. The models that stay fail no request; the added
@@ -9,7 +9,6 @@
  * The bad edit changes nothing Envoy runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdsFlavour } from '../../src/inject/bootstrap.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
@@ -35,7 +34,8 @@ const PODS: PodSpec[] = [
   { kind: 'triton', host: '127.0.0.85', pod: 'gpt2-0', service: 'gpt2', models: ['gpt2'], version: '1' },
   BERT_SCALE_POD,
 ];
-const FLAVOURS: AdsFlavour[] = ['GRPC', 'DELTA_GRPC'];
+/** Two sidecars per Envoy version, each fed by its own control-plane replica. */
+const SIDECARS = ['a', 'b'] as const;
 
 let mesh: Mesh;
 const failures = trackFailures();
@@ -65,7 +65,7 @@ describeWithTool('changes under load through real Envoy sidecars', envoyBinaries
       beforeAll(async () => {
         await mesh.writePolicy('resnet50-policy', resnet(100, 0));
         await mesh.writePolicy('bert-policy', bert);
-        for (const ads of FLAVOURS) sidecars.push(await Sidecar.start(mesh, binary, ads, `load-${ads.toLowerCase()}-${binary.version}`));
+        for (const name of SIDECARS) sidecars.push(await Sidecar.start(mesh, binary, `load-${name}-${binary.version}`));
       }, 30_000);
 
       afterAll(async () => {
@@ -128,7 +128,7 @@ describeWithTool('changes under load through real Envoy sidecars', envoyBinaries
 
         await Promise.all(loads.map((load) => load.stop()));
         for (const [i, load] of loads.entries()) {
-          const flavour = FLAVOURS[i];
+          const flavour = `sidecar ${SIDECARS[i]}`;
           for (const model of ['resnet50', 'bert']) {
             expect(load.outcomes.get(model)!.length, `${flavour} ${model} requests`).toBeGreaterThan(100);
             expect(summary(load.failures(model)), `${flavour} ${model} failed requests`).toEqual([]);

@@ -96,14 +96,13 @@ describeWithTool("Envoy's own error answers through a real Envoy sidecar", envoy
     await mesh?.close();
   });
 
-  binaries.forEach((binary, index) => {
-    const ads = index % 2 === 0 ? 'GRPC' : 'DELTA_GRPC';
-    describe(`Envoy ${binary.version} (${ads})`, () => {
+  binaries.forEach((binary) => {
+    describe(`Envoy ${binary.version}`, () => {
       let sidecar: Sidecar;
       let client: TritonClient;
 
       beforeAll(async () => {
-        sidecar = await Sidecar.start(mesh, binary, ads, `errors-${process.pid}-${binary.version}`, { extraArgs: ['--file-flush-interval-msec', '50'] });
+        sidecar = await Sidecar.start(mesh, binary, `errors-${process.pid}-${binary.version}`, { extraArgs: ['--file-flush-interval-msec', '50'] });
         client = sidecarClient(sidecar);
         await eventually(async () => expect((await restInfer(sidecar, '/v2/models/slowall/infer')).status).toBe(200));
       }, 30_000);

@@ -63,7 +63,7 @@ describeWithTool('infermesh inspect on a real Envoy admin API', envoyBinaries(),
       const counted = new Map<string, number>();
 
       beforeAll(async () => {
-        sidecar = await Sidecar.start(mesh, binary, 'GRPC', `inspect-${binary.version}.shop`);
+        sidecar = await Sidecar.start(mesh, binary, `inspect-${binary.version}.shop`);
         for (const pod of mesh.pods.values()) counted.set(pod.pod, pod.requests);
         await traffic(sidecar, 30);
         for (const pod of mesh.pods.values()) counted.set(pod.pod, pod.requests - (counted.get(pod.pod) ?? 0));

@@ -108,9 +108,8 @@ describeWithTool('observability through a real Envoy sidecar', envoyBinaries(), 
     await mesh?.close();
   });
 
-  binaries.forEach((binary, index) => {
-    const ads = index % 2 === 0 ? 'GRPC' : 'DELTA_GRPC';
-    describe(`Envoy ${binary.version} (${ads})`, () => {
+  binaries.forEach((binary) => {
+    describe(`Envoy ${binary.version}`, () => {
       let sidecar: Sidecar;
       let client: TritonClient;
       const SPLIT_CALLS = 20;
@@ -119,7 +118,7 @@ describeWithTool('observability through a real Envoy sidecar', envoyBinaries(), 
       const splitPods: string[] = [];
 
       beforeAll(async () => {
-        sidecar = await Sidecar.start(mesh, binary, ads, `obs-${ads.toLowerCase()}-${binary.version}`);
+        sidecar = await Sidecar.start(mesh, binary, `obs-${binary.version}`);
         client = createTritonClient(sidecar.authority);
         // Routes, clusters and endpoints of every model have arrived once each answers (these calls are logged too).
         await eventually(async () => expect((await grpcCall(client, 'resnet50', { 'x-model': 'resnet50', 'x-model-version': '1' })).pod).toBe('obs-resnet-v1'));

@@ -145,14 +145,13 @@ describeWithTool('resilience policy through a real Envoy sidecar', envoyBinaries
     await mesh?.close();
   });
 
-  binaries.forEach((binary, index) => {
-    const ads = index % 2 === 0 ? 'GRPC' : 'DELTA_GRPC';
-    describe(`Envoy ${binary.version} (${ads})`, () => {
+  binaries.forEach((binary) => {
+    describe(`Envoy ${binary.version}`, () => {
       let sidecar: Sidecar;
       let client: TritonClient;
 
       beforeAll(async () => {
-        sidecar = await Sidecar.start(mesh, binary, ads);
+        sidecar = await Sidecar.start(mesh, binary);
         client = sidecarClient(sidecar);
         await eventually(async () => expect((await grpcInfer(client, 'outlier')).ok).toBe(true));
       }, 30_000);

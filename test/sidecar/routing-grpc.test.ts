@@ -1,7 +1,7 @@
 /**
  * The routing contract (README "Routing semantics") through a real Envoy sidecar, for gRPC callers: a plain
  * @grpc/grpc-js client dials the sidecar port over h2c and sends x-model / x-model-version metadata, on every
- * pinned Envoy and both ADS flavours. Error answers are asserted exactly: gRPC status code and message. The
+ * pinned Envoy (delta ADS, as every sidecar). Error answers are asserted exactly: gRPC status code and message. The
  * fake pods check the model and version they are asked for, so a call routed to the wrong backend fails.
  */
 import * as grpc from '@grpc/grpc-js';

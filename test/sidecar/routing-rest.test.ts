@@ -1,7 +1,7 @@
 /**
  * The routing contract (README "Routing semantics") through a real Envoy sidecar, for HTTP/1.1 REST callers:
  * TF Serving /v1/models/M[:predict] and Triton / KServe v2 /v2/models/M/infer paths, with the x-model header
- * and without it (path routing), on every pinned Envoy and both ADS flavours. Error answers are asserted
+ * and without it (path routing), on every pinned Envoy (delta ADS, as every sidecar). Error answers are asserted
  * exactly: status, content type and JSON body. The fake pods check the model and version they are asked for,
  * so a request routed to the wrong backend fails here as a 404 from the pod.
  */
@@ -30,6 +30,15 @@ protocol: http
 backends:
   - { name: v1, service: bert-v1, port: http, version: "1", weight: 50 }
   - { name: v2, service: bert-v2, port: http, version: "2", weight: 50 }
+`;
+
+/** Served but never called here: a sidecar must not load its table or its clusters. */
+const DENSENET_POLICY = `
+model: densenet
+server: triton
+protocol: http
+backends:
+  - { name: main, service: densenet, port: http, weight: 100 }
 `;
 
 interface RestAnswer {
@@ -99,7 +108,7 @@ beforeAll(async () => {
       { kind: 'tfserving', host: '127.0.0.43', pod: 'bert-v1-a', service: 'bert-v1', models: ['bert'], version: '1' },
       { kind: 'tfserving', host: '127.0.0.44', pod: 'bert-v2-a', service: 'bert-v2', models: ['bert'], version: '2' },
     ],
-    { 'resnet50-policy': RESNET_POLICY, 'bert-policy': BERT_POLICY },
+    { 'resnet50-policy': RESNET_POLICY, 'bert-policy': BERT_POLICY, 'densenet-policy': DENSENET_POLICY },
   );
 });
 
@@ -126,14 +135,17 @@ describeWithTool('routing contract through an Envoy sidecar, REST over HTTP/1.1'
         expect(bert.get('bert-v2-a')).toBeGreaterThan(20);
       });
 
-      it('received only the sidecar listener and its matcher-tree RouteConfiguration (README "What is pushed")', async () => {
+      it('holds only the tables and clusters of the models it called, not the one it never called (README "What is pushed")', async () => {
         const dump = await sidecar().envoy.adminJson<{ configs: Record<string, unknown>[] }>('/config_dump');
         const of = (type: string) => dump.configs.find((config) => String(config['@type']).endsWith(`.${type}`)) ?? {};
         const listeners = (of('ListenersConfigDump')['dynamic_listeners'] ?? []) as { name: string }[];
-        const routes = (of('RoutesConfigDump')['dynamic_route_configs'] ?? []) as { route_config: { name: string; virtual_hosts: { matcher?: unknown }[] } }[];
+        const routes = (of('RoutesConfigDump')['dynamic_route_configs'] ?? []) as { route_config: { name: string } }[];
+        const clusters = (of('ClustersConfigDump')['dynamic_active_clusters'] ?? []) as { cluster: { name: string } }[];
         expect(listeners.map((listener) => listener.name)).toEqual(['infermesh-sidecar']);
-        expect(routes.map((route) => route.route_config.name)).toEqual(['infermesh-sidecar']);
-        expect(routes[0]?.route_config.virtual_hosts[0]?.matcher).toBeDefined();
+        expect(routes.map((route) => route.route_config.name).sort()).toEqual(['infermesh/bert', 'infermesh/resnet50']);
+        const models = new Set(clusters.map(({ cluster }) => cluster.name.split('|')[1]));
+        expect(models.has('resnet50') && models.has('bert')).toBe(true);
+        expect(models.has('densenet')).toBe(false);
       });
 
       it('x-model: M with x-model-version: V reaches only V\'s backend', async () => {
@@ -196,10 +208,13 @@ describeWithTool('routing contract through an Envoy sidecar, REST over HTTP/1.1'
         expect(await call(sidecar(), '/', {}, 'GET')).toEqual(headerRequired('/'));
         expect(await call(sidecar(), '/v2/health/ready', {}, 'GET')).toEqual(headerRequired('/v2/health/ready'));
         expect(await call(sidecar(), '/predict', { 'content-type': 'application/json' })).toEqual(headerRequired('/predict'));
-        // A path of a model that is not served, and a Triton model under TF Serving's prefix.
-        expect(await call(sidecar(), '/v2/models/gpt/infer')).toEqual(headerRequired('/v2/models/gpt/infer'));
-        expect(await call(sidecar(), '/v1/models/resnet50:predict')).toEqual(headerRequired('/v1/models/resnet50:predict'));
-        expect(await call(sidecar(), '/v2/models/resnet500/infer')).toEqual(headerRequired('/v2/models/resnet500/infer'));
+      });
+
+      it('no x-model and a REST path of a model that is not served answers 404 JSON naming that model', async () => {
+        // The model is read from the path (model-from-path.ts), so the answer names it like the header would.
+        expect(await call(sidecar(), '/v2/models/gpt/infer')).toEqual(modelNotFound('gpt'));
+        expect(await call(sidecar(), '/v2/models/resnet500/infer')).toEqual(modelNotFound('resnet500'));
+        expect(await call(sidecar(), '/v1/models/gpt/versions/3:predict')).toEqual(modelNotFound('gpt'));
       });
     });
   }

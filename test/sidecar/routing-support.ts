@@ -1,41 +1,36 @@
 /**
  * Shared by the routing-contract tests through a real Envoy sidecar (routing-rest, routing-grpc): one sidecar
- * per (Envoy version, ADS flavour), started and stopped by the calling describe block, and a bounded tally of
+ * per Envoy version, started and stopped by the calling describe block, and a bounded tally of
  * who served a batch of requests.
  */
 import { afterAll, beforeAll, describe } from 'vitest';
-import type { AdsFlavour } from '../../src/inject/bootstrap.ts';
 import type { Mesh } from '../support/mesh.ts';
 import { Sidecar } from '../support/sidecar.ts';
 import type { EnvoyBinary } from '../support/tools.ts';
 
-export const FLAVOURS: readonly AdsFlavour[] = ['GRPC', 'DELTA_GRPC'];
-
 /**
- * `describe` per ADS flavour with a sidecar of `binary` in front of `mesh()`; `body` reads it through the
- * getter once beforeAll has run. Logs are kept when a test of the file failed.
+ * `describe` with a sidecar of `binary` in front of `mesh()`; `body` reads it through the getter once
+ * beforeAll has run. Logs are kept when a test of the file failed.
  */
 export function describeSidecars(
   binary: EnvoyBinary,
   mesh: () => Mesh,
   failures: { readonly failed: boolean },
-  body: (sidecar: () => Sidecar, ads: AdsFlavour) => void,
+  body: (sidecar: () => Sidecar) => void,
 ): void {
-  for (const ads of FLAVOURS) {
-    describe(`Envoy ${binary.version}, ADS ${ads}`, () => {
-      let sidecar: Sidecar | undefined;
-      beforeAll(async () => {
-        sidecar = await Sidecar.start(mesh(), binary, ads, `routing-${process.pid}-${ads.toLowerCase()}-${binary.version}`);
-      });
-      afterAll(async () => {
-        await sidecar?.stop(failures.failed);
-      });
-      body(() => {
-        if (!sidecar) throw new Error(`no sidecar for Envoy ${binary.version} ${ads} (beforeAll failed)`);
-        return sidecar;
-      }, ads);
+  describe(`Envoy ${binary.version}`, () => {
+    let sidecar: Sidecar | undefined;
+    beforeAll(async () => {
+      sidecar = await Sidecar.start(mesh(), binary, `routing-${process.pid}-${binary.version}`);
     });
-  }
+    afterAll(async () => {
+      await sidecar?.stop(failures.failed);
+    });
+    body(() => {
+      if (!sidecar) throw new Error(`no sidecar for Envoy ${binary.version} (beforeAll failed)`);
+      return sidecar;
+    });
+  });
 }
 
 /** Who served each of `count` calls (`call` resolves to a pod name or throws), `concurrency` at a time. */

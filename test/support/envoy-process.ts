@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { renderBootstrap, type AdsFlavour } from '../../src/inject/bootstrap.ts';
+import { renderBootstrap } from '../../src/inject/bootstrap.ts';
 // Not from ./tools.ts: the demo and the benchmark start Envoys with this class, outside vitest.
 import { REPO, type EnvoyBinary } from '../../scripts/envoy-lookup.ts';
 
@@ -35,7 +35,6 @@ function uniqueBaseId(): number {
 export interface EnvoyOptions {
   binary: EnvoyBinary;
   xdsPort: number;
-  ads: AdsFlavour;
   nodeId: string;
   /** Default 1. */
   concurrency?: number;
@@ -74,7 +73,6 @@ export class EnvoyProcess {
       xdsAddress: { host: '127.0.0.1', port: options.xdsPort },
       adminAddress: { host: '127.0.0.1', port: adminPort },
       statusAddress: { host: '127.0.0.1', port: statusPort },
-      ads: options.ads,
       node: { id: options.nodeId, cluster: 'test' },
     });
     mkdirSync(ENVOY_LOG_DIR, { recursive: true });

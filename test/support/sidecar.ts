@@ -5,7 +5,6 @@
  */
 import { afterEach } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.ts';
-import type { AdsFlavour } from '../../src/inject/bootstrap.ts';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../../src/model/types.ts';
 import { EnvoyProcess, freePort, type EnvoyOptions } from './envoy-process.ts';
 import type { Mesh } from './mesh.ts';
@@ -27,14 +26,13 @@ export class Sidecar {
   static async start(
     mesh: Mesh,
     binary: EnvoyBinary,
-    ads: AdsFlavour,
-    nodeId = `sidecar-${ads.toLowerCase()}-${binary.version}`,
+    nodeId = `sidecar-${binary.version}`,
     envoyOptions: Pick<EnvoyOptions, 'extraArgs'> = {},
   ): Promise<Sidecar> {
     const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
     const controlPlane = await mesh.startControlPlane('127.0.0.1:0', settings);
     try {
-      const envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, ads, nodeId });
+      const envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, nodeId });
       const sidecar = new Sidecar(envoy, controlPlane, settings);
       await sidecar.waitListening();
       return sidecar;
