@@ -14,7 +14,6 @@ export type { RouteMatch } from './types/envoy/config/route/v3/RouteMatch.ts';
 export type { RouteAction } from './types/envoy/config/route/v3/RouteAction.ts';
 export type { RetryPolicy } from './types/envoy/config/route/v3/RetryPolicy.ts';
 export type { HeaderMatcher } from './types/envoy/config/route/v3/HeaderMatcher.ts';
-export type { RouteList } from './types/envoy/config/route/v3/RouteList.ts';
 export type { Metadata } from './types/envoy/config/core/v3/Metadata.ts';
 export type { TypedExtensionConfig } from './types/envoy/config/core/v3/TypedExtensionConfig.ts';
 export type { ConfigSource } from './types/envoy/config/core/v3/ConfigSource.ts';
@@ -31,7 +30,6 @@ export type { Router } from './types/envoy/extensions/filters/http/router/v3/Rou
 export type { HttpProtocolOptions as UpstreamHttpProtocolOptions } from './types/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 export type { PreviousHostsPredicate } from './types/envoy/extensions/retry/host/previous_hosts/v3/PreviousHostsPredicate.ts';
 export type { StdoutAccessLog } from './types/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.ts';
-export type { HttpRequestHeaderMatchInput } from './types/envoy/type/matcher/v3/HttpRequestHeaderMatchInput.ts';
 export type { Struct } from './types/google/protobuf/Struct.ts';
 export type { Duration } from './types/google/protobuf/Duration.ts';
 export type { UInt32Value } from './types/google/protobuf/UInt32Value.ts';

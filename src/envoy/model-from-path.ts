@@ -22,7 +22,7 @@ export function modelFromPath(settings: MeshSettings): TypedExtensionConfig {
   return {
     name: EARLY_HEADER_MUTATION,
     typed_config: typedConfig('earlyHeaderMutation', {
-      mutations: [{ append: { header: { key: settings.modelHeader, value }, append_action: 'ADD_IF_ABSENT', keep_empty_value: false } }],
+      mutations: [{ append: { header: { key: settings.modelHeader, value }, append_action: 'ADD_IF_ABSENT' } }],
     }),
   };
 }

@@ -19,8 +19,6 @@ export const EXTENSION_TYPES = {
   fault: `${PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`,
   httpProtocolOptions: `${PREFIX}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
   previousHosts: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
-  requestHeaderMatchInput: `${PREFIX}envoy.type.matcher.v3.HttpRequestHeaderMatchInput`,
-  routeList: `${PREFIX}envoy.config.route.v3.RouteList`,
   stdoutAccessLog: `${PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
   onDemand: `${PREFIX}envoy.extensions.filters.http.on_demand.v3.OnDemand`,
   earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,

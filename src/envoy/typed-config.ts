@@ -4,10 +4,8 @@ import type {
   HTTPFault,
   OnDemand,
   HttpConnectionManager,
-  HttpRequestHeaderMatchInput,
   PreviousHostsPredicate,
   Router,
-  RouteList,
   StdoutAccessLog,
   UpstreamHttpProtocolOptions,
 } from './messages.ts';
@@ -20,8 +18,6 @@ interface ExtensionMessages {
   fault: HTTPFault;
   httpProtocolOptions: UpstreamHttpProtocolOptions;
   previousHosts: PreviousHostsPredicate;
-  requestHeaderMatchInput: HttpRequestHeaderMatchInput;
-  routeList: RouteList;
   stdoutAccessLog: StdoutAccessLog;
   onDemand: OnDemand;
   earlyHeaderMutation: EarlyHeaderMutation;

@@ -57,6 +57,7 @@ describe('typed builders encode to the canonical bytes of their proto3 JSON', ()
         compared += 1;
       }
     }
-    expect(compared).toBeGreaterThanOrEqual(6);
+    // Even with no model: the two listeners, the gRPC table, the blackhole cluster and its endpoints.
+    expect(compared).toBeGreaterThanOrEqual(5);
   });
 });
