@@ -106,7 +106,7 @@ describe('a rebuild does only what changed', () => {
     pipeline.world.configMaps[1] = policy('b');
     const third = pipeline.publish();
     for (const kind of ['cluster', 'endpoint', 'route', 'listener'] as const) expect(third.typeVersion(kind), kind).toBe(first.typeVersion(kind));
-    expect(third.resources('route').get('infermesh-sidecar')?.any).toEqual(first.resources('route').get('infermesh-sidecar')?.any);
+    expect(third.resources('route').get('infermesh')?.any).toEqual(first.resources('route').get('infermesh')?.any);
   });
 });
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type protobuf from 'protobufjs';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
-import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
+import { modelTableName } from '../../src/envoy/names.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { fromMessageObject } from '../../src/protobuf/message-object.ts';
 import type { ModelRoutes } from '../../src/envoy/route-config.ts';
-import { routeConfiguration, sidecarRouteConfiguration } from '../envoy/route-config-json.ts';
+import { modelTableConfiguration, routeConfiguration } from '../envoy/route-config-json.ts';
 import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
@@ -44,37 +44,19 @@ describe('route configurations assembled from encoded routes', () => {
     expect(routeBytes(snapshot, DEFAULT_SETTINGS.grpcTarget, root).equals(encodedJson(routeConfiguration(parts, DEFAULT_SETTINGS)))).toBe(true);
   });
 
-  it('the sidecar matcher tree is byte for byte the encoding of the whole configuration built (and validated) as JSON', async () => {
-    const { snapshot, parts } = await assembled(await readFolder('examples/basic'));
-    const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
-    expect(JSON.stringify(json)).toContain('exact_match_map');
-    expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
-  });
-
-  it.each(['best-effort', 'canary-and-aliases', 'endpoints-and-protocols'])(
-    'the sidecar table is byte for byte its JSON form, and every route keeps its retry policy, own or inherited (%s)',
-    async (name) => {
-      const { snapshot, parts } = await assembled(await readFolder(`test/golden/cases/${name}/input`));
-      const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
-      expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
-      const host = (json['virtual_hosts'] as Record<string, any>[])[0]!;
-      const sidecarRoutes: Record<string, any>[] = [
-        ...Object.values(host['matcher']['matcher_tree']['exact_match_map']['map'] as Record<string, any>).flatMap((m) => m.action.typed_config.routes),
-        ...host['matcher']['on_no_match']['action']['typed_config']['routes'],
-      ];
-      const grpcRoutes = ((routeConfiguration(parts, DEFAULT_SETTINGS)['virtual_hosts'] as Record<string, any>[])[0]!['routes'] as Record<string, any>[]).filter((r) => r['route']['cluster'] !== 'infermesh|blackhole');
-      expect(grpcRoutes.length).toBeGreaterThan(0);
-      for (const route of grpcRoutes) {
-        const twin = sidecarRoutes.find((r) => r['name'] === route['name']);
-        expect(twin?.['route']['retry_policy'] ?? host['retry_policy'], route['name']).toEqual(route['route']['retry_policy']);
+  it.each(['examples/basic', 'test/golden/cases/best-effort/input', 'test/golden/cases/canary-and-aliases/input', 'test/golden/cases/endpoints-and-protocols/input'])(
+    "each model name's own table is byte for byte its JSON form (%s)",
+    async (folder) => {
+      const { snapshot, parts } = await assembled(await readFolder(folder));
+      let tables = 0;
+      for (const part of parts) {
+        for (const { name } of part.byName) {
+          const json = modelTableConfiguration(part, DEFAULT_SETTINGS, name);
+          expect(routeBytes(snapshot, modelTableName(DEFAULT_SETTINGS.grpcTarget, name), root).equals(encodedJson(json)), name).toBe(true);
+          tables += 1;
+        }
       }
+      expect(tables).toBeGreaterThan(0);
     },
   );
-
-  it('with no models the sidecar table is the fallback list alone (an exact-match map may not be empty)', async () => {
-    const { snapshot, parts } = await assembled({ ...(await readFolder('examples/basic')), configMaps: [] });
-    const json = sidecarRouteConfiguration(parts, DEFAULT_SETTINGS);
-    expect(JSON.stringify(json)).not.toContain('matcher');
-    expect(routeBytes(snapshot, SIDECAR_ROUTE_CONFIG, root).equals(encodedJson(json))).toBe(true);
-  });
 });
