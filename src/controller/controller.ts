@@ -1,3 +1,5 @@
+import { RESOURCE_KINDS } from '../envoy/type-urls.ts';
+import { grpcTableBudget } from './grpc-table-budget.ts';
 import type { Logger } from 'pino';
 import type { MeshSettings } from '../model/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -70,6 +72,8 @@ function servedSources(statuses: readonly ModelStatus[]): Map<string, NonNullabl
 export class Controller {
   readonly #options: ControllerOptions;
   #lastGood: LastGood = EMPTY_LAST_GOOD;
+  /** The last gRPC table size warning logged, so it is logged when it appears or changes, not on every build. */
+  #tableWarning: string | undefined;
   #status: ControllerStatus = { ready: false, models: [], policyErrors: [], readErrors: [], warnings: [] };
   #sequence = 0;
   #running: Promise<void> = Promise.resolve();
@@ -151,7 +155,7 @@ export class Controller {
     const changes = diffStatuses(this.#status.models, result.statuses);
     this.#lastGood = result.lastGood;
     const previous = store.current();
-    const changed = !previous || (['cluster', 'endpoint', 'listener', 'route'] as const).some((kind) => previous.typeVersion(kind) !== assembled.snapshot.typeVersion(kind));
+    const changed = !previous || RESOURCE_KINDS.some((kind) => previous.typeVersion(kind) !== assembled.snapshot.typeVersion(kind));
     if (changed) {
       this.#sequence += 1;
       store.set(assembled.snapshot);
@@ -167,13 +171,17 @@ export class Controller {
       this.#options.onPublish?.(assembled.snapshot, published, new Set(result.encoded.map((m) => m.model)));
     }
     const served = store.current();
+    const budget = served ? grpcTableBudget(served, settings) : { bytes: 0 };
+    metrics.grpcRouteTableBytes.set(budget.bytes);
+    if (budget.warning && budget.warning !== this.#tableWarning) logger.warn({ bytes: budget.bytes }, budget.warning);
+    this.#tableWarning = budget.warning;
     this.#status = {
       ready: true,
       ...(served ? { snapshotVersion: served.version } : {}),
       models: result.statuses,
       policyErrors: result.policyErrors.map(formatPolicyError),
       readErrors: world.readErrors.map((e) => ({ origin: excerpt(e.origin, 512), message: printableLine(e.message) })),
-      warnings: result.warnings,
+      warnings: [...result.warnings, ...(budget.warning ? [{ model: `xds:///${settings.grpcTarget}`, message: budget.warning }] : [])],
     };
     this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
     const ours = world.configMaps.filter((cm) => isPolicyConfigMap(cm) || isDefaultsConfigMap(cm));

@@ -11,6 +11,7 @@ export interface Metrics {
   buildSeconds: Histogram;
   encodeSeconds: Histogram;
   snapshotVersion: Gauge;
+  grpcRouteTableBytes: Gauge;
   models: Gauge<'state'>;
   policyErrors: Gauge<'kind'>;
   events: Counter<'outcome'>;
@@ -43,6 +44,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       registers,
     }),
     snapshotVersion: new Gauge({ name: 'infermesh_snapshot_version', help: 'Sequence number of the snapshot being served.', registers }),
+    grpcRouteTableBytes: new Gauge({ name: 'infermesh_grpc_route_table_bytes', help: "Encoded size of the header-routed gRPC target's route table (every model); gRPC clients refuse over 4 MiB by default.", registers }),
     models: new Gauge({ name: 'infermesh_models', help: 'Models by state: serving, stale (last good kept), rejected, conflict.', labelNames: ['state'] as const, registers }),
     policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
     rollout: new Gauge({ name: 'infermesh_model_rollout', help: "Models by the state of their latest change on the connected proxies: pending, live (every proxy using it ACKed), degraded (a proxy NACKed it).", labelNames: ['state'] as const, registers }),
