@@ -1,16 +1,19 @@
 /**
  * The data-plane figure of `npm run bench`: requests per second and p50/p99 latency through one real Envoy
- * sidecar to a fake Triton pod, with 10, 1,000 and 10,000 models configured (the matcher tree makes finding
- * a model one hash lookup, so the figures should not move with the model count), each beside the floor: the
- * same load sent straight to the pod in the same run. Also Envoy's RSS at each model count.
+ * sidecar to a fake Triton pod, with 5, 1,000 and 10,000 models served (a scope is one hash lookup, so the
+ * figures should not move with the model count), each beside the floor: the same load sent straight to the
+ * pod in the same run. Also Envoy's RSS after calling 5 models at each model count (the sidecar loads what it
+ * calls, so it should not grow with the models served; 5 models served is its floor), and the answer time of
+ * a model's first request (its table and clusters loaded on demand) against its second.
  *
  * Load: wrk (Debian package `wrk`), REST over HTTP/1.1 keep-alive, closed loop (each connection sends its next
  * request when the answer arrives): POST /v2/models/model-<last>/infer with x-model, so a linear route list
  * would have to test every other model's routes first. The policies are `protocol: http`, `port: http`.
  * Every model has one backend with one endpoint on 127.0.0.141-159 (nothing listens there; Envoy opens
- * no connection to a cluster no request goes to); the measured model's endpoint is the pod on 127.0.0.140.
+ * no connection to a cluster no request goes to); the measured model's endpoint, and those of the models
+ * the first-request figures call, is the pod on 127.0.0.140.
  *
- *   BENCH_DATA_PLANE_MODELS (default 10,1000,10000)   BENCH_DATA_PLANE_SECONDS (default 10)
+ *   BENCH_DATA_PLANE_MODELS (default 5,1000,10000; the first is the floor of the RSS with 5 models called)   BENCH_DATA_PLANE_SECONDS (default 10)
  *   BENCH_DATA_PLANE_CONNECTIONS (default 16)   BENCH_WRK (default wrk, from PATH)
  *
  * Alone: `npx node bench/data-plane.ts`. Progress goes to stderr; the last stdout line is the JSON figures,
@@ -34,13 +37,15 @@ import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import { EnvoyProcess, freePort } from '../test/support/envoy-process.ts';
 import { MemorySource } from './memory-source.ts';
 
-const MODEL_COUNTS = (process.env['BENCH_DATA_PLANE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
+const MODEL_COUNTS = (process.env['BENCH_DATA_PLANE_MODELS'] ?? '5,1000,10000').split(',').map(Number);
 const SECONDS = Number(process.env['BENCH_DATA_PLANE_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_DATA_PLANE_CONNECTIONS'] ?? 16);
 /** How long Envoy's CPU use is read with no traffic, before the run through it. */
 const IDLE_MS = 10_000;
 const WRK = process.env['BENCH_WRK'] ?? 'wrk';
 const POD_HOST = '127.0.0.140';
+/** Models the first-request figures call, besides the measured one (all never called before). */
+const FIRST_REQUEST_MODELS = 20;
 
 export interface LoadFigures {
   requests: number;
@@ -69,6 +74,10 @@ export interface DataPlaneFigures {
   envoyClusters: number;
   /** Time from Envoy's start to the measured model answering through it. */
   configuredMs: number;
+  /** Envoy's RSS once it has called 5 models (it loads their tables and clusters on demand, nothing else). */
+  envoyRssFiveCalledMb: number;
+  /** Answer time of a model's first request (its table and clusters loaded on demand), and of its second. */
+  firstRequest: { p50Ms: number; p99Ms: number; loadedP50Ms: number; loadedP99Ms: number; models: number };
 }
 
 export type DataPlaneResult = { skipped: string } | { load: string; seconds: number; connections: number; figures: DataPlaneFigures[] };
@@ -101,7 +110,7 @@ function world(models: number, pod: FakeModelServer): SourceWorld {
       serviceName: `m${i}`,
       addressType: 'IPv4',
       ports: [{ name: 'http', port: pod.httpPort }, { name: 'grpc', port: pod.grpcPort }],
-      endpoints: [{ addresses: [i === models - 1 ? POD_HOST : `127.0.0.${141 + (i % 19)}`], ready: true, serving: true, terminating: false }],
+      endpoints: [{ addresses: [i === models - 1 || i < FIRST_REQUEST_MODELS ? POD_HOST : `127.0.0.${141 + (i % 19)}`], ready: true, serving: true, terminating: false }],
       origin: 'bench',
     });
   }
@@ -177,6 +186,34 @@ function runWrk(script: string, url: string, model: string, seconds: number): Pr
   });
 }
 
+const percentileOf = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)] ?? NaN;
+
+/** Time until one request's answer (the first-request models are served by the pod too). */
+async function answerMs(url: string, model: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url, { method: 'POST', headers: { 'x-model': model, 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(10_000) });
+  await response.arrayBuffer();
+  return performance.now() - started;
+}
+
+/**
+ * Calls `count` models never called before, one at a time, twice each: the first answer waits for the
+ * model's table and clusters (one xDS round trip each), the second finds them loaded. `afterFour` runs once
+ * four have been called (with the measured model, five).
+ */
+async function firstRequests(sidecarBase: string, models: number, count: number, afterFour: () => void): Promise<DataPlaneFigures['firstRequest']> {
+  const first: number[] = [];
+  const loaded: number[] = [];
+  const names = Array.from({ length: Math.min(count, models - 1) }, (_, i) => `model-${i}`);
+  for (const [i, model] of names.entries()) {
+    const url = `${sidecarBase}/v2/models/${model}/infer`;
+    first.push(await answerMs(url, model));
+    loaded.push(await answerMs(url, model));
+    if (i === 3) afterFour();
+  }
+  return { p50Ms: percentileOf(first, 50), p99Ms: percentileOf(first, 99), loadedP50Ms: percentileOf(loaded, 50), loadedP99Ms: percentileOf(loaded, 99), models: names.length };
+}
+
 /** Polls until the measured model answers 200 through the sidecar. */
 async function waitRoutable(url: string, model: string, envoy: EnvoyProcess, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -215,7 +252,11 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     await waitRoutable(sidecarUrl, model, envoy);
     const configuredMs = Date.now() - startedAt;
     const envoyRssAfterConfigMb = rssMb(envoy.pid);
-    log(`${models} models: Envoy ${binary.version} routes ${model} after ${configuredMs} ms, RSS ${envoyRssAfterConfigMb.toFixed(1)} MB; warming up`);
+    log(`${models} models: Envoy ${binary.version} routes ${model} after ${configuredMs} ms, RSS ${envoyRssAfterConfigMb.toFixed(1)} MB; first requests`);
+    let envoyRssFiveCalledMb = NaN;
+    const calling = envoy;
+    const firstRequest = await firstRequests(`http://127.0.0.1:${settings.sidecarListenerPort}`, models, FIRST_REQUEST_MODELS, () => (envoyRssFiveCalledMb = rssMb(calling.pid)));
+    log(`${models} models: first request p50 ${firstRequest.p50Ms.toFixed(1)} ms p99 ${firstRequest.p99Ms.toFixed(1)} ms, loaded p50 ${firstRequest.loadedP50Ms.toFixed(1)} ms; RSS with 5 models called ${envoyRssFiveCalledMb.toFixed(1)} MB; warming up`);
     await runWrk(script, directUrl, model, 2);
     await runWrk(script, sidecarUrl, model, 2);
     log(`${models} models: ${SECONDS} s straight to the pod, then ${SECONDS} s through the sidecar (${CONNECTIONS} connections)`);
@@ -231,7 +272,7 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     const envoyClusters = Number(/active_clusters: (\d+)/.exec(await envoy.admin('/stats?filter=^cluster_manager\\.active_clusters$'))?.[1] ?? NaN);
     log(`${models} models: sidecar ${sidecar.rps.toFixed(0)} req/s p50 ${sidecar.p50Ms.toFixed(2)} ms p99 ${sidecar.p99Ms.toFixed(2)} ms; direct ${direct.rps.toFixed(0)} req/s p50 ${direct.p50Ms.toFixed(2)} ms p99 ${direct.p99Ms.toFixed(2)} ms; Envoy CPU ${envoyCpuPerRequestUs.toFixed(0)} µs per request, ${envoyIdleCpuPercent.toFixed(1)}% idle; ${envoyClusters} clusters in Envoy`);
     failed = false;
-    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyCpuPerRequestUs, envoyIdleCpuPercent, envoyClusters, configuredMs };
+    return { models, envoy: binary.version, sidecar, direct, envoyRssAfterConfigMb, envoyRssAfterLoadMb, envoyCpuPerRequestUs, envoyIdleCpuPercent, envoyClusters, configuredMs, envoyRssFiveCalledMb, firstRequest };
   } finally {
     if (failed && envoy) log(`Envoy log kept: ${envoy.logFile}`);
     if (handle) running.delete(handle);
@@ -253,7 +294,7 @@ export async function measureDataPlane(): Promise<DataPlaneResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'infermesh-bench-wrk-'));
   const script = path.join(dir, 'infer.lua');
   writeFileSync(script, WRK_SCRIPT);
-  const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-pod-0', models: MODEL_COUNTS.map((n) => `model-${n - 1}`), version: '1' });
+  const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-pod-0', models: [...MODEL_COUNTS.map((n) => `model-${n - 1}`), ...Array.from({ length: FIRST_REQUEST_MODELS }, (_, i) => `model-${i}`)], version: '1' });
   const figures: DataPlaneFigures[] = [];
   try {
     for (const models of MODEL_COUNTS) figures.push(await measure(models, envoy.value, pod, script));

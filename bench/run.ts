@@ -279,7 +279,11 @@ async function measureDataPlaneRows(): Promise<void> {
     rows.push([`p50 latency through one ${via}`, ms(f.sidecar.p50Ms), ms(f.direct.p50Ms), ratio(f.sidecar.p50Ms, f.direct.p50Ms), '']);
     rows.push([`p99 latency through one ${via}`, ms(f.sidecar.p99Ms), ms(f.direct.p99Ms), ratio(f.sidecar.p99Ms, f.direct.p99Ms), `errors: ${f.sidecar.errors} via sidecar, ${f.direct.errors} direct`]);
     rows.push([`Envoy CPU per request through one ${via}`, `${f.envoyCpuPerRequestUs.toFixed(0)} us`, '-', '-', `user + system time over the run, less ${f.envoyIdleCpuPercent.toFixed(1)}% of a core it uses idle, / requests`]);
-    rows.push([`Envoy RSS, ${f.models} models configured`, `${f.envoyRssAfterLoadMb.toFixed(0)} MB`, '-', '-', `${(f.envoyRssAfterConfigMb).toFixed(0)} MB before the load; ${f.envoyClusters} clusters; routable ${(f.configuredMs / 1000).toFixed(1)} s after start`]);
+    rows.push([`Envoy RSS, ${f.models} models served`, `${f.envoyRssAfterLoadMb.toFixed(0)} MB`, '-', '-', `after the load; ${f.envoyClusters} clusters loaded (on demand); routable ${(f.configuredMs / 1000).toFixed(1)} s after start`]);
+    const floorRss = result.figures[0]?.envoyRssFiveCalledMb ?? NaN;
+    rows.push([`Envoy RSS after calling 5 models, ${f.models} served`, `${f.envoyRssFiveCalledMb.toFixed(0)} MB`, `${floorRss.toFixed(0)} MB`, ratio(f.envoyRssFiveCalledMb, floorRss), `floor: ${result.figures[0]?.models} models served; target <= 1.5x`]);
+    const first = f.firstRequest;
+    rows.push([`first request for a model not loaded yet, ${f.models} served, p50 / p99`, `${ms(first.p50Ms)} / ${ms(first.p99Ms)}`, `${ms(first.loadedP50Ms)} / ${ms(first.loadedP99Ms)}`, ratio(first.p50Ms, first.loadedP50Ms), `floor: its second request; ${first.models} models, one at a time`]);
   }
 }
 
