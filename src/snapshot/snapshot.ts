@@ -13,6 +13,9 @@ export type ResourceSet = ReadonlyMap<string, EncodedResource>;
  */
 export type NamedFallback = (kind: ResourceKind, name: string) => EncodedResource | undefined;
 
+/** The kinds a client names freely (a per-model target's listener and table): only these have a fallback. */
+const FALLBACK_KINDS: ReadonlySet<ResourceKind> = new Set(['listener', 'route']);
+
 /** A resource set whose get/has fall back to the snapshot's NamedFallback; iteration and size are its own. */
 class SetWithFallback extends Map<string, EncodedResource> {
   readonly #fallback: (name: string) => EncodedResource | undefined;
@@ -50,7 +53,7 @@ export class Snapshot {
     this.sequence = sequence;
     this.#fallback = fallback;
     this.#resources = fallback
-      ? new Map([...resources].map(([kind, set]) => [kind, set instanceof SetWithFallback ? set : new SetWithFallback(set, (name) => fallback(kind, name))]))
+      ? new Map([...resources].map(([kind, set]) => [kind, !FALLBACK_KINDS.has(kind) || set instanceof SetWithFallback ? set : new SetWithFallback(set, (name) => fallback(kind, name))]))
       : resources;
     this.#hiddenFromWildcard = hiddenFromWildcard;
     this.#typeVersions = new Map(RESOURCE_KINDS.map((kind) => [kind, versionOf(this.resources(kind).values())]));
