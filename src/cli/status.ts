@@ -1,4 +1,3 @@
-import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { stringify } from 'yaml';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { DEFAULT_SETTINGS } from '../model/types.ts';
@@ -16,7 +15,7 @@ model's latest policy is live, pending or refused. JSON and YAML output are stab
 Options:
   --server HOST:PORT      the control plane's xDS address (default localhost:18000)
   --model M               one model: live / pending / refused / not-used on each proxy
-  --grpc-target NAME      the route configuration name (default ${DEFAULT_SETTINGS.grpcTarget})
+  --grpc-target NAME      the gRPC target: tables are NAME and NAME/<model> (default ${DEFAULT_SETTINGS.grpcTarget})
   -o, --output FORMAT     table (default), json or yaml
 `;
 
@@ -61,7 +60,7 @@ export async function statusCommand(argv: string[], out: NodeJS.WritableStream, 
   const clients = await fetchClientStatus(loadEnvoyProtos(), values.server);
   const model = values.model;
   if (model !== undefined) {
-    const placements = clients.map((client) => modelOnProxy(client, model, [values['grpc-target'], SIDECAR_ROUTE_CONFIG]));
+    const placements = clients.map((client) => modelOnProxy(client, model, values['grpc-target']));
     if (values.output !== 'table') {
       out.write(render({ model, proxies: placements }, values.output));
     } else {

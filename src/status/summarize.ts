@@ -1,7 +1,8 @@
+import { modelTableName } from '../envoy/names.ts';
 import type { ClientConfig, GenericXdsConfig } from './csds-client.ts';
 
 export type SyncStatus = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
-const TYPES = { cluster: 'CDS', endpoint: 'EDS', listener: 'LDS', route: 'RDS' } as const;
+const TYPES = { cluster: 'CDS', endpoint: 'EDS', listener: 'LDS', route: 'RDS', scopedRoute: 'SRDS' } as const;
 type TypeKey = keyof typeof TYPES;
 
 export interface ProxyTypeStatus {
@@ -31,7 +32,7 @@ export interface ModelProxyStatus {
 
 function typeKey(typeUrl: string): TypeKey | undefined {
   const name = typeUrl.slice(typeUrl.lastIndexOf('.') + 1);
-  return ({ Cluster: 'cluster', ClusterLoadAssignment: 'endpoint', Listener: 'listener', RouteConfiguration: 'route' } as const)[name as 'Cluster'];
+  return ({ Cluster: 'cluster', ClusterLoadAssignment: 'endpoint', Listener: 'listener', RouteConfiguration: 'route', ScopedRouteConfiguration: 'scopedRoute' } as const)[name as 'Cluster'];
 }
 
 function statusOf(config: GenericXdsConfig): SyncStatus {
@@ -74,21 +75,41 @@ export function summarizeProxy(client: ClientConfig): ProxyStatus {
   };
 }
 
-/** Where one model's resources stand on one proxy: its clusters and endpoints, and the shared routes. */
-export function modelOnProxy(client: ClientConfig, model: string, routeNames: readonly string[]): ModelProxyStatus {
+/**
+ * Where one model's resources stand on one proxy: its clusters and endpoints, and the route tables that hold
+ * it: the whole-mesh one (`<grpc target>`, proxyless clients on xds:///infermesh) and its own
+ * (`<grpc target>/<model>`, which on-demand sidecars load on their first request for it and proxyless
+ * clients on xds:///infermesh/<model> dial). A sidecar that routes by scopes (it holds SRDS scopes) uses the
+ * model once it holds its table or one of its clusters, and fetches the clusters it has not used yet on
+ * demand; then the model's scope counts too. Other proxies that hold a table but not the clusters yet are
+ * catching up.
+ */
+export function modelOnProxy(client: ClientConfig, model: string, grpcTarget: string): ModelProxyStatus {
   const prefix = `infermesh|${model}|`;
-  const relevant = (client.generic_xds_configs ?? []).filter((c) => c.name.startsWith(prefix) || (typeKey(c.type_url) === 'route' && routeNames.includes(c.name)));
+  const ownTable = modelTableName(grpcTarget, model);
+  const configs = client.generic_xds_configs ?? [];
+  const onDemand = configs.some((c) => typeKey(c.type_url) === 'scopedRoute');
+  const clusters = configs.filter((c) => c.name.startsWith(prefix));
+  const tables = configs.filter((c) => typeKey(c.type_url) === 'route' && (c.name === ownTable || c.name === grpcTarget));
   const summary = summarizeProxy(client);
   const base = { node: summary.node, ...(summary.pod ? { pod: summary.pod } : {}) };
-  if (!relevant.some((c) => c.name.startsWith(prefix))) {
-    const routes = relevant.find((c) => typeKey(c.type_url) === 'route');
-    // A proxy that has the shared routes but not the model's clusters yet is still catching up.
+  const placement = (relevant: GenericXdsConfig[]): ModelProxyStatus => {
+    const status = worst(relevant.map(statusOf));
+    const error = relevant.find((c) => c.error_state?.details)?.error_state?.details;
+    return { ...base, state: status === 'SYNCED' ? 'live' : status === 'NACKED' ? 'refused' : 'pending', ...(error ? { error } : {}) };
+  };
+  if (onDemand) {
+    if (clusters.length === 0 && tables.length === 0) return { ...base, state: 'not-used' };
+    const scope = configs.filter((c) => typeKey(c.type_url) === 'scopedRoute' && c.name === ownTable);
+    return placement([...tables, ...clusters, ...scope]);
+  }
+  if (clusters.length === 0) {
+    const routes = tables[0];
+    // A proxy that has the model's routes but not its clusters yet is still catching up.
     if (!routes) return { ...base, state: 'not-used' };
     return { ...base, state: statusOf(routes) === 'NACKED' ? 'refused' : 'pending', ...(routes.error_state?.details ? { error: routes.error_state.details } : {}) };
   }
-  const status = worst(relevant.map(statusOf));
-  const error = relevant.find((c) => c.error_state?.details)?.error_state?.details;
-  return { ...base, state: status === 'SYNCED' ? 'live' : status === 'NACKED' ? 'refused' : 'pending', ...(error ? { error } : {}) };
+  return placement([...tables, ...clusters]);
 }
 
 export const TYPE_LABELS = TYPES;

@@ -1,3 +1,4 @@
+import { modelTableName } from '../envoy/names.ts';
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
 import type { DeltaStream } from './delta-stream.ts';
@@ -21,6 +22,11 @@ export interface ModelChange {
   source?: PolicySource;
   /** The model's cluster (and EDS) names. */
   clusters: readonly string[];
+  /**
+   * The model's own route tables (`<grpc target>/<name>` for its name and each alias), which on-demand
+   * sidecars and per-model proxyless targets subscribe to. Without it, the table of the model's name only.
+   */
+  tables?: readonly string[];
 }
 
 export type RolloutState = 'pending' | 'live' | 'degraded';
@@ -59,7 +65,21 @@ function covers(subscription: ReadonlySet<string> | 'wildcard', names: readonly 
   return subscription === 'wildcard' || names.every((name) => subscription.has(name));
 }
 
-/** The types of a stream that must carry the model, or undefined when the stream does not use it at all. */
+/**
+ * A sidecar that routes by scopes (it subscribes to SRDS) loads a model's table on its first request for it
+ * and each cluster on the first request a route sends there (on-demand CDS, one backend at a time): what it
+ * does not hold yet it fetches at the current version, so it carries a change once what it holds is synced.
+ */
+function loadsOnDemand(stream: TrackedStream): boolean {
+  return stream.syncState().has('scopedRoute');
+}
+
+/**
+ * The types of a stream that must carry the model, or undefined when the stream does not use it at all: it
+ * neither subscribes to a route table holding the model (a whole-mesh one or the model's own) nor to one of
+ * its clusters. On-demand sidecars that never called the model, and proxyless clients on another model's
+ * target, are not waited for.
+ */
 function relevantTypes(stream: TrackedStream, change: ModelChange, routeNames: readonly string[]): ResourceKind[] | undefined {
   const sync = stream.syncState();
   const route = sync.get('route');
@@ -72,17 +92,22 @@ function relevantTypes(stream: TrackedStream, change: ModelChange, routeNames: r
   if (route && usesRoutes) types.push('route');
   if (cluster) types.push('cluster');
   if (sync.get('endpoint')) types.push('endpoint');
+  // Scopes name the model's tables: a sidecar that refused or has not ACKed them does not run the change.
+  if (sync.get('scopedRoute')) types.push('scopedRoute');
   return types;
 }
 
 /**
  * ACK-gated model state. A model's latest change is `pending` until every connected proxy that uses it has
- * ACKed a snapshot at least as new as the change for each type that carries it (and subscribed to its
- * clusters), then `live`; `degraded` as soon as one of those proxies NACKs a version that carries it, naming
+ * ACKed a snapshot at least as new as the change for each type that carries it (and, unless it loads them on
+ * demand, subscribed to its clusters), then `live`; `degraded` as soon as one of those proxies NACKs a version that carries it, naming
  * the proxy, its error and the policy changes that went into the rejected version.
  */
 export class RolloutTracker {
-  /** The route configurations that carry every model (the sidecars' and the gRPC target's). */
+  /**
+   * The route configurations that carry every model (the gRPC target's, xds:///infermesh). A model's own
+   * tables are `<route name>/<model>` unless its change lists them (ModelChange.tables).
+   */
   readonly #routeNames: readonly string[];
   readonly #observer: RolloutObserver | undefined;
   readonly #now: () => number;
@@ -126,8 +151,11 @@ export class RolloutTracker {
     let live = 0;
     const pending: string[] = [];
     const rejected: ProxyRejection[] = [];
+    const tables = change.tables ?? this.#routeNames.map((name) => modelTableName(name, change.model));
+    const routeNames = [...this.#routeNames, ...tables];
     for (const stream of streams) {
-      const types = relevantTypes(stream, change, this.#routeNames);
+      const types = relevantTypes(stream, change, routeNames);
+      const onDemand = loadsOnDemand(stream);
       if (!types) continue;
       relevant += 1;
       const node = stream.node?.id ?? `stream ${stream.id}`;
@@ -140,7 +168,7 @@ export class RolloutTracker {
           const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
           rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });
         }
-        const carries = type === 'route' || covers(state.subscription, change.clusters);
+        const carries = type === 'route' || type === 'scopedRoute' || onDemand || covers(state.subscription, change.clusters);
         if (!carries || (state.syncedThrough ?? -1) < change.sequence) synced = false;
       }
       if (synced) live += 1;

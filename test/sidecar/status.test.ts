@@ -1,14 +1,18 @@
 /**
- * `infermesh status` (CSDS) with real Envoy sidecars on every pinned Envoy, two sidecars each: each Envoy is
- * SYNCED with the versions its own /config_dump reports; `status --model` sees a change pending while the
- * Envoy is frozen (SIGSTOP, so it cannot ACK) and live once it runs again; and a listener Envoy cannot bind
- * (its port is taken) is NACKED with Envoy's own error text, which is also what Envoy's /config_dump says.
+ * `infermesh status` (CSDS) with real Envoy sidecars on every pinned Envoy, two sidecars each. Sidecars load
+ * a model's table and clusters on demand: before its first request a sidecar holds the listener and the
+ * scopes only and does not use the model; after it, each Envoy is SYNCED with the versions its own
+ * /config_dump reports for every type. `status --model` sees a change pending while the Envoy is frozen
+ * (SIGSTOP, so it cannot ACK) and live once it runs again, as does the control plane's rollout; and a
+ * listener Envoy cannot bind (its port is taken) is NACKED with Envoy's own error text, which is also what
+ * Envoy's /config_dump says.
  */
 import { createServer, type Server } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.ts';
 import { main } from '../../src/cli/main.ts';
+import { createTritonClient, tritonInfer } from '../../demo/fake-model-server.ts';
 import { EnvoyProcess } from '../support/envoy-process.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
@@ -48,11 +52,12 @@ interface DumpEntry {
   version_info?: string;
   error_state?: { details?: string };
   active_state?: { version_info?: string };
+  scoped_route_configs?: { name?: string }[];
   name?: string;
 }
 
 /** Per type, the versions Envoy's /config_dump says it runs (it shows none for endpoints). */
-async function envoyVersions(envoy: EnvoyProcess): Promise<Record<string, string[]>> {
+async function envoyVersions(envoy: EnvoyProcess): Promise<Record<'cluster' | 'listener' | 'route' | 'scopes', string[]>> {
   const dump = await envoy.adminJson<{ configs: Record<string, DumpEntry[] | string>[] }>('/config_dump');
   const pick = (key: string, version: (e: DumpEntry) => string | undefined) =>
     [...new Set(dump.configs.flatMap((c) => (Array.isArray(c[key]) ? c[key] : [])).map(version).filter((v): v is string => !!v))].sort();
@@ -60,7 +65,24 @@ async function envoyVersions(envoy: EnvoyProcess): Promise<Record<string, string
     cluster: pick('dynamic_active_clusters', (e) => e.version_info),
     listener: pick('dynamic_listeners', (e) => e.active_state?.version_info),
     route: pick('dynamic_route_configs', (e) => e.version_info),
+    // Envoy dumps SRDS with the response's system_version_info, not per scope: the scope names are checked.
+    scopes: dump.configs.flatMap((c) => (Array.isArray(c['dynamic_scoped_route_configs']) ? c['dynamic_scoped_route_configs'] : [])).flatMap((e: DumpEntry) => (e.scoped_route_configs ?? []).map((scope) => scope.name ?? '')),
   };
+}
+
+/** One call of model m through the sidecar: its first request makes the Envoy load m's table and cluster. */
+async function callModel(sidecar: Sidecar): Promise<void> {
+  const client = createTritonClient(sidecar.authority);
+  try {
+    const answer = await tritonInfer(client, 'm', { metadata: { 'x-model': 'm' }, timeoutMs: 5_000 });
+    expect(answer.pod).toBe('m-0');
+  } finally {
+    client.close();
+  }
+}
+
+function proxiesOf(json: unknown): ProxyJson[] {
+  return (json as { proxies: ProxyJson[] }).proxies;
 }
 
 describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (binaries) => {
@@ -78,25 +100,44 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
         await Promise.all(sidecars.map((sidecar) => sidecar.stop(failures.failed)));
       });
 
-      it('lists each Envoy as SYNCED with the versions it runs', async () => {
+      it('lists each Envoy as SYNCED with the versions it runs, holding only the models it called', async () => {
         for (const sidecar of sidecars) {
+          // Before any request: the listener and the scopes (SRDS is a wildcard), no table, cluster or endpoint.
           await eventually(async () => {
             const { code, json } = await status(sidecar.controlPlane);
             expect(code).toBe(0);
-            const proxies = (json as { proxies: ProxyJson[] }).proxies;
+            const proxies = proxiesOf(json);
             expect(proxies.map((p) => [p.node, p.status])).toEqual([[sidecar.envoy.nodeId, 'SYNCED']]);
-            const runs = await envoyVersions(sidecar.envoy);
-            expect(proxies[0]!.types['endpoint']?.status).toBe('SYNCED');
-            for (const type of ['cluster', 'listener', 'route'] as const) {
-              expect(proxies[0]!.types[type]?.status, type).toBe('SYNCED');
-              expect(runs[type], `${type} versions in Envoy's config_dump`).toContain(proxies[0]!.types[type]?.version);
-            }
+            expect(Object.keys(proxies[0]!.types).sort()).toEqual(['listener', 'scopedRoute']);
+            expect(proxies[0]!.types['scopedRoute']).toMatchObject({ status: 'SYNCED', resources: 1 });
           });
+          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'not-used' }] });
+          expect(sidecar.controlPlane.rollout().find((r) => r.model === 'm')?.proxies).toMatchObject({ relevant: 0, live: 0, pending: [] });
+          await callModel(sidecar);
+          await eventually(async () => {
+            const { code, json } = await status(sidecar.controlPlane);
+            expect(code).toBe(0);
+            const proxies = proxiesOf(json);
+            expect(proxies.map((p) => [p.node, p.status])).toEqual([[sidecar.envoy.nodeId, 'SYNCED']]);
+            const types = proxies[0]!.types;
+            const runs = await envoyVersions(sidecar.envoy);
+            expect(types['endpoint']).toMatchObject({ status: 'SYNCED', resources: 1 });
+            for (const type of ['cluster', 'listener', 'route'] as const) {
+              expect(types[type]?.status, type).toBe('SYNCED');
+              expect(runs[type], `${type} versions in Envoy's config_dump`).toContain(types[type]?.version);
+            }
+            expect(types['scopedRoute']).toMatchObject({ status: 'SYNCED', resources: 1 });
+            expect(runs.scopes).toEqual(['infermesh/m']);
+            // m's own table and its one cluster: what the call loaded, nothing more.
+            expect([types['route']?.resources, types['cluster']?.resources]).toEqual([1, 1]);
+          });
+          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'live' }] });
         }
       });
 
       it('follows a change from pending (Envoy frozen) to live', async () => {
         for (const sidecar of sidecars) {
+          await callModel(sidecar);
           await eventually(async () => expect(((await status(sidecar.controlPlane, '--model', 'm')).json as { proxies: { state: string }[] }).proxies.map((p) => p.state)).toEqual(['live']));
         }
         for (const sidecar of sidecars) process.kill(sidecar.envoy.pid!, 'SIGSTOP');
@@ -108,13 +149,16 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
               expect(code).toBe(0);
               expect(json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'pending' }] });
             });
+            // The control plane's own rollout waits for this proxy too: it loaded m.
+            const rollout = sidecar.controlPlane.rollout().find((r) => r.model === 'm');
+            expect(rollout).toMatchObject({ state: 'pending', proxies: { relevant: 1, live: 0, pending: [sidecar.envoy.nodeId] } });
           }
         } finally {
           for (const sidecar of sidecars) process.kill(sidecar.envoy.pid!, 'SIGCONT');
         }
         for (const sidecar of sidecars) {
           await eventually(async () => expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'live' }] }));
-          expect(sidecar.controlPlane.rollout().find((r) => r.model === 'm')?.state).toBe('live');
+          await eventually(() => expect(sidecar.controlPlane.rollout().find((r) => r.model === 'm')).toMatchObject({ state: 'live', proxies: { relevant: 1, live: 1 } }));
         }
       });
 
