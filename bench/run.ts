@@ -15,28 +15,18 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { Controller } from '../src/controller/controller.ts';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../src/controller/reconcile.ts';
 import { loadEnvoyProtos } from '../src/envoy/protos.ts';
-import { SIDECAR_ROUTE_CONFIG } from '../src/envoy/names.ts';
-import { TYPE_URLS, type ResourceKind } from '../src/envoy/type-urls.ts';
-import { silentLogger } from '../src/logging/logger.ts';
-import { createMetrics } from '../src/metrics/metrics.ts';
+import type { ResourceKind } from '../src/envoy/type-urls.ts';
 import { DEFAULT_SETTINGS } from '../src/model/types.ts';
 import { assembleSnapshot } from '../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../src/snapshot/codec.ts';
-import { versionOf, type Snapshot } from '../src/snapshot/snapshot.ts';
-import { encodeDiscoveryResponse } from '../src/xds/messages.ts';
-import { XdsServer } from '../src/xds/server.ts';
-import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import type { ChurnFigures } from './churn.ts';
 import type { DataPlaneResult } from './data-plane.ts';
 import { measureHealthz } from './healthz.ts';
 import { measureServeRows } from './serve-process.ts';
-import { Clients } from './clients.ts';
-import { FloorServer } from './floor-server.ts';
-import { MemorySource } from './memory-source.ts';
 import { measureValidation } from './pgv.ts';
+import { measureNetwork } from './network.ts';
 import { measurePolicyParse } from './policy-parse.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
@@ -53,10 +43,6 @@ const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETW
 const rows: string[][] = [];
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-};
 const fmt = (n: number, unit = 'ms') => (Number.isFinite(n) ? `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ${unit}` : 'n/a');
 const ratio = (value: number, floor: number) => (Number.isFinite(value) && floor > 0 ? `${(value / floor).toFixed(1)}x` : '-');
 
@@ -93,154 +79,6 @@ function measureBuild(models: number): void {
   }
   const grpcTable = assembled.ok ? (assembled.snapshot.resources('route').get(DEFAULT_SETTINGS.grpcTarget)?.any.length ?? 0) : 0;
   rows.push([`every resource served, ${models} models`, `${((bytes('cluster') + bytes('endpoint') + bytes('route') + bytes('listener') + bytes('scopedRoute')) / 1e6).toFixed(1)} MB`, '-', '-', `no proxy gets all of it; the xds:///${DEFAULT_SETTINGS.grpcTarget} table alone ${(grpcTable / 1e6).toFixed(1)} MB, the per-model tables ${((bytes('route') - grpcTable) / 1e6).toFixed(1)} MB, the scopes ${(bytes('scopedRoute') / 1e6).toFixed(1)} MB`]);
-}
-
-type Report = { lastAck: Record<string, number>; bytes: number; responses: number }[];
-
-/** Waits until every client has ACKed a response of `typeUrl` since the mark; latencies from `t0`. */
-async function waitForAcks(clients: Clients, typeUrl: string, t0: number, timeoutMs = 120_000): Promise<{ latencies: number[]; bytes: number[] }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const report = await clients.send<Report>({ cmd: 'report' });
-    const acked = report.filter((r) => r.lastAck[typeUrl] !== undefined);
-    if (acked.length === report.length || Date.now() > deadline) {
-      return { latencies: acked.map((r) => (r.lastAck[typeUrl] ?? NaN) - t0), bytes: report.map((r) => r.bytes) };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** What a sidecar is sent for one type; with `since`, EDS and RDS carry only what changed, as the server sends them. */
-function sidecarResponse(snapshot: Snapshot, kind: ResourceKind, nonce: string, since?: Snapshot): Buffer {
-  const selected = snapshot.select(kind, kind === 'route' ? new Set([SIDECAR_ROUTE_CONFIG]) : kind === 'endpoint' ? new Set(snapshot.resources('cluster').keys()) : 'wildcard');
-  const partial = since !== undefined && (kind === 'endpoint' || kind === 'route');
-  const outgoing = partial ? selected.filter((r) => since.resources(kind).get(r.name)?.version !== r.version) : selected;
-  return encodeDiscoveryResponse({ versionInfo: versionOf(selected), resources: outgoing.map((r) => r.any), typeUrl: TYPE_URLS[kind], nonce, controlPlaneId: 'floor' });
-}
-
-interface ChangeFigures {
-  label: string;
-  p50: number;
-  p99: number;
-  max: number;
-  acked: number;
-  bytesPerClient: number;
-}
-
-interface NetworkFigures {
-  initial: { syncedMs: number };
-  heapPerClient: number;
-  rssPerClient: number;
-  routesChange: ChangeFigures;
-  endpointsChange: ChangeFigures;
-  storm: { syncedMs: number };
-  warmStorm: { syncedMs: number };
-}
-
-/**
- * A reconnect storm after a control-plane restart: every proxy reconnects naming the config it runs (as Envoy
- * does), and the server may rightly answer nothing, so "all synced" is read from the server's own sync state:
- * every new stream has all four types in sync with the current snapshot.
- */
-async function warmReconnect(clients: Clients, server: XdsServer, store: SnapshotStore): Promise<{ syncedMs: number }> {
-  const { startedAt } = await clients.send<{ startedAt: number }>({ cmd: 'reconnect', warm: true });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const sequence = store.current()?.sequence;
-    const fresh = server.streams().filter((stream) => stream.connectedAt.getTime() >= startedAt);
-    const synced = fresh.filter((stream) => stream.syncState().size === 4 && [...stream.syncState().values()].every((state) => state.syncedThrough === sequence));
-    if (synced.length >= CLIENTS || Date.now() > deadline) return { syncedMs: Date.now() - startedAt };
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function measureNetwork(delta: boolean): Promise<NetworkFigures | undefined> {
-  const source = new MemorySource(syntheticWorld(NETWORK_MODELS));
-  const store = new SnapshotStore();
-  const metrics = createMetrics();
-  const snapshots: Snapshot[] = [];
-  store.subscribe((snapshot) => snapshots.push(snapshot));
-  const controller = new Controller({ source, store, codec: new ResourceCodec(root), settings: DEFAULT_SETTINGS, logger: silentLogger(), metrics });
-  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: 'bench' });
-  const port = await server.listen('127.0.0.1:0');
-  await controller.start();
-  const clients = new Clients();
-  gc();
-  const before = process.memoryUsage();
-  const initial = await clients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${port}`, count: CLIENTS, delta });
-  gc();
-  const after = process.memoryUsage();
-  const heapPerClient = (after.heapUsed - before.heapUsed) / CLIENTS;
-  const rssPerClient = (after.rss - before.rss) / CLIENTS;
-
-  const change = async (label: string, typeUrl: string, edit: Parameters<MemorySource['change']>[0]): Promise<ChangeFigures> => {
-    await clients.send({ cmd: 'mark' });
-    const t0 = Date.now();
-    source.change(edit);
-    const { latencies, bytes } = await waitForAcks(clients, typeUrl, t0);
-    return { label, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), acked: latencies.length, bytesPerClient: bytes.reduce((a, b) => a + b, 0) / bytes.length };
-  };
-  const routesChange = await change('weights of one model (RDS)', TYPE_URLS.route, (world) => (world.configMaps[0] = modelPolicy(0, 50)));
-  const endpointsChange = await change('endpoints of one model (EDS)', TYPE_URLS.endpoint, (world) => {
-    const slice = world.endpointSlices[0];
-    if (slice) world.endpointSlices[0] = { ...slice, endpoints: slice.endpoints.slice(1) };
-  });
-  const storm = await clients.send<{ syncedMs: number }>({ cmd: 'reconnect' });
-  const warmStorm = await warmReconnect(clients, server, store);
-  await clients.send({ cmd: 'close' });
-  controller.stop();
-  await server.close(1_000);
-  if (delta) return { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, warmStorm };
-
-  // The floor, with the same bytes: initial sync, the two changes' responses, and a reconnect storm.
-  const last = snapshots[snapshots.length - 1];
-  const firstSnapshot = snapshots[0];
-  if (!last || !firstSnapshot) throw new Error('no snapshot');
-  const floor = new FloorServer();
-  floor.initial = new Map((['cluster', 'endpoint', 'listener', 'route'] as const).map((kind) => [TYPE_URLS[kind], sidecarResponse(firstSnapshot, kind, '1')]));
-  const floorPort = await floor.listen();
-  const floorClients = new Clients();
-  const floorInitial = await floorClients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${floorPort}`, count: CLIENTS });
-  const floorPush = async (kind: ResourceKind) => {
-    await floorClients.send({ cmd: 'mark' });
-    const bytes = sidecarResponse(last, kind, '2', firstSnapshot);
-    const t0 = Date.now();
-    floor.pushToAll(bytes);
-    const { latencies } = await waitForAcks(floorClients, TYPE_URLS[kind], t0);
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), bytesPerClient: bytes.length };
-  };
-  const floorRoutes = await floorPush('route');
-  const floorEndpoints = await floorPush('endpoint');
-  const floorStorm = await floorClients.send<{ syncedMs: number }>({ cmd: 'reconnect' });
-  await floorClients.send({ cmd: 'close' });
-  floor.close();
-
-  results['network'] = { initial, heapPerClient, rssPerClient, routesChange, endpointsChange, storm, warmStorm, floor: { initial: floorInitial, routes: floorRoutes, endpoints: floorEndpoints, storm: floorStorm } };
-  const d = await measureNetwork(true);
-  if (!d) throw new Error('delta run produced no figures');
-  results['networkDelta'] = d;
-  rows.push([`initial sync, ${CLIENTS} clients x ${NETWORK_MODELS} models`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), '']);
-  for (const [c, f] of [[routesChange, floorRoutes], [endpointsChange, floorEndpoints]] as const) {
-    rows.push([`${c.label} -> all ACKed p50`, fmt(c.p50), fmt(f.p50), ratio(c.p50, f.p50), 'debounce (100 ms) included']);
-    rows.push([`${c.label} -> all ACKed p99`, fmt(c.p99), fmt(f.p99), ratio(c.p99, f.p99), 'target p99 <= 1 s, <= 2x floor']);
-    rows.push([`${c.label} -> all ACKed max`, fmt(c.max), fmt(f.max), ratio(c.max, f.max), `${c.acked}/${CLIENTS} ACKed`]);
-    rows.push([`${c.label}: bytes per client (SotW)`, `${(c.bytesPerClient / 1024).toFixed(1)} KB`, `${(f.bytesPerClient / 1024).toFixed(1)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), '']);
-  }
-  // The floor writes the state-of-the-world encoding of the same resources (a delta response wraps each in a
-  // Resource with its name and version, a few bytes more): the least it costs to move that payload.
-  for (const [c, f] of [[d.routesChange, floorRoutes], [d.endpointsChange, floorEndpoints]] as const) {
-    rows.push([`delta: ${c.label} -> all ACKed p50`, fmt(c.p50), fmt(f.p50), ratio(c.p50, f.p50), '']);
-    rows.push([`delta: ${c.label} -> all ACKed p99`, fmt(c.p99), fmt(f.p99), ratio(c.p99, f.p99), `${c.acked}/${CLIENTS} ACKed; target p99 <= 1 s`]);
-    rows.push([`delta: ${c.label}: bytes per client`, `${(c.bytesPerClient / 1024).toFixed(2)} KB`, `${(f.bytesPerClient / 1024).toFixed(2)} KB`, ratio(c.bytesPerClient, f.bytesPerClient), 'target <= 2 KB']);
-  }
-  rows.push(['delta: server heap per connected client', `${(d.heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
-  rows.push([`delta: reconnect storm, proxies restarted -> all synced`, fmt(d.storm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
-  rows.push([`delta: reconnect storm, proxies keep config -> all synced`, fmt(d.warmStorm.syncedMs), fmt(floorStorm.syncedMs), ratio(d.warmStorm.syncedMs, floorStorm.syncedMs), 'initial_resource_versions; read from the server']);
-  rows.push(['server heap per connected client', `${(heapPerClient / 1024).toFixed(1)} KB`, '-', '-', 'target <= 100 KB']);
-  rows.push(['server RSS per connected client', `${(rssPerClient / 1024).toFixed(1)} KB`, '-', '-', 'noisy: freed heap returns to the OS']);
-  rows.push([`reconnect storm, proxies restarted: ${CLIENTS} -> all synced`, fmt(storm.syncedMs), fmt(floorStorm.syncedMs), ratio(storm.syncedMs, floorStorm.syncedMs), 'target <= 10 s']);
-  rows.push([`reconnect storm, proxies keep config: ${CLIENTS} -> all synced`, fmt(warmStorm.syncedMs), fmt(floorStorm.syncedMs), ratio(warmStorm.syncedMs, floorStorm.syncedMs), 'version_info on reconnect; read from the server']);
-  return undefined;
 }
 
 /** One policy's weights rewritten every 200 ms with a client connected; in its own process, so its RSS is not the high-water mark of the rows before. */
@@ -313,7 +151,9 @@ if (!ONLY_BUILD && SERVE) {
 } else if (!SERVE) console.log('serve process: left out (BENCH_SERVE=0)');
 if (!ONLY_BUILD) {
   await measureHealthzRows(Math.max(...MODEL_COUNTS));
-  await measureNetwork(false);
+  const network = await measureNetwork(root, CLIENTS, NETWORK_MODELS);
+  results['network'] = network.results;
+  rows.push(...network.rows);
   if (CHURN_SECONDS > 0) await measureChurn();
   if (DATA_PLANE) await measureDataPlaneRows();
   else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
