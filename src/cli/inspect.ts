@@ -28,7 +28,7 @@ Options:
   --interval DURATION    time between redraws with --watch (default 2s)
   --timeout DURATION     limit for each HTTP request (default 5s)
   -o, --output FORMAT    table (default), json or yaml, with these fields (stable for scripts):
-      admin, sidecar {nodeId, nodeCluster, envoyVersion, state, uptimeSeconds, statsFormat},
+      admin, sidecar {nodeId, nodeCluster, envoyVersion, state, uptimeSeconds, statsFormat, onDemand},
       configVersions {cds, eds, lds, rds: {version, resources, lastUpdated, rejected {version, details}}},
       controlPlane {address, ready, snapshotVersion} | null,
       models [{model, onSidecar,

@@ -73,3 +73,13 @@ export function parseConfigDump(body: unknown): ConfigVersions | undefined {
     configs.find((config) => text(field(config, '@type')) === `type.googleapis.com/envoy.admin.v3.${DUMP_TYPES[kind].type}`);
   return { cds: typeVersion('cds', dumpOf('cds')), eds: typeVersion('eds', dumpOf('eds')), lds: typeVersion('lds', dumpOf('lds')), rds: typeVersion('rds', dumpOf('rds')) };
 }
+
+/**
+ * Whether the sidecar routes by scopes (its dump holds dynamic scoped route configurations): it then loads a
+ * model's table and clusters on its first request for that model, so a model it has not called is absent.
+ */
+export function routesByScope(body: unknown): boolean {
+  const configs = field(body, 'configs');
+  if (!Array.isArray(configs)) return false;
+  return configs.some((config) => text(field(config, '@type')) === 'type.googleapis.com/envoy.admin.v3.ScopedRoutesConfigDump' && list(field(config, 'dynamic_scoped_route_configs')).length > 0);
+}

@@ -1,5 +1,5 @@
 import { type ClusterStatus, parseClusters } from './clusters.ts';
-import { type ConfigVersions, parseConfigDump } from './config-dump.ts';
+import { type ConfigVersions, parseConfigDump, routesByScope } from './config-dump.ts';
 import { type ControlPlaneStatus, parseControlPlaneStatus } from './control-plane.ts';
 import { parsePrometheus } from './prometheus.ts';
 import { type ServerInfo, parseServerInfo } from './server-info.ts';
@@ -22,6 +22,8 @@ export interface SidecarAnswers {
   clusters: ClusterStatus[];
   stats: ParsedStats;
   config: ConfigVersions;
+  /** Routes by scopes, loading models on demand (config-dump.ts routesByScope); absent means no. */
+  onDemand?: boolean;
 }
 
 export const SIDECAR_HINT =
@@ -126,7 +128,7 @@ export async function readSidecar(base: URL, options: HttpOptions): Promise<Side
   if (!clusters) throw new InspectError(`${new URL('clusters?format=json', base).href} is not Envoy's clusters JSON (no cluster_statuses list)`);
   const config = parseConfigDump(dumpBody);
   if (!config) throw new InspectError(`${new URL('config_dump?include_eds', base).href} is not an Envoy config dump (no configs list)`);
-  return { serverInfo, clusters, stats, config };
+  return { serverInfo, clusters, stats, config, onDemand: routesByScope(dumpBody) };
 }
 
 /** Reads infermesh's `/status` from its admin address. */

@@ -20,6 +20,8 @@ export interface InspectView {
     uptimeSeconds: number | null;
     /** Where the counters came from: json (`/stats?format=json`) or prometheus (the fallback). */
     statsFormat: 'json' | 'prometheus';
+    /** Routes by scopes and loads a model's table and clusters on its first request for it: it holds only the models it called. */
+    onDemand: boolean;
   };
   /** Per xDS type (cds, eds, lds, rds): the version the sidecar runs and any update it refused. */
   configVersions: ConfigVersions;
@@ -73,7 +75,7 @@ export interface HostView {
 
 /**
  * Stable codes: missing-on-sidecar (the control plane serves it, the sidecar lacks it: not yet received or
- * refused), unknown-to-control-plane (on the sidecar, not in /status), pending-on-sidecar and
+ * refused; never on an on-demand sidecar, which holds only the models it called), unknown-to-control-plane (on the sidecar, not in /status), pending-on-sidecar and
  * rejected-by-sidecar (the control plane's rollout waits for, or got a NACK from, this node), no-healthy-endpoints,
  * endpoints-ejected, endpoints-failing-health-checks, config-rejected, not-live.
  */
@@ -114,12 +116,12 @@ function backendIssues(model: string, backend: BackendView): Issue[] {
   return issues;
 }
 
-function controlPlaneIssues(model: string, onSidecar: boolean, entries: readonly ControlPlaneModel[]): Issue[] {
+function controlPlaneIssues(model: string, onSidecar: boolean, onDemand: boolean, entries: readonly ControlPlaneModel[]): Issue[] {
   const served = entries.filter(isServed);
   if (entries.length === 0 && onSidecar) {
     return [{ code: 'unknown-to-control-plane', message: `${model}: on the sidecar but not in the control plane's status (removed there and not yet here, or another control plane)` }];
   }
-  if (served.length > 0 && !onSidecar) {
+  if (served.length > 0 && !onSidecar && !onDemand) {
     return [{ code: 'missing-on-sidecar', message: `${model}: served by the control plane (${served.map((e) => e.state).join(', ')}) but not on the sidecar: not yet received, or refused` }];
   }
   return [];
@@ -203,12 +205,12 @@ export function buildView(admin: string, answers: SidecarAnswers, controlPlane?:
     const rollout = rollouts.get(model);
     const cp = modelControlPlane(entries, rollout, serverInfo.nodeId);
     const issues = [...backends.flatMap((b) => backendIssues(model, b))];
-    if (controlPlane) issues.push(...controlPlaneIssues(model, backends.length > 0, entries), ...rolloutIssues(model, cp, serverInfo.nodeId, rollout?.sequence ?? null));
+    if (controlPlane) issues.push(...controlPlaneIssues(model, backends.length > 0, answers.onDemand ?? false, entries), ...rolloutIssues(model, cp, serverInfo.nodeId, rollout?.sequence ?? null));
     return { model, onSidecar: backends.length > 0, controlPlane: cp, backends, issues };
   });
   return {
     admin,
-    sidecar: { nodeId: serverInfo.nodeId, nodeCluster: serverInfo.nodeCluster, envoyVersion: serverInfo.envoyVersion, state: serverInfo.state, uptimeSeconds: serverInfo.uptimeSeconds, statsFormat: answers.stats.format },
+    sidecar: { nodeId: serverInfo.nodeId, nodeCluster: serverInfo.nodeCluster, envoyVersion: serverInfo.envoyVersion, state: serverInfo.state, uptimeSeconds: serverInfo.uptimeSeconds, statsFormat: answers.stats.format, onDemand: answers.onDemand ?? false },
     configVersions: answers.config,
     controlPlane: controlPlane ? { address: controlPlane.address, ready: controlPlane.status.ready, snapshotVersion: controlPlane.status.snapshotVersion } : null,
     models,
@@ -226,10 +228,15 @@ export function selectModel(view: InspectView, model: string): { view: InspectVi
   const hint = close ? ` Did you mean ${close}?` : '';
   const served = found?.controlPlane && found.issues.some((issue) => issue.code === 'missing-on-sidecar');
   const refused = found?.controlPlane?.sidecar?.state === 'rejected' ? found.controlPlane.sidecar : undefined;
+  const loaded = view.sidecar.onDemand && found?.controlPlane?.states.some((state) => state === 'serving' || state === 'stale');
   const why = refused
     ? ` The control plane serves it, and this sidecar refused it (${refused.type} version ${refused.version}): ${refused.error}`
     : served
       ? ` The control plane serves it (${found.controlPlane?.states.join(', ')}): this sidecar has not received it yet, or refused it.`
-      : '';
+      : loaded
+        ? ` The control plane serves it (${found?.controlPlane?.states.join(', ')}): this sidecar loads a model on its first request for it, and has not called it yet.`
+        : view.sidecar.onDemand
+          ? ' This sidecar loads a model on its first request for it.'
+          : '';
   return { error: `the sidecar at ${view.admin} has no clusters for model "${model}"; ${has}.${hint}${why}` };
 }

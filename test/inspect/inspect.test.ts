@@ -11,7 +11,7 @@ import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import { readFolder } from '../../src/sources/folder.ts';
 import { SnapshotStore } from '../../src/xds/snapshot-store.ts';
 import type { InspectView } from '../../src/inspect/view.ts';
-import { closedPort, envoyRoutes, fixture } from './fake-admin.ts';
+import { closedPort, envoyRoutes, fixture, fixtureJson } from './fake-admin.ts';
 import { fake, rows, run } from './harness.ts';
 
 const controlPlane = () => fake({ '/status': { type: 'application/json', body: fixture('status.json') } });
@@ -50,7 +50,7 @@ describe('infermesh inspect against an Envoy admin API', () => {
     const view = JSON.parse(json.out) as InspectView;
     expect(Object.keys(view)).toEqual(['admin', 'sidecar', 'configVersions', 'controlPlane', 'models', 'issues']);
     expect(view.admin).toBe(envoy.url);
-    expect(view.sidecar).toEqual({ nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default', envoyVersion: '1.40.0', state: 'LIVE', uptimeSeconds: 7384, statsFormat: 'json' });
+    expect(view.sidecar).toEqual({ nodeId: 'web-7d9f8c6b5-x2k4q.default', nodeCluster: 'default', envoyVersion: '1.40.0', state: 'LIVE', uptimeSeconds: 7384, statsFormat: 'json', onDemand: false });
     expect(view.configVersions).toEqual({
       cds: { version: '9f1c2a7be04d6e31', resources: 4, lastUpdated: '2026-05-04T09:42:17.093Z', rejected: null },
       eds: { version: 'e3f1a2b4c5d6e7f8', resources: 4, lastUpdated: '2026-05-04T10:03:55.771Z', rejected: null },
@@ -167,6 +167,22 @@ describe('infermesh inspect against an Envoy admin API', () => {
     const missing = await run(['--admin', envoy.url, '--server', server, '--model', 'llama']);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('The control plane serves it, and this sidecar refused it (CDS version 3c1d9a0e7b2f4586): Error adding/updating cluster(s) infermesh|llama|main');
+  });
+
+  it('on a sidecar that routes by scopes, a served model it has not called is not missing', async () => {
+    const routes = envoyRoutes();
+    const dump = fixtureJson('config_dump.json') as { configs: unknown[] };
+    const scopes = { '@type': 'type.googleapis.com/envoy.admin.v3.ScopedRoutesConfigDump', dynamic_scoped_route_configs: [{ name: 'infermesh-scopes', scoped_route_configs: [{ name: 'infermesh/llama' }], version_info: '7' }] };
+    routes['/config_dump'] = { type: 'application/json', body: JSON.stringify({ configs: [...dump.configs, scopes] }) };
+    const envoy = await fake(routes);
+    const cp = await controlPlane();
+    const { code, out } = await run(['--admin', envoy.url, '--server', `127.0.0.1:${cp.port}`, '-o', 'json']);
+    expect(code).toBe(0);
+    const view = JSON.parse(out) as InspectView;
+    expect(view.sidecar.onDemand).toBe(true);
+    // llama is served and not on this sidecar: with on-demand loading that alone is no finding; its NACK still is.
+    expect(view.models.find((m) => m.model === 'llama')?.issues.map((i) => i.code)).toEqual(['rejected-by-sidecar']);
+    expect(view.models.flatMap((m) => m.issues.map((i) => i.code))).not.toContain('missing-on-sidecar');
   });
 
   it("reads the real admin server's /status (the example's models match the sidecar's clusters)", async () => {
