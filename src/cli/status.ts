@@ -10,7 +10,9 @@ const HELP = `Usage: infermesh status [--server HOST:PORT] [--model M] [-o table
 
 Asks the control plane's CSDS (on its xDS port) what every connected proxy runs: per proxy and type the
 version it ACKed, SYNCED / STALE (sent, not yet ACKed) / NACKED, and the last error. With --model, where that
-model's latest policy is live, pending or refused. JSON and YAML output are stable for scripts.
+model's latest policy is live, pending or refused. A sidecar that routes by scopes (SRDS) loads a model's
+table and clusters on its first request for it: a model it has not called is not-used there. JSON and YAML
+output are stable for scripts.
 
 Options:
   --server HOST:PORT      the control plane's xDS address (default localhost:18000)
