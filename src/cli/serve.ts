@@ -1,4 +1,3 @@
-import { SIDECAR_ROUTE_CONFIG } from '../envoy/names.ts';
 import { constants, hostname } from 'node:os';
 import { createAdminServer, listenHttp } from '../admin/server.ts';
 import { Controller } from '../controller/controller.ts';
@@ -72,7 +71,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const store = new SnapshotStore();
   const parts = await sourceParts(options, metrics);
   const tracker = new RolloutTracker({
-    routeNames: [settings.grpcTarget, SIDECAR_ROUTE_CONFIG],
+    routeNames: [settings.grpcTarget],
     observer: {
       converged: (seconds) => metrics.convergenceSeconds.observe(seconds),
       states: (counts) => Object.entries(counts).forEach(([state, count]) => metrics.rollout.set({ state }, count)),

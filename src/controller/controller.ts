@@ -43,6 +43,8 @@ export interface PublishedModel {
   model: string;
   source?: ModelStatus['source'];
   clusters: string[];
+  /** The model's own RouteConfigurations, one per name (own and aliases). */
+  tables: string[];
   /** When the change was first noticed (the first source event of the burst), ms since epoch. */
   observedAt: number;
 }
@@ -166,7 +168,7 @@ export class Controller {
         .filter((model) => moved.has(model.model))
         .map((model): PublishedModel => {
           const source = sources.get(model.model);
-          return { model: model.model, ...(source ? { source } : {}), clusters: model.clusters.map((c) => c.name), observedAt };
+          return { model: model.model, ...(source ? { source } : {}), clusters: model.clusters.map((c) => c.name), tables: model.routeConfigs.map((table) => table.name), observedAt };
         });
       this.#options.onPublish?.(assembled.snapshot, published, new Set(result.encoded.map((m) => m.model)));
     }

@@ -2,8 +2,6 @@
 
 export const BLACKHOLE_CLUSTER = 'infermesh|blackhole';
 export const SIDECAR_LISTENER = 'infermesh-sidecar';
-/** The sidecars' own RouteConfiguration (a matcher tree); proxyless gRPC clients get one named after their target. */
-export const SIDECAR_ROUTE_CONFIG = 'infermesh-sidecar';
 export const FAULT_FILTER = 'envoy.filters.http.fault';
 export const ROUTER_FILTER = 'envoy.filters.http.router';
 export const HCM_FILTER = 'envoy.filters.network.http_connection_manager';

@@ -1,8 +1,8 @@
+import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
 import { TYPE_URLS } from '../../src/envoy/type-urls.ts';
 import { ServeProcess, exitWithin } from '../support/serve-process.ts';
 
@@ -15,7 +15,7 @@ const requestType = loadEnvoyProtos().lookupType('envoy.service.discovery.v3.Dis
 function subscribeFrames(nodeId: string): Buffer {
   return Buffer.concat(
     Object.values(TYPE_URLS).map((typeUrl) => {
-      const names = typeUrl === TYPE_URLS.route ? [SIDECAR_ROUTE_CONFIG] : [];
+      const names = typeUrl === TYPE_URLS.route ? [DEFAULT_SETTINGS.grpcTarget] : [];
       const message = requestType.encode(requestType.fromObject({ node: { id: nodeId }, type_url: typeUrl, resource_names: names })).finish();
       const header = Buffer.alloc(5);
       header.writeUInt32BE(message.length, 1);

@@ -3,7 +3,6 @@ import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { modelPolicy, syntheticWorld } from '../../bench/world.ts';
 import { Controller } from '../../src/controller/controller.ts';
-import { SIDECAR_ROUTE_CONFIG } from '../../src/envoy/names.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { TYPE_URLS } from '../../src/envoy/type-urls.ts';
 import { silentLogger } from '../../src/logging/logger.ts';
@@ -43,7 +42,7 @@ class Mesh {
 
   constructor() {
     const metrics = createMetrics();
-    const tracker = new RolloutTracker({ routeNames: [DEFAULT_SETTINGS.grpcTarget, SIDECAR_ROUTE_CONFIG] });
+    const tracker = new RolloutTracker({ routeNames: [DEFAULT_SETTINGS.grpcTarget] });
     this.store.subscribe((snapshot) => this.published.push(new WeakRef(snapshot)));
     this.#server = new XdsServer({ root: this.#root, snapshots: this.store, logger: silentLogger(), metrics, controlPlaneId: 'test' });
     this.#controller = new Controller({
@@ -79,7 +78,7 @@ class Mesh {
     client.subscribe(node, TYPE_URLS.cluster);
     client.subscribe(node, TYPE_URLS.endpoint, [...(this.store.current()?.resources('cluster').keys() ?? [])]);
     client.subscribe(node, TYPE_URLS.listener);
-    client.subscribe(node, TYPE_URLS.route, [SIDECAR_ROUTE_CONFIG]);
+    client.subscribe(node, TYPE_URLS.route, [DEFAULT_SETTINGS.grpcTarget]);
     this.#clients.push({ node, behaviour, client });
     await this.caughtUp();
   }
