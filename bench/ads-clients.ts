@@ -150,6 +150,12 @@ class SimulatedSidecar implements Tally {
     if (this.#synced()) this.#onSynced?.();
   }
 
+  missing(): string {
+    const absent = (type: string, names: Iterable<string>) => [...names].filter((name) => !this.#held.get(type)?.has(name));
+    const types = [TYPE_URLS.listener, TYPE_URLS.scopedRoute].filter((type) => !this.#held.has(type)).map((type) => type.slice(type.lastIndexOf('.') + 1));
+    return [...types, ...absent(TYPE_URLS.route, this.#routes), ...absent(TYPE_URLS.cluster, this.#wantedClusters), ...absent(TYPE_URLS.endpoint, this.#wantedEndpoints).map((n) => `eds ${n}`)].join(' ') || 'nothing';
+  }
+
   #synced(): boolean {
     const holds = (type: string, names: Iterable<string>) => [...names].every((name) => this.#held.get(type)?.has(name));
     return this.#held.has(TYPE_URLS.listener) && this.#held.has(TYPE_URLS.scopedRoute) && this.#wantedEndpoints.size > 0 && holds(TYPE_URLS.route, this.#routes) && holds(TYPE_URLS.cluster, this.#wantedClusters) && holds(TYPE_URLS.endpoint, this.#wantedEndpoints);
@@ -163,14 +169,25 @@ class SimulatedSidecar implements Tally {
 
 let clients: Tally[] = [];
 
+/** Waits for every client, at most SYNC_TIMEOUT_MS; then says how many are not in sync and what they miss. */
+const SYNC_TIMEOUT_MS = Number(process.env['BENCH_SYNC_TIMEOUT_MS'] ?? 180_000);
+async function allSynced(connects: Promise<void>[]): Promise<{ unsynced: number; missing: string[] }> {
+  const done = new Set<number>();
+  connects.forEach((connect, i) => void connect.then(() => done.add(i)));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(connects), new Promise((resolve) => (timer = setTimeout(resolve, SYNC_TIMEOUT_MS)))]);
+  clearTimeout(timer);
+  const behind = clients.filter((_, i) => !done.has(i));
+  return { unsynced: behind.length, missing: behind.slice(0, 3).map((client) => `${client.id}: ${client.missing()}`) };
+}
+
 async function handle(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'connect': {
       const make = (i: number) => (command.proxyless ? new ProxylessClient(i, command.target, command.models) : new SimulatedSidecar(i, command.target, command.models));
       clients = Array.from({ length: command.count }, (_, i) => make(i));
       const started = Date.now();
-      await Promise.all(clients.map((client) => client.connect(false)));
-      return { syncedMs: Date.now() - started };
+      return { ...(await allSynced(clients.map((client) => client.connect(false)))), syncedMs: Date.now() - started };
     }
     case 'mark':
       for (const client of clients) {
@@ -185,8 +202,7 @@ async function handle(command: Command): Promise<unknown> {
     case 'reconnect': {
       for (const client of clients) client.disconnect();
       const started = Date.now();
-      await Promise.all(clients.map((client) => client.connect(command.warm ?? false)));
-      return { syncedMs: Date.now() - started, startedAt: started };
+      return { ...(await allSynced(clients.map((client) => client.connect(command.warm ?? false)))), syncedMs: Date.now() - started, startedAt: started };
     }
     case 'close':
       for (const client of clients) client.shutdown();

@@ -12,6 +12,8 @@ export interface Tally {
   /** Bytes since the mark, per type URL. */
   bytesByType: Map<string, number>;
   connect(warm: boolean): Promise<void>;
+  /** What it still waits for, for a report when a sync times out. */
+  missing(): string;
   disconnect(): void;
   shutdown(): void;
 }

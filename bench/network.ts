@@ -92,11 +92,15 @@ async function afterChange(clients: Clients, typeUrl: string, act: () => void): 
   };
 }
 
+type Synced = { syncedMs: number; unsynced: number; missing: string[] };
+const syncNote = (s: { unsynced: number }) => (s.unsynced > 0 ? `; ${s.unsynced} NOT in sync when timed out` : '');
+
 /** Connects `count` clients and reads what each was sent to get there. */
 async function connect(clients: Clients, port: number, count: number, models: number, proxyless: boolean) {
-  const { syncedMs } = await clients.send<{ syncedMs: number }>({ cmd: 'connect', target: `127.0.0.1:${port}`, count, models, proxyless });
+  const { syncedMs, unsynced, missing } = await clients.send<Synced>({ cmd: 'connect', target: `127.0.0.1:${port}`, count, models, proxyless });
+  if (unsynced > 0) console.log(`${unsynced} of ${count} clients not in sync, e.g. ${missing.join('; ')}`);
   const report = await clients.send<Report>({ cmd: 'report' });
-  return { syncedMs, bytesPerClient: mean(report.map((r) => r.bytes)), maxBytes: Math.max(...report.map((r) => r.bytes)), byType: meanByType(report) };
+  return { syncedMs, unsynced, bytesPerClient: mean(report.map((r) => r.bytes)), maxBytes: Math.max(...report.map((r) => r.bytes)), byType: meanByType(report) };
 }
 
 /** Every new stream has all five types in sync with the current snapshot, read from the server's own state. */
@@ -153,7 +157,7 @@ export async function measureNetwork(root: protobuf.Root, count: number, models:
       if (slice) world.endpointSlices[0] = { ...slice, endpoints: slice.endpoints.slice(1) };
     }),
   );
-  const storm = await sidecars.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  const storm = await sidecars.send<Synced>({ cmd: 'reconnect' });
   const warmStorm = await warmReconnect(sidecars, server, store, count);
   await sidecars.send({ cmd: 'close' });
   const proxylessClients = new Clients();
@@ -170,7 +174,7 @@ export async function measureNetwork(root: protobuf.Root, count: number, models:
   const floorPort = await floor.listen();
   const floorSidecars = new Clients();
   const floorBytes = await connect(floorSidecars, floorPort, count, models, false);
-  const floorInitial = await floorSidecars.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  const floorInitial = await floorSidecars.send<Synced>({ cmd: 'reconnect' });
   const push = (typeUrl: string, name: string) => {
     const kind = kindOfTypeUrl(typeUrl);
     const resources = kind ? last.select(kind, new Set([name])) : [];
@@ -182,14 +186,14 @@ export async function measureNetwork(root: protobuf.Root, count: number, models:
   await floorSidecars.send({ cmd: 'close' });
   const floorProxyless = new Clients();
   const floorProxylessBytes = await connect(floorProxyless, floorPort, count, models, true);
-  const floorProxylessSync = await floorProxyless.send<{ syncedMs: number }>({ cmd: 'reconnect' });
+  const floorProxylessSync = await floorProxyless.send<Synced>({ cmd: 'reconnect' });
   await floorProxyless.send({ cmd: 'close' });
   floor.close();
 
   const results = { initial, heapPerClient, weights, endpoints, storm, warmStorm, proxyless, floor: { initial: floorInitial, weights: floorWeights, endpoints: floorEndpoints, proxyless: floorProxylessSync } };
   const scale = `${count} sidecars x ${models} models`;
   const rows: string[][] = [];
-  rows.push([`sidecars: initial sync, ${scale}`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), 'delta ADS; LDS+SRDS wildcard, RDS/CDS/EDS by name for the 3 models each calls']);
+  rows.push([`sidecars: initial sync, ${scale}`, fmt(initial.syncedMs), fmt(floorInitial.syncedMs), ratio(initial.syncedMs, floorInitial.syncedMs), `delta ADS; LDS+SRDS wildcard, RDS/CDS/EDS by name for the 3 models each calls${syncNote(initial)}${syncNote(floorInitial)}`]);
   rows.push([`sidecars: initial configuration bytes per sidecar`, kb(initial.bytesPerClient), kb(floorBytes.bytesPerClient), ratio(initial.bytesPerClient, floorBytes.bytesPerClient), `max ${kb(initial.maxBytes)}; ${byTypeNote(initial.byType)}`]);
   for (const [label, c, f] of [['weights of one model (RDS)', weights, floorWeights], ['endpoints of one model (EDS)', endpoints, floorEndpoints]] as const) {
     const who = `${c.acked}/${c.users} sidecars that call it ACKed`;
@@ -200,9 +204,9 @@ export async function measureNetwork(root: protobuf.Root, count: number, models:
     rows.push([`${label}: bytes to sidecars that do not call it`, `${c.bytesToOthers} B`, `${f.bytesToOthers} B`, '-', `${c.othersReached} of ${count - c.users} reached; target 0`]);
   }
   rows.push(['sidecars: server heap per connected sidecar', kb(heapPerClient), '-', '-', 'target <= 100 KB']);
-  rows.push([`reconnect storm, sidecars restarted: ${count} -> all synced`, fmt(storm.syncedMs), fmt(floorInitial.syncedMs), ratio(storm.syncedMs, floorInitial.syncedMs), 'target <= 10 s']);
+  rows.push([`reconnect storm, sidecars restarted: ${count} -> all synced`, fmt(storm.syncedMs), fmt(floorInitial.syncedMs), ratio(storm.syncedMs, floorInitial.syncedMs), `target <= 10 s${syncNote(storm)}`]);
   rows.push([`reconnect storm, sidecars keep config: ${count} -> all synced`, fmt(warmStorm.syncedMs), fmt(floorInitial.syncedMs), ratio(warmStorm.syncedMs, floorInitial.syncedMs), 'initial_resource_versions; read from the server']);
-  rows.push([`proxyless: initial sync, ${count} clients on per-model targets`, fmt(proxyless.syncedMs), fmt(floorProxylessSync.syncedMs), ratio(proxyless.syncedMs, floorProxylessSync.syncedMs), 'SotW; LDS+RDS infermesh/<model>, CDS+EDS its clusters']);
+  rows.push([`proxyless: initial sync, ${count} clients on per-model targets`, fmt(proxyless.syncedMs), fmt(floorProxylessSync.syncedMs), ratio(proxyless.syncedMs, floorProxylessSync.syncedMs), `SotW; LDS+RDS infermesh/<model>, CDS+EDS its clusters${syncNote(proxyless)}${syncNote(floorProxylessSync)}`]);
   rows.push(['proxyless: initial configuration bytes per client', kb(proxyless.bytesPerClient), kb(floorProxylessBytes.bytesPerClient), ratio(proxyless.bytesPerClient, floorProxylessBytes.bytesPerClient), `max ${kb(proxyless.maxBytes)}; ${byTypeNote(proxyless.byType)}`]);
   return { rows, results };
 }

@@ -106,6 +106,10 @@ export class ProxylessClient implements Tally {
     if (this.#versions.has(TYPE_URLS.endpoint) && this.#versions.has(TYPE_URLS.cluster)) this.#onSynced?.();
   }
 
+  missing(): string {
+    return [TYPE_URLS.listener, TYPE_URLS.route, TYPE_URLS.cluster, TYPE_URLS.endpoint].filter((type) => !this.#versions.has(type)).join(' ') || 'nothing';
+  }
+
   shutdown(): void {
     this.#call?.cancel();
     this.#client.close();

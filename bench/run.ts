@@ -1,9 +1,11 @@
 /**
  * npm run bench — figures, not assertions. The server as in production (controller with debounce, snapshot
  * store, ADS server) against N simulated ADS clients in a child process, and the floor: a bare grpc-js
- * server writing the same bytes to the same streams. Prints a table and writes bench-results/bench.json.
+ * server writing the same bytes to the same streams (bench/network.ts). Prints a table and writes
+ * bench-results/bench.json.
  *
- *   BENCH_CLIENTS (default 1000)   BENCH_MODELS (default 1000,10000)   BENCH_NETWORK_MODELS (default 1000)
+ *   BENCH_CLIENTS (default 1000: simulated sidecars, then as many proxyless clients)   BENCH_MODELS (default
+ *   1000,10000)   BENCH_NETWORK_MODELS (default 1000: models served in the network rows)
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
  *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
