@@ -1,10 +1,10 @@
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
-import { modelNames, modelRoutes, VIRTUAL_HOST, type ModelRoutes } from '../envoy/route-config.ts';
+import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
-import { routeConfigurationBytes } from './route-bytes.ts';
+import { modelTableBytes } from './model-table.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
 import { hasHealthyEndpoint } from '../envoy/route-action.ts';
@@ -89,7 +89,7 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
   const routeConfigs: EncodedResource[] = [];
   for (const name of modelNames(model)) {
     const tableName = modelTableName(settings.grpcTarget, name);
-    routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, routeConfigurationBytes(tableName, VIRTUAL_HOST, tableRoutes)));
+    routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, modelTableBytes(tableName, tableRoutes)));
     const scope = codec.encode(TYPE_URLS.scopedRoute, tableName, modelScope(settings, name));
     if (scope.ok) scopes.push(scope.resource);
     else errors.push({ resource: `scope ${tableName}`, errors: scope.errors });

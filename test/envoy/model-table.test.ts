@@ -12,14 +12,20 @@ interface Request {
   headers: Record<string, string>;
 }
 
-/** Envoy's first-match walk over a route list, for the matchers infermesh emits. */
+/**
+ * Envoy's first-match walk over a route list, for the matchers infermesh emits; the route's retry policy is
+ * its own or, without one, its virtual host's (as Envoy and gRPC clients apply it), unless it aborts.
+ */
 function firstMatch(config: Json, request: Request): Json | undefined {
-  const routes = config['virtual_hosts'][0]['routes'] as Json[];
-  return routes.find((route) => {
+  const host = config['virtual_hosts'][0] as Json;
+  const hit = (host['routes'] as Json[]).find((route) => {
     const match = route['match'] as Json;
     const pathOk = match['prefix'] !== undefined ? request.path.startsWith(match['prefix']) : new RegExp(match['safe_regex']['regex']).test(request.path);
     return pathOk && ((match['headers'] ?? []) as Json[]).every((h) => (h['present_match'] ? request.headers[h['name']] !== undefined : request.headers[h['name']] === h['exact_match']));
   });
+  // An error route aborts (fault filter) before any upstream attempt: a policy it inherits never applies.
+  if (!hit?.['route'] || hit['route']['retry_policy'] || !host['retry_policy'] || hit['typed_per_filter_config']) return hit;
+  return { ...hit, route: { ...hit['route'], retry_policy: host['retry_policy'] } };
 }
 
 /** What a route does: where it sends the request (and how), or how it fails it. */

@@ -31,11 +31,21 @@ export function routeConfiguration(parts: readonly ModelRoutes[], settings: Mesh
 
 /**
  * A model name's own RouteConfiguration as a typed message: the version routes, the model's REST path routes,
- * then the split (the JSON twin of what encode-model.ts assembles from encoded routes).
+ * then the split, with the retry policy they share on the virtual host instead of on each route (the JSON
+ * twin of what model-table.ts assembles from encoded routes).
  */
 export function modelTableConfiguration(part: ModelRoutes, settings: MeshSettings, name: string): RouteConfiguration {
+  const routes = [...part.tableVersions, ...part.pathRoutes, part.tableSplit];
+  const policies = new Set(routes.flatMap((route) => (route.route?.retry_policy ? [JSON.stringify(route.route.retry_policy)] : [])));
+  const shared = policies.size === 1 ? routes.find((route) => route.route?.retry_policy)?.route?.retry_policy : undefined;
+  const hoisted = shared ? routes.map((route) => (route.route ? { ...route, route: withoutRetryPolicy(route.route) } : route)) : routes;
   return {
     name: modelTableName(settings.grpcTarget, name),
-    virtual_hosts: [{ ...hostHead(), routes: [...part.tableVersions, ...part.pathRoutes, part.tableSplit] }],
+    virtual_hosts: [{ ...hostHead(), routes: hoisted, ...(shared ? { retry_policy: shared } : {}) }],
   };
+}
+
+function withoutRetryPolicy(action: NonNullable<Route['route']>): NonNullable<Route['route']> {
+  const { retry_policy: _policy, ...rest } = action;
+  return rest;
 }

@@ -293,6 +293,22 @@ export function perModelTargetScenarios(mesh: () => Mesh, call: ClientRun): void
     expect(await call('triton', 'resnet50', 20, { 'x-model-version': '1' }, { target: target('resnet') })).toMatchObject({ pods: { 'stable-0': 20 }, errors: {} });
   });
 
+  it("retries UNAVAILABLE on a per-model target by the table's virtual-host retry policy, and not where retries are off", async () => {
+    // The model's own table carries its retry policy once, on the virtual host (gRFC A44): the routes have none.
+    const table = mesh().server.store.current()?.resources('route').get(target('flaky'))?.json as { virtual_hosts?: { retry_policy?: unknown; routes?: { route?: { retry_policy?: unknown } }[] }[] } | undefined;
+    expect(table?.virtual_hosts?.[0]?.retry_policy).toBeDefined();
+    expect(table?.virtual_hosts?.[0]?.routes?.every((route) => route.route?.retry_policy === undefined)).toBe(true);
+    const flaky = mesh().pod('flaky-0');
+    try {
+      flaky.setFailure({ kind: 'every-nth', n: 2, code: 14 });
+      expect(await call('triton', 'flaky', 10, {}, { target: target('flaky') })).toMatchObject({ pods: { 'flaky-0': 10 }, errors: {} });
+      flaky.setFailure({ kind: 'every-nth', n: 2, code: 14 });
+      expect(await call('triton', 'flaky', 10, {}, { target: target('flaky-no-retries') })).toMatchObject({ pods: { 'flaky-0': 5 }, errors: { UNAVAILABLE: 5 } });
+    } finally {
+      flaky.setFailure({ kind: 'none' });
+    }
+  });
+
   it("routes TF Serving Predict on infermesh/bert, whose client is sent bert's table and clusters alone", async () => {
     const name = target('bert');
     const running = call('tfserving', 'bert', 30, {}, { target: name, gapMs: 100 });
