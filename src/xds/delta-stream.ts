@@ -99,7 +99,7 @@ export class DeltaStream {
     const clusters = this.#types.get('cluster');
     const wildcard = clusters?.wildcard ?? false;
     const routes = this.#types.get('route')?.basis;
-    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#differ, [routes, this.#routesAccepted], target, wildcard);
+    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#differ, [routes, this.#routesAccepted], target);
     if (kind !== 'route' || !clusters) return target;
     const endpoints = this.#types.get('endpoint');
     // Built only when the routes add a cluster: it walks every cluster the client holds, on every stream.

@@ -7,8 +7,9 @@ import type { SnapshotDiffer } from './snapshot-differ.ts';
  * cluster" (NC) meanwhile; and a cluster must stay until the routes naming it are replaced. Sending CDS before
  * RDS is not enough: Envoy asks for a new cluster's endpoints only once it has taken the cluster.
  *
- * This holds for clients that subscribe to clusters by wildcard (Envoy). Proxyless gRPC clients name the
- * clusters their routes use, after reading the routes: holding routes for them would wait forever.
+ * Holding routes back holds for clients that subscribe to clusters by wildcard. Clients that name clusters
+ * (on-demand Envoy, proxyless gRPC) name the ones their routes use after reading the routes: holding routes
+ * for them would wait forever.
  */
 export interface ClientClusters {
   /** The client subscribes to clusters by wildcard. */
@@ -33,9 +34,12 @@ export function routesMayMove(differ: SnapshotDiffer, routesFrom: Snapshot | und
   return true;
 }
 
-/** The snapshot to take clusters and endpoints from: `target`, keeping what routes the client may run still name. */
-export function clustersFor(differ: SnapshotDiffer, routesFrom: readonly (Snapshot | undefined)[], target: Snapshot, wildcard: boolean): Snapshot {
-  if (!wildcard) return target;
+/**
+ * The snapshot to take clusters and endpoints from: `target`, keeping what routes the client may run still
+ * name. For every client, wildcard or not: an on-demand Envoy that is sent a cluster's removal before the
+ * routes naming it are replaced asks for it again (on-demand CDS) and holds the request until its timeout.
+ */
+export function clustersFor(differ: SnapshotDiffer, routesFrom: readonly (Snapshot | undefined)[], target: Snapshot): Snapshot {
   let bridge = target;
   for (const from of routesFrom) if (from) bridge = differ.keepingClusters(from, bridge);
   return bridge;

@@ -216,7 +216,7 @@ export class SotwStream {
     const clusters = this.#types.get('cluster');
     const wildcard = clusters?.subscription === 'wildcard';
     const routesSent = this.#sentSnapshot.get('route');
-    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#shared.differ, [routesSent, this.#ackedBase.get('route')], target, wildcard);
+    if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#shared.differ, [routesSent, this.#ackedBase.get('route')], target);
     if (kind !== 'route' || !clusters) return target;
     const endpoints = this.#types.get('endpoint');
     const ready = routesMayMove(this.#shared.differ, routesSent, target, {
