@@ -4,7 +4,7 @@ import type { FieldError } from '../protobuf/field-error.ts';
 import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
-import { modelTableBytes } from './model-table.ts';
+import { modelTableBytes, tableRoutes } from './model-table.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
 import { hasHealthyEndpoint } from '../envoy/route-action.ts';
@@ -84,19 +84,20 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
     byName: routes.byName.map((group) => ({ name: group.name, routes: encodeRoutes(group.routes, codec, errors) })),
     path: encodeRoutes(routes.pathRoutes, codec, errors),
   };
-  const tableRoutes = [...encodeRoutes(routes.tableVersions, codec, errors), ...routeBytes.path, ...encodeRoutes([routes.tableSplit], codec, errors)];
+  const ownRoutes = [...encodeRoutes(routes.tableVersions, codec, errors), ...routeBytes.path, ...encodeRoutes([routes.tableSplit], codec, errors)];
   const scopes: EncodedResource[] = [];
   const routeConfigs: EncodedResource[] = [];
+  const table = tableRoutes(ownRoutes);
   for (const name of modelNames(model)) {
     const tableName = modelTableName(settings.grpcTarget, name);
-    routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, modelTableBytes(tableName, tableRoutes)));
+    routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, modelTableBytes(tableName, table)));
     const scope = codec.encode(TYPE_URLS.scopedRoute, tableName, modelScope(settings, name));
     if (scope.ok) scopes.push(scope.resource);
     else errors.push({ resource: `scope ${tableName}`, errors: scope.errors });
   }
   if (errors.length > 0) return { ok: false, errors };
   const names = new TextEncoder();
-  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...tableRoutes];
+  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...ownRoutes];
   const routesVersion = contentVersion(Buffer.concat(allRoutes));
   const routedClusters = clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]);
   return { ok: true, part: { settings, healthy, clusters, routeBytes, routeConfigs, scopes, routedClusters, routesVersion } };

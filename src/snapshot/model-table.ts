@@ -44,9 +44,20 @@ function sharedPolicy(routes: readonly Uint8Array[]): Uint8Array | undefined {
   return shared;
 }
 
-export function modelTableBytes(name: string, routes: readonly Uint8Array[]): Uint8Array {
+/** A model's table routes as every one of its names' tables holds them: the shared policy moved to the host. */
+export interface TableRoutes {
+  routes: readonly Uint8Array[];
+  hostRetryPolicy?: Uint8Array;
+}
+
+/** Works out once per model what each of its names' tables repeats (aliases share the routes). */
+export function tableRoutes(routes: readonly Uint8Array[]): TableRoutes {
   const policy = sharedPolicy(routes);
-  const host = virtualHostHead(VIRTUAL_HOST).append(taggedRoutes(VIRTUAL_HOST_ROUTES, policy ? routes.map(withoutRetryPolicy) : routes));
-  if (policy) host.field(VIRTUAL_HOST_RETRY_POLICY, policy);
+  return policy ? { routes: routes.map(withoutRetryPolicy), hostRetryPolicy: policy } : { routes };
+}
+
+export function modelTableBytes(name: string, table: TableRoutes): Uint8Array {
+  const host = virtualHostHead(VIRTUAL_HOST).append(taggedRoutes(VIRTUAL_HOST_ROUTES, table.routes));
+  if (table.hostRetryPolicy) host.field(VIRTUAL_HOST_RETRY_POLICY, table.hostRetryPolicy);
   return routeConfiguration(name, host).finish();
 }
