@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { renderBootstrap } from '../inject/bootstrap.ts';
-import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress } from '../inject/options.ts';
+import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress, type XdsAddress } from '../inject/options.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh bootstrap [options] > bootstrap.yaml
@@ -14,6 +14,10 @@ namespace, with the addresses below written in. For running a sidecar by hand, n
 
 Options:
   --xds-address HOST:PORT     infermesh's ADS address (default ${DEFAULT_XDS_ADDRESS})
+                              Repeated or comma-separated: one host each in the xDS cluster. The ADS
+                              stream goes to one; when its connection breaks Envoy reconnects to another
+                              (two replicas run by hand: --xds-address 127.0.0.1:18000,127.0.0.1:18001).
+                              In Kubernetes the Service name alone is enough.
   --node-id ID                writes a node section (id ID, cluster from --node-cluster); without it the
                               node must come from envoy's --service-node/--service-cluster, as inject does
   --node-cluster NAME         the node's cluster (default: what follows the first "." in ID, else "default")
@@ -24,13 +28,23 @@ Exit 0 on success, 2 on usage errors.
 `;
 
 const OPTIONS = {
-  'xds-address': { type: 'string' },
+  'xds-address': { type: 'string', multiple: true },
   'node-id': { type: 'string' },
   'node-cluster': { type: 'string' },
   'admin-address': { type: 'string' },
   'status-address': { type: 'string' },
 } as const;
 
+/** Every address of every --xds-address (repeated, or comma-separated), in order, each once. */
+function xdsAddressesFrom(values: readonly string[] | undefined): XdsAddress[] {
+  const texts = (values ?? [DEFAULT_XDS_ADDRESS]).flatMap((value) => value.split(',')).map((text) => text.trim());
+  const addresses = new Map<string, XdsAddress>();
+  for (const text of texts) {
+    const address = parseXdsAddress(text);
+    addresses.set(`${address.host}:${address.port}`, address);
+  }
+  return [...addresses.values()];
+}
 
 function nodeFrom(id: string | undefined, cluster: string | undefined): { id: string; cluster: string } | undefined {
   if (id === undefined) {
@@ -53,7 +67,7 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
   try {
     const node = nodeFrom(values['node-id'], values['node-cluster']);
     options = {
-      xdsAddress: parseXdsAddress(values['xds-address'] ?? DEFAULT_XDS_ADDRESS),
+      xdsAddress: xdsAddressesFrom(values['xds-address']),
       ...(values['admin-address'] === undefined ? {} : { adminAddress: parseHostPort('--admin-address', values['admin-address'], `127.0.0.1:${ADMIN_PORT}`) }),
       ...(values['status-address'] === undefined ? {} : { statusAddress: parseHostPort('--status-address', values['status-address'], `0.0.0.0:${STATUS_PORT}`) }),
       ...(node === undefined ? {} : { node }),

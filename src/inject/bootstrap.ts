@@ -11,11 +11,13 @@ import { type Path, stringAt } from './yaml-nodes.ts';
 const XDS_CLUSTER = 'infermesh-xds';
 const ADMIN_CLUSTER = 'envoy-admin';
 const STATUS_LISTENER = 'infermesh-health';
-const ENDPOINT_SOCKET = ['load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address'];
+const LB_ENDPOINTS = ['load_assignment', 'endpoints', 0, 'lb_endpoints'];
+const ENDPOINT_SOCKET = [...LB_ENDPOINTS, 0, 'endpoint', 'address', 'socket_address'];
 
 /** What differs between sidecars' bootstraps; everything else comes from the template as written. */
 export interface BootstrapOptions {
-  xdsAddress: XdsAddress;
+  /** One address (a Service name), or several: one host each in the xDS cluster, for failing over between them. */
+  xdsAddress: XdsAddress | readonly XdsAddress[];
   /** Envoy's admin interface (default in the template: 127.0.0.1:9901). */
   adminAddress?: XdsAddress;
   /** The static listener for probes and Prometheus (default in the template: 0.0.0.0:15021). */
@@ -49,6 +51,30 @@ function addressEdits(node: unknown, socketPath: Path, address: XdsAddress, what
 }
 
 /**
+ * Addresses after the first become more hosts of the xDS cluster, written after its first endpoint in the
+ * same layout. Envoy opens its one ADS stream to one host and, when that connection breaks, reconnects
+ * (with backoff) through the cluster's load balancer, which picks another.
+ */
+function moreEndpoints(template: string, cluster: unknown, addresses: readonly XdsAddress[]): Edit[] {
+  if (addresses.length === 0) return [];
+  const list = isMap(cluster) ? cluster.getIn(LB_ENDPOINTS, true) : undefined;
+  if (!isSeq(list) || !list.range) throw new Error(`the Envoy bootstrap template has no lb_endpoints in static cluster "${XDS_CLUSTER}"`);
+  const at = list.range[1];
+  const dash = list.range[0];
+  const indent = ' '.repeat(dash - template.lastIndexOf('\n', dash - 1) - 1);
+  const text = addresses
+    .map((address) => [
+      '- endpoint:',
+      '    address:',
+      '      socket_address:',
+      `        address: ${yamlScalarText(address.host)}`,
+      `        port_value: ${address.port}`,
+    ].map((line) => `${indent}${line}\n`).join(''))
+    .join('');
+  return [{ range: [at, at, at], text: template.endsWith('\n', at) ? text : `\n${text}` }];
+}
+
+/**
  * The bootstrap for one sidecar: the template with the control plane address (and, when given, the admin
  * and status addresses, the ADS flavour and the node) written in. Only those scalars change: every comment
  * and line of the template stays as it is.
@@ -57,7 +83,13 @@ export function renderBootstrap(template: string, options: BootstrapOptions): st
   const doc = parseDocument(template);
   if (doc.errors.length > 0) throw new Error(`the Envoy bootstrap template is not valid YAML: ${doc.errors[0]?.message}`);
   const clusters = ['static_resources', 'clusters'];
-  const edits = addressEdits(namedItem(doc, clusters, XDS_CLUSTER), ENDPOINT_SOCKET, options.xdsAddress, `static cluster "${XDS_CLUSTER}" with a socket_address`);
+  const [first, ...more] = 'host' in options.xdsAddress ? [options.xdsAddress] : options.xdsAddress;
+  if (!first) throw new Error('no xDS address');
+  const xdsCluster = namedItem(doc, clusters, XDS_CLUSTER);
+  const edits = [
+    ...addressEdits(xdsCluster, ENDPOINT_SOCKET, first, `static cluster "${XDS_CLUSTER}" with a socket_address`),
+    ...moreEndpoints(template, xdsCluster, more),
+  ];
   if (options.adminAddress) {
     edits.push(...addressEdits(doc.contents, ['admin', 'address', 'socket_address'], options.adminAddress, 'admin socket_address'));
     // The status listener forwards to the admin interface through this cluster: keep the two in step.

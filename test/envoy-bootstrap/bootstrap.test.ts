@@ -121,6 +121,24 @@ describe('renderBootstrap', () => {
     expect(socketAddress(xds)).toEqual({ address: 'fd00::1', port_value: 18000 });
   });
 
+  it('writes several xDS addresses as hosts of the one infermesh-xds cluster, first where the one address goes', () => {
+    const addresses = [{ host: '127.0.0.1', port: 18000 }, { host: 'cp-1.mesh.svc', port: 18001 }, { host: 'fd00::2', port: 18002 }];
+    const rendered = renderBootstrap(template, { xdsAddress: addresses });
+    const xds = named(readBootstrap(rendered)['static_resources'].clusters, 'infermesh-xds') as Record<string, any>;
+    expect(xds['type']).toBe('STRICT_DNS');
+    expect(xds['load_assignment'].endpoints).toHaveLength(1);
+    const hosts = xds['load_assignment'].endpoints[0].lb_endpoints.map((e: any) => e.endpoint.address.socket_address);
+    expect(hosts).toEqual(addresses.map(({ host, port }) => ({ address: host, port_value: port })));
+    // Everything else, comments included, as written: the one-address rendering plus the extra endpoints.
+    const single = renderBootstrap(template, { xdsAddress: addresses[0]! }).split('\n');
+    const lines = rendered.split('\n');
+    expect(lines.filter((line) => !single.includes(line)).map((line) => line.trim())).toEqual([
+      'address: cp-1.mesh.svc', 'port_value: 18001', 'address: "fd00::2"', 'port_value: 18002',
+    ]);
+    expect(lines.length - single.length).toBe(10);
+    expect(renderBootstrap(template, { xdsAddress: [addresses[0]!] })).toBe(renderBootstrap(template, { xdsAddress: addresses[0]! }));
+  });
+
   it('returns the template itself for the default address', () => {
     expect(renderBootstrap(template, { xdsAddress: { host: 'infermesh.infermesh-system.svc.cluster.local', port: 18000 } })).toBe(template);
   });

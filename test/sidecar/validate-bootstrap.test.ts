@@ -56,6 +56,10 @@ describeWithTool('envoy --mode validate', envoyBinaries(), (binaries) => {
       const text = await cli(['bootstrap', '--xds-address', '127.0.0.1:18000', '--node-id', 'dev.default']);
       const output = await validate(binary.path, `cli-${binary.version}.yaml`, text, []);
       expect(output).toMatch(/configuration '.*' OK/);
+      // Several control-plane addresses (replicas run by hand): more hosts of the same xDS cluster.
+      const replicas = await cli(['bootstrap', '--xds-address', '127.0.0.1:18000,127.0.0.1:18001', '--xds-address', 'localhost:18002', '--node-id', 'dev.default']);
+      expect(replicas.match(/port_value: 1800[012]$/gm)).toEqual(['port_value: 18000', 'port_value: 18001', 'port_value: 18002']);
+      expect(await validate(binary.path, `cli-replicas-${binary.version}.yaml`, replicas, [])).toMatch(/configuration '.*' OK/);
     });
 
     it(`Envoy ${binary.version} accepts the bootstrap \`infermesh inject\` writes, run with the sidecar's own arguments`, async () => {
