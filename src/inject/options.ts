@@ -30,6 +30,11 @@ export const PROXY_ENV_VAR = 'INFERMESH_PROXY';
 /** Pod (template) annotations. */
 export const INJECTED_ANNOTATION = 'infermesh.io/injected';
 export const INJECT_ANNOTATION = 'infermesh.io/inject';
+/**
+ * Pod (template) label: the control plane's NetworkPolicy (manifests/base/networkpolicy.yaml) lets pods
+ * carrying it, in any namespace, reach the xDS port. Proxyless gRPC clients set it themselves.
+ */
+export const XDS_CLIENT_LABEL = 'infermesh.io/xds-client';
 /** Marks the bootstrap ConfigMaps inject writes, so a later run may bring them up to date. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'infermesh-inject';

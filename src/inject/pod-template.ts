@@ -1,5 +1,5 @@
 import { type Document, isMap } from 'yaml';
-import { INJECT_ANNOTATION, INJECTED_ANNOTATION, type InjectOptions, SIDECAR_NAME } from './options.ts';
+import { INJECT_ANNOTATION, INJECTED_ANNOTATION, type InjectOptions, SIDECAR_NAME, XDS_CLIENT_LABEL } from './options.ts';
 import { bootstrapVolume, proxyEnvVar, sidecarContainer, sidecarPorts } from './sidecar.ts';
 import { type Path, isFalse, plainValue, removeNamed, seqItems, setQuotedString, upsertNamed } from './yaml-nodes.ts';
 
@@ -52,8 +52,8 @@ function portWarnings(doc: Document, containersPath: Path, options: InjectOption
 
 /**
  * Adds (or brings up to date) the sidecar in the pod template of the object at `objectPath`: the
- * `infermesh-proxy` container, the bootstrap volume, INFERMESH_PROXY in every app container, and the
- * `infermesh.io/injected` annotation. Edits `doc` in place.
+ * `infermesh-proxy` container, the bootstrap volume, INFERMESH_PROXY in every app container, the
+ * `infermesh.io/xds-client` label and the `infermesh.io/injected` annotation. Edits `doc` in place.
  */
 export function injectPodTemplate(doc: Document, objectPath: Path, kind: string, options: InjectOptions): TemplateOutcome {
   const template = [...objectPath, ...(podTemplatePath(kind) ?? [])];
@@ -78,6 +78,7 @@ export function injectPodTemplate(doc: Document, objectPath: Path, kind: string,
 
   // Each step runs whatever the previous ones returned (no short-circuit).
   const steps = [
+    setQuotedString(doc, [...template, 'metadata', 'labels', XDS_CLIENT_LABEL], 'true'),
     setQuotedString(doc, [...template, 'metadata', 'annotations', INJECTED_ANNOTATION], options.version),
     removeNamed(doc, native ? containers : initContainers, SIDECAR_NAME),
     upsertNamed(doc, native ? initContainers : containers, sidecarContainer(options), native ? 'start' : 'end'),

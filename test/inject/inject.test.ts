@@ -76,6 +76,8 @@ describe.each(['native', 'container'] as const)('inject (%s sidecar)', (sidecarM
     expect(named(spec.volumes, 'infermesh-bootstrap')).toEqual([{ name: 'infermesh-bootstrap', configMap: { name: 'infermesh-envoy-bootstrap' } }]);
     expect(named(spec.containers, 'app')[0]!.env).toEqual([{ name: 'INFERMESH_PROXY', value: 'http://127.0.0.1:15001' }]);
     expect(podTemplate(objects(once)[0]!)['metadata'].annotations).toEqual({ 'infermesh.io/injected': '0.1.0' });
+    // The label the control plane's NetworkPolicy admits to the xDS port (manifests/base/networkpolicy.yaml).
+    expect(podTemplate(objects(once)[0]!)['metadata'].labels?.['infermesh.io/xds-client']).toBe('true');
   });
 
   it('switching modes moves the sidecar instead of adding a second one', () => {
@@ -158,7 +160,10 @@ describe('what stays as it was', () => {
     const output = inject(workloads['Deployment']!);
     expect(output).toContain('- name: app # the app itself\n          image: "example/app:1.0"\n          ports: [{containerPort: 8080}]\n');
     expect(output).toContain('configMap: {name: cfg, defaultMode: 0644}');
-    expect(output.indexOf('labels: {app: web}')).toBeLessThan(output.indexOf('infermesh.io/injected: "0.1.0"'));
+    // The xDS client label joins the template's labels in their own (flow) style, before the annotation.
+    const labels = output.indexOf('labels: {app: web, infermesh.io/xds-client: "true"}');
+    expect(labels).toBeGreaterThan(0);
+    expect(labels).toBeLessThan(output.indexOf('infermesh.io/injected: "0.1.0"'));
   });
 
   it('keeps kubectl-style sequences (not indented under their key)', () => {
