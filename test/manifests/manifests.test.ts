@@ -507,7 +507,7 @@ describeWithTool('kustomize build', kustomizeBinary(), (binary) => {
   it('builds manifests/base: the control plane, labelled, in infermesh-system', async () => {
     const objects = await kustomize(binary, 'base');
     expect(kinds(objects)).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
     );
     for (const object of objects) {
       expect(object.metadata.labels?.['app.kubernetes.io/part-of'], `${object.kind}/${object.metadata.name}`).toBe('infermesh');
@@ -524,6 +524,7 @@ describeWithTool('kustomize build', kustomizeBinary(), (binary) => {
         'ConfigMap',
         'Deployment',
         'Namespace',
+        'NetworkPolicy',
         'PersistentVolumeClaim',
         'PodDisruptionBudget',
         'Role',
