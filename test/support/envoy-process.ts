@@ -35,6 +35,8 @@ function uniqueBaseId(): number {
 export interface EnvoyOptions {
   binary: EnvoyBinary;
   xdsPort: number;
+  /** More control-plane replicas on loopback: hosts of the xDS cluster after 127.0.0.1:xdsPort. */
+  moreXdsPorts?: readonly number[];
   nodeId: string;
   /** Default 1. */
   concurrency?: number;
@@ -70,7 +72,7 @@ export class EnvoyProcess {
   static async start(options: EnvoyOptions): Promise<EnvoyProcess> {
     const [adminPort, statusPort] = [await freePort(), await freePort()];
     const bootstrap = renderBootstrap(TEMPLATE, {
-      xdsAddress: { host: '127.0.0.1', port: options.xdsPort },
+      xdsAddress: [options.xdsPort, ...(options.moreXdsPorts ?? [])].map((port) => ({ host: '127.0.0.1', port })),
       adminAddress: { host: '127.0.0.1', port: adminPort },
       statusAddress: { host: '127.0.0.1', port: statusPort },
       node: { id: options.nodeId, cluster: 'test' },
