@@ -152,6 +152,7 @@ describeWithTool('replica failover', envoyBinaries(), (binaries) => {
         // The resend measure: every response B ever sent went to a client that moved from A.
         expect(await counter(replicaB!.adminPort, 'infermesh_xds_pushes_total')).toBe(0);
         expect(await counter(replicaB!.adminPort, 'infermesh_xds_pushed_resource_bytes_total')).toBe(0);
+        expect(await counter(replicaB!.adminPort, 'infermesh_xds_connected_streams')).toBe(nodeIds.length);
         // The Envoys' own view: connected, and no configuration update applied or rejected since A died.
         for (const [i, envoy] of envoys.entries()) {
           expect(await envoy.admin('/stats?filter=^control_plane\\.connected_state$'), envoy.nodeId).toContain('control_plane.connected_state: 1');
