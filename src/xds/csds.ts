@@ -1,8 +1,6 @@
 import type protobuf from 'protobufjs';
 import { RESOURCE_KINDS, TYPE_URLS } from '../envoy/type-urls.ts';
-import type { DeltaTypeSyncState } from './delta-type-state.ts';
-import { standingNack, type TrackedStream } from './rollout.ts';
-import type { TypeSyncState } from './sotw-stream.ts';
+import type { ClientStream, TypeSyncView } from './client-view.ts';
 
 /** The parts of envoy.type.matcher.v3.NodeMatcher / StringMatcher infermesh honours. */
 interface StringMatcher {
@@ -40,19 +38,16 @@ function timestamp(date: Date | undefined): { seconds: number; nanos: number } |
  * client runs this version, ERROR/NACKED when it rejected the response carrying it (error_state says why),
  * STALE/REQUESTED while the response is unanswered, NOT_SENT/DOES_NOT_EXIST for names it asked for that do not exist.
  */
-function typeConfigs(state: Readonly<TypeSyncState> | DeltaTypeSyncState, typeUrl: string, anyType: protobuf.Type, includeContents: boolean): Record<string, unknown>[] {
-  const nack = standingNack(state);
+function typeConfigs(state: TypeSyncView, typeUrl: string, anyType: protobuf.Type, includeContents: boolean): Record<string, unknown>[] {
+  const nack = state.standingNack;
   const configs: Record<string, unknown>[] = [];
-  // A delta response is a diff; what the client should hold is every resource its subscription covers.
-  const delta = 'clientResources' in state;
-  const sent = delta ? state.clientResources : state.sentResources;
+  const sent = state.heldResources;
   for (const [name, resource] of sent) {
     const acked = state.ackedResources.get(name)?.version === resource.version;
-    // Delta versions each resource (Envoy's config_dump shows that one); state of the world versions the type.
     const config: Record<string, unknown> = {
       type_url: typeUrl,
       name,
-      version_info: delta ? resource.version : acked ? (state.ackedVersion ?? '') : (state.sentVersion ?? ''),
+      version_info: state.versionsPerResource ? resource.version : acked ? (state.ackedVersion ?? '') : (state.sentVersion ?? ''),
       last_updated: timestamp(acked ? state.ackedAt : state.sentAt),
       config_status: acked ? 'SYNCED' : nack ? 'ERROR' : 'STALE',
       client_status: acked ? 'ACKED' : nack ? 'NACKED' : 'REQUESTED',
@@ -72,7 +67,7 @@ function typeConfigs(state: Readonly<TypeSyncState> | DeltaTypeSyncState, typeUr
 }
 
 /** envoy.service.status.v3.ClientStatusResponse for the connected clients the request selects. */
-export function clientStatusResponse(request: ClientStatusRequest, streams: readonly TrackedStream[], root: protobuf.Root): Record<string, unknown> {
+export function clientStatusResponse(request: ClientStatusRequest, streams: readonly ClientStream[], root: protobuf.Root): Record<string, unknown> {
   const anyType = root.lookupType('google.protobuf.Any');
   const includeContents = !request.exclude_resource_contents;
   const matchers = request.node_matchers ?? [];

@@ -1,12 +1,13 @@
-import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, wildcardCapable, type ResourceKind } from '../envoy/type-urls.ts';
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { ClientStream, StreamEvents } from './client-view.ts';
 import type { DeltaDiscoveryRequest } from './delta-messages.ts';
 import type { NodeInfo } from './messages.ts';
 import { clustersFor, routesMayMove } from './make-before-break.ts';
-import { Changes, DeltaTypeState, type DeltaTypeSyncState } from './delta-type-state.ts';
+import { Changes, DeltaTypeState } from './delta-type-state.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
-import type { NackRecord } from './sotw-stream.ts';
+import { Subscription } from './subscription.ts';
 
 /** One DeltaDiscoveryResponse: only what changed for this client. Never empty. */
 export interface DeltaPush {
@@ -19,12 +20,7 @@ export interface DeltaPush {
   removed: readonly string[];
 }
 
-export interface DeltaStreamEvents {
-  push(kind: ResourceKind, resourceCount: number, bytes: number): void;
-  ack(kind: ResourceKind, node: NodeInfo | undefined, version: string): void;
-  nack(kind: ResourceKind, node: NodeInfo | undefined, nack: NackRecord): void;
-  ignored(reason: string, request: DeltaDiscoveryRequest): void;
-}
+export type DeltaStreamEvents = StreamEvents<DeltaDiscoveryRequest>;
 
 /**
  * The incremental (delta) xDS protocol for one ADS stream, free of gRPC so it can be tested directly
@@ -32,7 +28,7 @@ export interface DeltaStreamEvents {
  * changed for this client and the names it must drop; nothing is sent when nothing changed. A NACK is
  * recorded and never answered with a push.
  */
-export class DeltaStream {
+export class DeltaStream implements ClientStream {
   readonly id: string;
   readonly connectedAt: Date;
   node: NodeInfo | undefined;
@@ -42,17 +38,20 @@ export class DeltaStream {
   readonly #now: () => Date;
   readonly #differ: SnapshotDiffer;
   #nonce = 0;
-  /** Responses the transport has not taken yet; while there are any, the latest new snapshot waits here. */
-  #writing = 0;
+  /** A response the transport has not taken yet; meanwhile new snapshots wait (the latest only) in #waiting. */
+  #inFlight = false;
   #waiting: Snapshot | undefined;
   /** The newest snapshot seen, and the routes the client last accepted all of (see make-before-break.ts). */
   #latest: Snapshot | undefined;
   #routesAccepted: Snapshot | undefined;
 
   /**
-   * `send` may return a promise settled once the transport has taken the response; snapshots published
-   * meanwhile wait and only the latest is sent after (go-control-plane's blocking sends), so a client that
-   * reads slowly or not at all does not make the server queue a response per snapshot.
+   * `send` may return a promise settled once the transport has taken the response. Until then no other
+   * response is written: snapshots published meanwhile wait (only the latest), and what requests change
+   * waits per type, merged (DeltaTypeState.unsent). When the transport drains, each type's next response is
+   * worked out from what the client has then, in make-before-break order (go-control-plane's delta loop
+   * does the same with blocking sends). A client that reads slowly or not at all so costs one response in
+   * flight and at most one waiting per type, whatever the churn.
    */
   constructor(id: string, send: (push: DeltaPush) => void | Promise<void>, events: DeltaStreamEvents, now: () => Date = () => new Date(), differ = new SnapshotDiffer()) {
     this.id = id;
@@ -63,7 +62,7 @@ export class DeltaStream {
     this.connectedAt = now();
   }
 
-  syncState(): ReadonlyMap<ResourceKind, DeltaTypeSyncState> {
+  syncState(): ReadonlyMap<ResourceKind, DeltaTypeState> {
     return this.#types;
   }
 
@@ -72,7 +71,7 @@ export class DeltaStream {
     const kind = kindOfTypeUrl(request.typeUrl);
     if (!kind) return this.#events.ignored(`unsupported type ${request.typeUrl}`, request);
     const existing = this.#types.get(kind);
-    const state = existing ?? new DeltaTypeState(kind, this.#differ);
+    const state = existing ?? this.#firstSubscription(kind, request, snapshot);
     this.#types.set(kind, state);
     // A request may both answer a response and change the subscription: "the server must honor changes
     // to the subscription state even if the nonce is stale" (xds_protocol.rst, "Incremental xDS").
@@ -84,7 +83,6 @@ export class DeltaStream {
     const current = newest && (this.#source(kind, newest) ?? basis);
     if (current) this.#advance(kind, state, current, changes);
     if (existing) this.#changeSubscription(kind, state, request, changes);
-    else this.#firstSubscription(kind, state, request, current);
     if (current && !state.basis) this.#reconcileAll(kind, state, current, changes);
     if (current) this.#flush(kind, state, current, changes);
     // The published snapshot, never `newest`: a type's basis may be a bridge (clusters kept for old routes).
@@ -97,7 +95,7 @@ export class DeltaStream {
    */
   #source(kind: ResourceKind, target: Snapshot): Snapshot | undefined {
     const clusters = this.#types.get('cluster');
-    const wildcard = clusters?.wildcard ?? false;
+    const wildcard = clusters?.requested.wildcard ?? false;
     const routes = this.#types.get('route')?.basis;
     if (kind === 'cluster' || kind === 'endpoint') return clustersFor(this.#differ, [routes, this.#routesAccepted], target);
     if (kind !== 'route' || !clusters) return target;
@@ -108,7 +106,7 @@ export class DeltaStream {
       wildcard,
       accepted: (name) => (accepted ??= clusters.ackedResources).has(name),
       refused: clusters.rejected.size > 0,
-      endpointsSent: (name) => (endpoints ? (endpoints.wildcard || endpoints.names.has(name)) && endpoints.basis?.resources('endpoint').has(name) === true : undefined),
+      endpointsSent: (name) => (endpoints ? endpoints.requested.covers(name) && endpoints.basis?.resources('endpoint').has(name) === true : undefined),
     });
     return ready ? target : undefined;
   }
@@ -130,7 +128,7 @@ export class DeltaStream {
   /** Pushes, in CDS, EDS, LDS, RDS order (make before break), what the new snapshot changes here. */
   onSnapshot(snapshot: Snapshot): void {
     this.#latest = snapshot;
-    if (this.#writing > 0) {
+    if (this.#inFlight) {
       this.#waiting = snapshot;
       return;
     }
@@ -145,26 +143,20 @@ export class DeltaStream {
     }
   }
 
-  /**
-   * LDS, CDS and SRDS are wildcard when the first request names nothing to subscribe or unsubscribe (legacy);
-   * "*" subscribes wildcard explicitly ("How the client specifies what resources to return").
-   * initial_resource_versions counts on the first request of a type only.
-   */
-  #firstSubscription(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): void {
-    const legacy = request.resourceNamesSubscribe.length === 0 && request.resourceNamesUnsubscribe.length === 0;
-    state.wildcard = legacy && wildcardCapable(kind);
-    for (const name of request.resourceNamesSubscribe) {
-      if (name === '*') state.wildcard = true;
-      else state.names.add(intern(snapshot, kind, name));
-    }
+  /** A type's first request (see Subscription); initial_resource_versions counts on the first request only. */
+  #firstSubscription(kind: ResourceKind, request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): DeltaTypeState {
+    const requested = Subscription.delta(kind, request.resourceNamesSubscribe, request.resourceNamesUnsubscribe, (name) => intern(snapshot, kind, name));
+    const state = new DeltaTypeState(kind, requested, this.#differ);
     state.initialVersions = request.initialResourceVersions;
+    return state;
   }
 
   /**
    * A subscribed name is sent even if the client seems to have it ("the server *must* still provide those
    * resources"), or put in removed_resources if it does not exist ("Knowing When a Requested Resource Does
    * Not Exist"). Unsubscribing needs no answer except while wildcard: then the name is sent again if the
-   * wildcard covers it, else removed ("Unsubscribing from Resources").
+   * wildcard covers it, else removed ("Unsubscribing from Resources"). Turning the wildcard on sends what it
+   * adds; turning it off needs no answer (the client drops what only the wildcard covered).
    */
   #changeSubscription(kind: ResourceKind, state: DeltaTypeState, request: DeltaDiscoveryRequest, changes: Changes): void {
     const basis = state.basis;
@@ -174,21 +166,11 @@ export class DeltaStream {
       if (resource) changes.send(resource);
       else if (basis) changes.remove(name);
     };
-    for (const name of request.resourceNamesSubscribe) {
-      if (name !== '*') {
-        state.names.add(intern(basis, kind, name));
-        answer(name);
-      } else if (!state.wildcard) {
-        const named = new Set(state.names);
-        state.wildcard = true;
-        for (const [held, resource] of state.clientResources) if (!named.has(held)) changes.send(resource);
-      }
-    }
-    for (const name of request.resourceNamesUnsubscribe) {
-      // Unsubscribing from "*" keeps the named subscriptions; the client drops what only the wildcard covered.
-      if (name === '*') state.wildcard = false;
-      else if (state.names.delete(name) && state.wildcard) answer(name);
-    }
+    const namedBefore = state.requested.wildcard ? undefined : new Set(state.requested.names);
+    const update = state.requested.update(request.resourceNamesSubscribe, request.resourceNamesUnsubscribe, (name) => intern(basis, kind, name));
+    for (const name of update.subscribed) answer(name);
+    if (update.wildcardAdded && namedBefore) for (const [held, resource] of state.heldResources) if (!namedBefore.has(held)) changes.send(resource);
+    for (const name of update.unsubscribedUnderWildcard) answer(name);
     for (const name of state.rejected.keys()) if (!covered(name)) state.rejected.delete(name);
   }
 
@@ -219,18 +201,39 @@ export class DeltaStream {
       const wants = covered(name);
       const has = initial.get(name);
       if (wants && wants.version !== has) changes.send(wants);
-      else if (!wants && (has !== undefined || state.names.has(name))) changes.remove(name);
+      else if (!wants && (has !== undefined || state.requested.names.has(name))) changes.remove(name);
     };
     // Each name once: every existing one if wildcard, then the named ones, then the ones the client holds.
-    if (state.wildcard) for (const name of all.keys()) visit(name);
-    for (const name of state.names) if (!state.wildcard || !all.has(name)) visit(name);
-    for (const name of initial.keys()) if (!state.names.has(name) && !(state.wildcard && all.has(name))) visit(name);
+    const { wildcard, names } = state.requested;
+    if (wildcard) for (const name of all.keys()) visit(name);
+    for (const name of names) if (!wildcard || !all.has(name)) visit(name);
+    for (const name of initial.keys()) if (!names.has(name) && !(wildcard && all.has(name))) visit(name);
     state.basis = snapshot;
     state.initialVersions = undefined;
   }
 
+  /** Queues this type's changes behind what already waits for it, then writes what the transport can take. */
   #flush(kind: ResourceKind, state: DeltaTypeState, snapshot: Snapshot, changes: Changes): void {
-    if (changes.resources.size === 0 && changes.removed.size === 0) return state.settle();
+    if (changes.empty && !state.unsent) return state.settle();
+    if (!state.unsent) state.unsent = changes;
+    else state.unsent.absorb(changes);
+    state.unsentFrom = snapshot;
+    this.#drain();
+  }
+
+  /** One response at a time, the waiting types in make-before-break order. */
+  #drain(): void {
+    while (!this.#inFlight) {
+      const kind = RESOURCE_KINDS.find((k) => this.#types.get(k)?.unsent);
+      const state = kind && this.#types.get(kind);
+      if (!kind || !state?.unsent || !state.unsentFrom) return;
+      const [changes, snapshot] = [state.unsent, state.unsentFrom];
+      state.unsent = state.unsentFrom = undefined;
+      this.#write(kind, state, snapshot, changes);
+    }
+  }
+
+  #write(kind: ResourceKind, state: DeltaTypeState, snapshot: Snapshot, changes: Changes): void {
     // Resources of a NACKed response ride along with the next response this type needs anyway (a client
     // may have accepted all but one of them), as state of the world resends a whole type when it changes.
     const covered = state.coverage(snapshot);
@@ -248,21 +251,20 @@ export class DeltaStream {
     state.sentRemoved = removed;
     state.remember(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
     const written = this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
-    if (written) {
-      this.#writing += 1;
-      const done = () => this.#written();
-      written.then(done, done);
-    }
     const bytes = resources.reduce((sum, r) => sum + r.any.length, 0) + removed.reduce((sum, name) => sum + name.length, 0);
     this.#events.push(kind, resources.length, bytes);
+    if (!written) return;
+    this.#inFlight = true;
+    const done = () => this.#written();
+    written.then(done, done);
   }
 
   #written(): void {
-    this.#writing -= 1;
+    this.#inFlight = false;
     const waiting = this.#waiting;
-    if (this.#writing > 0 || !waiting) return;
     this.#waiting = undefined;
-    this.onSnapshot(waiting);
+    if (waiting) this.onSnapshot(waiting);
+    this.#drain();
   }
 
   /**
@@ -295,7 +297,7 @@ export class DeltaStream {
       if (answered === nonce) break;
     }
     // Refused routes are not run: the client keeps the ones it accepted before, and the clusters they name.
-    if (kind === 'route' && state.pending.size === 0 && state.rejected.size === 0) this.#routesAccepted = state.basis;
+    if (kind === 'route' && state.answered) this.#routesAccepted = state.basis;
     state.settle();
   }
 }

@@ -1,19 +1,9 @@
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { NackRecord, TypeSyncView } from './client-view.ts';
 import type { SnapshotDiffer } from './snapshot-differ.ts';
-import type { NackRecord } from './sotw-stream.ts';
-
-/** Per type, the delta counterpart of TypeSyncState (same field names where the meaning is the same). */
-export type DeltaTypeSyncState = Readonly<Omit<DeltaTypeState, 'wildcard' | 'basis' | 'pending' | 'sentList' | 'coverage' | 'remember' | 'settle' | 'names' | 'rejected'>> & {
-  readonly names: ReadonlySet<string>;
-  readonly rejected: ReadonlyMap<string, string>;
-};
-
-/** The NACK that still stands: some resource it rejected has not been accepted since. */
-export function currentDeltaNack(state: DeltaTypeSyncState): NackRecord | undefined {
-  return state.rejected.size > 0 ? state.lastNack : undefined;
-}
+import type { Subscription, SubscriptionSelector } from './subscription.ts';
 
 export interface SentResponse {
   version: string;
@@ -28,13 +18,17 @@ const MAX_PENDING = 16;
 /**
  * One delta stream's bookkeeping for one type: what the client subscribes to, was sent, accepted and refused.
  * What was sent is not stored per resource: after every reconciliation the client holds exactly what its
- * subscription covers in `basis` (the invariant DeltaStream keeps), so a stream costs its subscription only.
+ * subscription covers in `basis` once it has received `unsent` too (the invariant DeltaStream keeps), so a
+ * stream costs its subscription only.
  */
-export class DeltaTypeState {
-  wildcard = false;
-  /** Names subscribed explicitly, also while wildcard. */
-  readonly names = new Set<string>();
+export class DeltaTypeState implements TypeSyncView {
+  readonly versionsPerResource = true;
+  readonly requested: Subscription;
   basis: Snapshot | undefined;
+  /** Changes decided but not yet written, while the stream waits for the transport (see DeltaStream). */
+  unsent: Changes | undefined;
+  /** The snapshot `unsent` was last brought up to. */
+  unsentFrom: Snapshot | undefined;
   /** initial_resource_versions of the first request, until the first snapshot is reconciled against them. */
   initialVersions: ReadonlyMap<string, string> | undefined;
   /** Of the last response; its version is the snapshot version (system_version_info). */
@@ -56,23 +50,29 @@ export class DeltaTypeState {
   readonly #kind: ResourceKind;
   readonly #differ: SnapshotDiffer;
 
-  constructor(kind: ResourceKind, differ: SnapshotDiffer) {
+  constructor(kind: ResourceKind, requested: Subscription, differ: SnapshotDiffer) {
     this.#kind = kind;
+    this.requested = requested;
     this.#differ = differ;
   }
 
-  /** 'wildcard' while subscribed to "*" (explicitly, or by the legacy empty first request); else the names. */
-  get subscription(): ReadonlySet<string> | 'wildcard' {
-    return this.wildcard ? 'wildcard' : this.names;
+  get subscription(): SubscriptionSelector {
+    return this.requested.selector;
+  }
+
+  /** The NACK that still stands: some resource it rejected has not been accepted since. */
+  get standingNack(): NackRecord | undefined {
+    return this.rejected.size > 0 ? this.lastNack : undefined;
   }
 
   /** For one snapshot: the resource the current subscription gives the client for a name, if any. */
   coverage(snapshot: Snapshot): (name: string) => EncodedResource | undefined {
     const all = snapshot.resources(this.#kind);
     const hidden = this.#differ.hidden(snapshot, this.#kind);
+    const requested = this.requested;
     return (name) => {
       const resource = all.get(name);
-      return resource && (this.names.has(name) || (this.wildcard && !hidden.has(name))) ? resource : undefined;
+      return resource && (requested.names.has(name) || (requested.wildcard && !hidden.has(name))) ? resource : undefined;
     };
   }
 
@@ -81,12 +81,12 @@ export class DeltaTypeState {
     return new Map(this.sentList.map((resource) => [resource.name, resource]));
   }
 
-  /** Every resource the client holds, as sent to it (computed on demand). */
-  get clientResources(): ReadonlyMap<string, EncodedResource> {
+  /** Every resource the client holds once it has what it was sent and what waits to be (computed on demand). */
+  get heldResources(): ReadonlyMap<string, EncodedResource> {
     const held = new Map<string, EncodedResource>();
     if (!this.basis) return held;
     const covered = this.coverage(this.basis);
-    for (const name of this.wildcard ? this.basis.resources(this.#kind).keys() : this.names) {
+    for (const name of this.requested.wildcard ? this.basis.resources(this.#kind).keys() : this.requested.names) {
       const resource = covered(name);
       if (resource) held.set(name, resource);
     }
@@ -96,8 +96,9 @@ export class DeltaTypeState {
   /** What the client accepted and runs: ACKed, or reported in initial_resource_versions with the same version. */
   get ackedResources(): ReadonlyMap<string, EncodedResource> {
     const unanswered = new Set([...this.pending.values()].flatMap((response) => response.resources.map((r) => r.name)));
+    for (const name of this.unsent?.resources.keys() ?? []) unanswered.add(name);
     const acked = new Map<string, EncodedResource>();
-    for (const [name, r] of this.clientResources) if (!unanswered.has(name) && !this.rejected.has(name)) acked.set(name, r);
+    for (const [name, r] of this.heldResources) if (!unanswered.has(name) && !this.rejected.has(name)) acked.set(name, r);
     return acked;
   }
 
@@ -107,9 +108,14 @@ export class DeltaTypeState {
     if (this.pending.size > MAX_PENDING) foldOldest(this.pending);
   }
 
-  /** In sync with `basis` once every response was answered and no rejected resource is outstanding. */
+  /** Every response written has been answered, nothing waits to be written and nothing refused stands. */
+  get answered(): boolean {
+    return this.pending.size === 0 && this.rejected.size === 0 && this.unsent === undefined;
+  }
+
+  /** In sync with `basis` once it is all answered. */
   settle(): void {
-    if (this.basis && this.pending.size === 0 && this.rejected.size === 0) this.syncedThrough = this.basis.sequence;
+    if (this.basis && this.answered) this.syncedThrough = this.basis.sequence;
   }
 }
 
@@ -126,6 +132,16 @@ export class Changes {
   remove(name: string): void {
     this.resources.delete(name);
     this.removed.add(name);
+  }
+
+  get empty(): boolean {
+    return this.resources.size === 0 && this.removed.size === 0;
+  }
+
+  /** Later changes to the same names win, as the client would apply them in order. */
+  absorb(later: Changes): void {
+    for (const name of later.removed) this.remove(name);
+    for (const resource of later.resources.values()) this.send(resource);
   }
 }
 

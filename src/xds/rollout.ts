@@ -1,17 +1,7 @@
 import { modelTableName } from '../envoy/names.ts';
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
-import type { DeltaStream } from './delta-stream.ts';
-import { currentDeltaNack, type DeltaTypeSyncState } from './delta-type-state.ts';
-import { currentNack, type SotwStream, type TypeSyncState } from './sotw-stream.ts';
-
-/** A state-of-the-world or delta stream: both keep the same per-type sync facts. */
-export type TrackedStream = SotwStream | DeltaStream;
-type TrackedState = Readonly<TypeSyncState> | DeltaTypeSyncState;
-
-export function standingNack(state: TrackedState) {
-  return 'rejected' in state ? currentDeltaNack(state) : currentNack(state);
-}
+import type { ClientStream, TypeSyncView } from './client-view.ts';
 
 /** A model's current version entered the mesh in this snapshot. */
 export interface ModelChange {
@@ -70,7 +60,7 @@ function covers(subscription: ReadonlySet<string> | 'wildcard', names: readonly 
  * and each cluster on the first request a route sends there (on-demand CDS, one backend at a time): what it
  * does not hold yet it fetches at the current version, so it carries a change once what it holds is synced.
  */
-function loadsOnDemand(stream: TrackedStream): boolean {
+function loadsOnDemand(stream: ClientStream): boolean {
   return stream.syncState().has('scopedRoute');
 }
 
@@ -80,7 +70,7 @@ function loadsOnDemand(stream: TrackedStream): boolean {
  * its clusters. On-demand sidecars that never called the model, and proxyless clients on another model's
  * target, are not waited for.
  */
-function relevantTypes(stream: TrackedStream, change: ModelChange, routeNames: readonly string[]): ResourceKind[] | undefined {
+function relevantTypes(stream: ClientStream, change: ModelChange, routeNames: readonly string[]): ResourceKind[] | undefined {
   const sync = stream.syncState();
   const route = sync.get('route');
   const subscribed = route?.subscription;
@@ -138,7 +128,7 @@ export class RolloutTracker {
     return this.#history.filter((change) => change.sequence > after && change.sequence <= through);
   }
 
-  evaluate(streams: readonly TrackedStream[]): ModelRollout[] {
+  evaluate(streams: readonly ClientStream[]): ModelRollout[] {
     const rollouts = [...this.#latest.values()].sort((a, b) => (a.model < b.model ? -1 : 1)).map((change) => this.#evaluateOne(change, streams));
     const counts: Record<RolloutState, number> = { pending: 0, live: 0, degraded: 0 };
     for (const rollout of rollouts) counts[rollout.state] += 1;
@@ -146,7 +136,7 @@ export class RolloutTracker {
     return rollouts;
   }
 
-  #evaluateOne(change: ModelChange, streams: readonly TrackedStream[]): ModelRollout {
+  #evaluateOne(change: ModelChange, streams: readonly ClientStream[]): ModelRollout {
     let relevant = 0;
     let live = 0;
     const pending: string[] = [];
@@ -161,9 +151,9 @@ export class RolloutTracker {
       const node = stream.node?.id ?? `stream ${stream.id}`;
       let synced = true;
       for (const type of types) {
-        const state: TrackedState | undefined = stream.syncState().get(type);
+        const state: TypeSyncView | undefined = stream.syncState().get(type);
         if (!state) continue;
-        const nack = standingNack(state);
+        const nack = state.standingNack;
         if (nack && nack.sequence >= change.sequence) {
           const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
           rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import { versionOf, type Snapshot } from '../snapshot/snapshot.ts';
-
-export type Subscription = ReadonlySet<string> | 'wildcard';
+import type { SubscriptionSelector as Subscription } from './subscription.ts';
 
 /** What one subscription selects from one snapshot, worked out once for every stream that shares it. */
 export interface Selection {

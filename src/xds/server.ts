@@ -8,10 +8,10 @@ import { clientStatusResponse, type ClientStatusRequest } from './csds.ts';
 import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest, type DeltaResourceParts } from './delta-messages.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
-import type { TrackedStream } from './rollout.ts';
+import type { ClientStream, StreamEvents } from './client-view.ts';
 import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
-import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork, type StreamEvents } from './sotw-stream.ts';
+import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork } from './sotw-stream.ts';
 import { EncodedResponseCache } from './response-cache.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 
@@ -78,7 +78,7 @@ function adsServiceDefinition(decode: (bytes: Buffer) => DiscoveryRequest, decod
 export class XdsServer {
   readonly #options: XdsServerOptions;
   readonly #server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-  readonly #streams = new Map<string, { protocol: TrackedStream; call: { end(): void } }>();
+  readonly #streams = new Map<string, { protocol: ClientStream; call: { end(): void } }>();
   /** Shared by every delta stream: per-snapshot diffs and per-resource encodings are computed once. */
   readonly #differ = new SnapshotDiffer();
   readonly #sotwShared: SharedWork = newSharedWork(this.#differ);
@@ -145,7 +145,7 @@ export class XdsServer {
     return (listener.address() as net.AddressInfo).port;
   }
 
-  streams(): TrackedStream[] {
+  streams(): ClientStream[] {
     return [...this.#streams.values()].map((s) => s.protocol);
   }
 
@@ -219,7 +219,7 @@ export class XdsServer {
         );
         return new Promise<void>((written) => call.write(message, () => written()));
       },
-      { ...this.#streamEvents(log), ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored') },
+      this.#streamEvents<DeltaDiscoveryRequest>(log),
       () => new Date(),
       this.#differ,
     );
@@ -230,7 +230,7 @@ export class XdsServer {
   #serve<R extends { node?: { id: string } }>(
     id: string,
     call: grpc.ServerDuplexStream<R, Buffer>,
-    protocol: { node: unknown; onRequest(request: R, snapshot: ReturnType<SnapshotSource['current']>): void } & TrackedStream,
+    protocol: { node: unknown; onRequest(request: R, snapshot: ReturnType<SnapshotSource['current']>): void } & ClientStream,
     log: Logger,
     onClose: () => void,
   ): void {
@@ -261,7 +261,7 @@ export class XdsServer {
     });
   }
 
-  #streamEvents(log: Logger): StreamEvents {
+  #streamEvents<R extends { typeUrl: string }>(log: Logger): StreamEvents<R> {
     const { metrics } = this.#options;
     return {
       push: (kind, resourceCount, bytes) => {

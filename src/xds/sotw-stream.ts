@@ -1,7 +1,9 @@
-import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, wildcardCapable, type ResourceKind } from '../envoy/type-urls.ts';
+import { RESOURCE_KINDS, TYPE_URLS, kindOfTypeUrl, type ResourceKind } from '../envoy/type-urls.ts';
 import type { EncodedResource } from '../snapshot/codec.ts';
 import type { Snapshot } from '../snapshot/snapshot.ts';
+import type { ClientStream, NackRecord, StreamEvents as ClientStreamEvents, TypeSyncView } from './client-view.ts';
 import type { DiscoveryRequest, NodeInfo } from './messages.ts';
+import { Subscription, type SubscriptionSelector } from './subscription.ts';
 import { SelectionCache, SubscriptionInterner, subscriptionKey, type Selection } from './selection-cache.ts';
 import { clustersFor, routesMayMove } from './make-before-break.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
@@ -17,44 +19,45 @@ export function newSharedWork(differ = new SnapshotDiffer()): SharedWork {
   return { differ, selections: new SelectionCache(), subscriptions: new SubscriptionInterner() };
 }
 
-export interface NackRecord {
-  /** The nonce of the response the client rejected, and the version that response carried. */
-  nonce: string;
-  version: string;
-  /** The snapshot the rejected response came from. */
-  sequence: number;
-  /** The version the client still runs (its request's version_info). */
-  keptVersion: string;
-  code: number;
-  message: string;
-  at: Date;
-}
+const NO_RESOURCES: ReadonlyMap<string, EncodedResource> = new Map();
 
 /** Per type: what the client asked for, what it was sent, what it accepted and what it refused. */
-export interface TypeSyncState {
-  subscription: ReadonlySet<string> | 'wildcard';
+export class SotwTypeState implements TypeSyncView {
+  readonly versionsPerResource = false;
+  readonly requested: Subscription;
   sentVersion?: string;
   sentNonce?: string;
   sentAt?: Date;
-  /** The snapshot the last response came from. */
   sentSequence?: number;
-  /** Name -> version of every resource in the last response. */
-  sentResources: ReadonlyMap<string, EncodedResource>;
+  /** Every resource of the last response's type (a partial response keeps the ones it leaves out). */
+  sentResources: ReadonlyMap<string, EncodedResource> = NO_RESOURCES;
   ackedVersion?: string;
   ackedAt?: Date;
-  /** Every resource the client has accepted and runs (the response it ACKed). */
-  ackedResources: ReadonlyMap<string, EncodedResource>;
-  /** The latest snapshot whose content for this type the client has accepted (it may have been unchanged). */
+  ackedResources: ReadonlyMap<string, EncodedResource> = NO_RESOURCES;
   syncedThrough?: number;
   lastNack?: NackRecord;
+  /** The version a reconnecting client said it runs, kept until there is a snapshot to compare it with. */
+  claimedVersion?: string;
+
+  constructor(requested: Subscription) {
+    this.requested = requested;
+  }
+
+  get subscription(): SubscriptionSelector {
+    return this.requested.selector;
+  }
+
+  get heldResources(): ReadonlyMap<string, EncodedResource> {
+    return this.sentResources;
+  }
+
+  /** The NACK that rejected the latest response, if the latest response was rejected. */
+  get standingNack(): NackRecord | undefined {
+    return this.lastNack && this.lastNack.nonce === this.sentNonce ? this.lastNack : undefined;
+  }
 }
 
-export interface StreamEvents {
-  push(kind: ResourceKind, resourceCount: number, bytes: number): void;
-  ack(kind: ResourceKind, node: NodeInfo | undefined, version: string): void;
-  nack(kind: ResourceKind, node: NodeInfo | undefined, nack: NackRecord): void;
-  ignored(reason: string, request: DiscoveryRequest): void;
-}
+export type StreamEvents = ClientStreamEvents<DiscoveryRequest>;
 
 export interface Push {
   kind: ResourceKind;
@@ -92,34 +95,17 @@ export function mergePushes(older: Push, newer: Push): Push {
   };
 }
 
-/** LDS, CDS and SRDS are wildcard when first asked with no names (the legacy rule) or with "*". */
-function subscriptionOf(kind: ResourceKind, names: readonly string[], previous: TypeSyncState | undefined): ReadonlySet<string> | 'wildcard' {
-  if (names.includes('*')) return 'wildcard';
-  if (names.length === 0 && wildcardCapable(kind) && (previous === undefined || previous.subscription === 'wildcard')) return 'wildcard';
-  return new Set(names);
-}
-
-function sameSubscription(a: ReadonlySet<string> | 'wildcard', b: ReadonlySet<string> | 'wildcard'): boolean {
-  if (a === 'wildcard' || b === 'wildcard') return a === b;
-  return a.size === b.size && [...a].every((name) => b.has(name));
-}
-
-/** The NACK that rejected the latest response, if the latest response was rejected. */
-export function currentNack(state: Readonly<TypeSyncState>): NackRecord | undefined {
-  return state.lastNack && state.lastNack.nonce === state.sentNonce ? state.lastNack : undefined;
-}
-
 /**
  * The state-of-the-world protocol for one ADS stream, free of gRPC so it can be tested directly.
  * A response goes out only when a type is first requested, its subscription changes, or the snapshot
  * changes what the client would receive. A NACK is recorded and never answered with a push, so a client
  * that rejects a resource is not pushed the same thing in a loop.
  */
-export class SotwStream {
+export class SotwStream implements ClientStream {
   readonly id: string;
   readonly connectedAt: Date;
   node: NodeInfo | undefined;
-  readonly #types = new Map<ResourceKind, TypeSyncState>();
+  readonly #types = new Map<ResourceKind, SotwTypeState>();
   readonly #send: (push: Push) => void;
   readonly #events: StreamEvents;
   readonly #now: () => Date;
@@ -146,7 +132,7 @@ export class SotwStream {
     this.connectedAt = now();
   }
 
-  syncState(): ReadonlyMap<ResourceKind, Readonly<TypeSyncState>> {
+  syncState(): ReadonlyMap<ResourceKind, SotwTypeState> {
     return this.#types;
   }
 
@@ -158,21 +144,26 @@ export class SotwStream {
     if (previous && request.responseNonce !== '' && request.responseNonce !== previous.sentNonce) {
       return this.#events.ignored(`stale nonce ${request.responseNonce} (latest ${previous.sentNonce})`, request);
     }
-    const requested = subscriptionOf(kind, request.resourceNames, previous);
-    const subscriptionChanged = !previous || !sameSubscription(previous.subscription, requested);
-    let subscription = previous?.subscription ?? requested;
+    let namesKey: string | undefined;
+    const intern = (names: ReadonlySet<string>) => this.#shared.subscriptions.intern((namesKey = subscriptionKey(kind, names)), names) as ReadonlySet<string>;
+    const state = previous ?? new SotwTypeState(Subscription.sotw(kind, request.resourceNames, intern));
+    const subscriptionChanged = !previous || state.requested.replace(request.resourceNames, intern);
     if (subscriptionChanged) {
       // Until the client accepts a response for the new subscription, responses stay complete.
       this.#ackedBase.delete(kind);
-      const key = subscriptionKey(kind, requested);
-      this.#subscriptionKeys.set(kind, key);
-      subscription = this.#shared.subscriptions.intern(key, requested);
+      this.#subscriptionKeys.set(kind, state.requested.wildcard || namesKey === undefined ? subscriptionKey(kind, state.subscription) : namesKey);
     }
-    const state: TypeSyncState = { sentResources: new Map(), ackedResources: new Map(), ...previous, subscription };
     this.#types.set(kind, state);
     if (previous && request.responseNonce !== '') this.#recordReply(kind, state, request);
-    else if (!previous && request.versionInfo !== '' && snapshot && this.#resume(kind, state, request.versionInfo, snapshot)) return;
-    if (subscriptionChanged || request.responseNonce === '') this.#push(kind, snapshot, true);
+    else if (!previous && request.versionInfo !== '') {
+      // Before the first snapshot (a replica still starting) the claim waits for it.
+      if (!snapshot) state.claimedVersion = request.versionInfo;
+      else if (this.#resume(kind, state, request.versionInfo, snapshot)) return;
+    }
+    if (subscriptionChanged) this.#push(kind, snapshot, true);
+    // The same request again, naming no response: it was answered, and is answered again only if what it
+    // selects has changed since (below). Resending in full would let a client multiply its bytes by ~1,000.
+    else if (request.responseNonce === '') this.#events.ignored('repeated request without a nonce: nothing new to send', request);
     this.#catchUp(snapshot);
   }
 
@@ -181,7 +172,7 @@ export class SotwStream {
    * Versions hash the selected resources' names and content, so the same version means it already holds
    * exactly this selection: nothing is resent, and it counts as in sync (as go-control-plane does).
    */
-  #resume(kind: ResourceKind, state: TypeSyncState, clientVersion: string, snapshot: Snapshot): boolean {
+  #resume(kind: ResourceKind, state: SotwTypeState, clientVersion: string, snapshot: Snapshot): boolean {
     const selection = this.#selection(kind, state, snapshot);
     if (selection.version !== clientVersion) return false;
     state.sentVersion = state.ackedVersion = clientVersion;
@@ -222,13 +213,13 @@ export class SotwStream {
     const ready = routesMayMove(this.#shared.differ, routesSent, target, {
       wildcard,
       accepted: (name) => clusters.ackedResources.has(name),
-      refused: currentNack(clusters) !== undefined,
+      refused: clusters.standingNack !== undefined,
       endpointsSent: (name) => endpoints?.sentResources.has(name),
     });
     return ready ? target : force ? routesSent : undefined;
   }
 
-  #recordReply(kind: ResourceKind, state: TypeSyncState, request: DiscoveryRequest): void {
+  #recordReply(kind: ResourceKind, state: SotwTypeState, request: DiscoveryRequest): void {
     if (request.errorDetail) {
       const nack: NackRecord = {
         nonce: request.responseNonce,
@@ -255,7 +246,7 @@ export class SotwStream {
   }
 
   /** What the client's subscription selects from the snapshot, worked out once for all streams alike. */
-  #selection(kind: ResourceKind, state: TypeSyncState, snapshot: Snapshot): Selection {
+  #selection(kind: ResourceKind, state: SotwTypeState, snapshot: Snapshot): Selection {
     const key = this.#subscriptionKeys.get(kind) ?? subscriptionKey(kind, state.subscription);
     return this.#shared.selections.get(snapshot, kind, state.subscription, key);
   }
@@ -264,6 +255,9 @@ export class SotwStream {
     const state = this.#types.get(kind);
     const snapshot = state && target ? this.#source(kind, target, force) : undefined;
     if (!state || !snapshot) return;
+    const claimed = state.claimedVersion;
+    state.claimedVersion = undefined;
+    if (claimed !== undefined && this.#resume(kind, state, claimed, snapshot)) return;
     const selection = this.#selection(kind, state, snapshot);
     const version = selection.version;
     const base = this.#ackedBase.get(kind);
@@ -297,7 +291,7 @@ export class SotwStream {
    * response's snapshot (and for the accepted one, when that is the same). Otherwise a type that never
    * changes would pin the snapshot each stream connected at: thousands of snapshots for thousands of streams.
    */
-  #rebase(kind: ResourceKind, state: TypeSyncState, snapshot: Snapshot, selection: Selection): void {
+  #rebase(kind: ResourceKind, state: SotwTypeState, snapshot: Snapshot, selection: Selection): void {
     const sent = this.#sentSnapshot.get(kind);
     if (!sent || sent === snapshot) return;
     if (this.#ackedBase.get(kind) === sent) {
@@ -309,7 +303,7 @@ export class SotwStream {
   }
 
   /** Nothing new for this client: if it accepted what it has, it is in sync with this snapshot too. */
-  #unchanged(state: TypeSyncState, snapshot: Snapshot): void {
-    if (state.ackedVersion === state.sentVersion && !currentNack(state)) state.syncedThrough = snapshot.sequence;
+  #unchanged(state: SotwTypeState, snapshot: Snapshot): void {
+    if (state.ackedVersion === state.sentVersion && !state.standingNack) state.syncedThrough = snapshot.sequence;
   }
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { backendClusterName, BLACKHOLE_CLUSTER } from '../../src/envoy/names.ts';
-import type { TrackedStream } from '../../src/xds/rollout.ts';
+import type { ClientStream } from '../../src/xds/client-view.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 
@@ -245,7 +245,7 @@ export function proxylessScenarios(mesh: () => Mesh, call: ClientRun, options: S
 }
 
 /** The connected clients whose listener subscription names `listener` (a per-model target's). */
-function clientsOf(mesh: Mesh, listener: string): TrackedStream[] {
+function clientsOf(mesh: Mesh, listener: string): ClientStream[] {
   return mesh.server.xds.streams().filter((stream) => {
     const names = stream.syncState().get('listener')?.subscription;
     return names !== undefined && names !== 'wildcard' && names.has(listener);

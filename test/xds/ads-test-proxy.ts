@@ -123,14 +123,18 @@ export class TestProxy {
   }
 
   /**
-   * Asks for the current subscription again and gets a full answer: in SotW a request without a nonce, in
-   * delta the names subscribed again ("the server must still provide those resources"). What the server would
-   * give this proxy now, without changing what it subscribes to.
+   * Asks for the current subscription again and gets a full answer: in SotW the names plus one that does not
+   * exist (a repeated request is not answered again; a changed subscription is, in full), in delta the names
+   * subscribed again ("the server must still provide those resources"). What the server would give this proxy
+   * now, without changing which resources it subscribes to.
    */
   askAgain(kind: ResourceKind): void {
     const names = this.#names.get(kind) ?? [];
-    if (this.#sotw) this.#sotw.send({ type_url: TYPE_URLS[kind], resource_names: names === '*' ? [] : names, version_info: this.#acked.get(kind) ?? '', response_nonce: '' });
-    else this.#delta!.send({ type_url: TYPE_URLS[kind], resource_names_subscribe: names === '*' ? ['*'] : names });
+    if (this.#sotw) {
+      const asked = [...(names === '*' ? ['*'] : names), `again-${++this.#pings}`];
+      this.#names.set(kind, asked);
+      this.#sotw.send({ type_url: TYPE_URLS[kind], resource_names: asked, version_info: this.#acked.get(kind) ?? '', response_nonce: '' });
+    } else this.#delta!.send({ type_url: TYPE_URLS[kind], resource_names_subscribe: names === '*' ? ['*'] : names });
   }
 
   /** Accepts the latest response of `kind`. */
@@ -158,14 +162,15 @@ export class TestProxy {
 
   /**
    * Resolves once the server has handled every request sent before it: a request that always gets an answer
-   * (a fresh LDS request in SotW; a listener name that does not exist in delta). Listeners play no part here.
+   * (a new listener name that does not exist, which changes the subscription in either protocol). Listeners
+   * play no part here.
    */
   async ping(): Promise<void> {
     const since = this.seen.length;
     const marker = `ping-${++this.#pings}`;
     if (this.#sotw) {
       const names = this.#names.get('listener') ?? '*';
-      this.#sotw.send({ type_url: TYPE_URLS.listener, resource_names: names === '*' ? [] : names, version_info: this.#acked.get('listener') ?? '', response_nonce: '' });
+      this.#sotw.send({ type_url: TYPE_URLS.listener, resource_names: [...(names === '*' ? ['*'] : names), marker], version_info: this.#acked.get('listener') ?? '', response_nonce: '' });
       await this.next('listener', since);
       return;
     }

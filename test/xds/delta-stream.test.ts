@@ -5,8 +5,7 @@ import type { EncodedResource } from '../../src/snapshot/codec.ts';
 import { fakeSnapshot } from '../support/snapshots.ts';
 import { deltaRequestDecoder, encodeDeltaDiscoveryResponse, encodeDeltaResource, type DeltaDiscoveryRequest } from '../../src/xds/delta-messages.ts';
 import { DeltaStream, type DeltaPush } from '../../src/xds/delta-stream.ts';
-import { currentDeltaNack } from '../../src/xds/delta-type-state.ts';
-import type { NackRecord } from '../../src/xds/sotw-stream.ts';
+import type { NackRecord } from '../../src/xds/client-view.ts';
 
 const snapshot = fakeSnapshot;
 
@@ -192,7 +191,7 @@ describe('DeltaStream', () => {
     expect(nacks).toHaveLength(1);
     expect(nacks[0]).toMatchObject({ nonce: sent.nonce, version: '1', sequence: 1, message: 'bad cluster b' });
     const state = () => stream.syncState().get('cluster')!;
-    expect(currentDeltaNack(state())?.message).toBe('bad cluster b');
+    expect(state()?.standingNack?.message).toBe('bad cluster b');
     expect(versions(state().ackedResources)).toEqual({});
     stream.onSnapshot(snapshot('2', { cluster: [['a', '1'], ['b', '1']], endpoint: [['a', '2']] }));
     expect(pushes).toHaveLength(1);
@@ -201,7 +200,7 @@ describe('DeltaStream', () => {
     stream.onSnapshot(fixed);
     expect(contents(pushes[1])).toEqual(['b=fixed', 'a=1']);
     stream.onRequest(ack(pushes[1]!), fixed);
-    expect(currentDeltaNack(state())).toBeUndefined();
+    expect(state()?.standingNack).toBeUndefined();
     expect(state().syncedThrough).toBe(3);
     expect(versions(state().ackedResources)).toEqual({ a: 'a:1', b: 'b:fixed' });
   });
@@ -266,9 +265,52 @@ describe('DeltaStream with a transport that takes time to write', () => {
     writes.shift()?.();
     await new Promise((resolve) => setImmediate(resolve));
     expect(pushes.map((push) => [push.version, contents(push)])).toEqual([['1', ['a=1', 'b=1']], ['3', ['a=2', 'b=3']]]);
-    // Requests are still answered at once: the client asked.
+    // A request's answer waits behind the response in flight too (one at a time per stream), then goes out.
     stream.onRequest(ack(pushes[1]!, { resourceNamesSubscribe: ['c'] }), snapshot('4', { endpoint: [['a', '2'], ['b', '3'], ['c', '4']] }));
+    expect(pushes).toHaveLength(2);
+    writes.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(pushes.map(contents).at(-1)).toEqual(['c=4']);
+  });
+});
+
+
+describe('DeltaStream backpressure: one response in flight per stream, at most one waiting per type', () => {
+  it('a client that stops reading during churn and resubscriptions costs one response in flight, then gets one per type in make-before-break order', async () => {
+    const pushes: DeltaPush[] = [];
+    let release: (() => void) | undefined;
+    const send = (push: DeltaPush) => {
+      pushes.push(push);
+      return new Promise<void>((resolve) => (release = resolve));
+    };
+    const stream = new DeltaStream('1', send, { push: () => {}, ack: () => {}, nack: () => {}, ignored: () => {} }, () => new Date(0));
+    const at = (n: number) => snapshot(String(n), { cluster: [['a', String(n)], ['b', '1']], endpoint: [['a', String(n)], ['b', String(n)]], route: [['r', String(n)]] });
+    stream.onRequest(request('cluster', { resourceNamesSubscribe: ['*'] }), at(1));
+    expect(pushes).toHaveLength(1);
+    // The transport never takes that response: 200 snapshots and requests of other types pile up.
+    for (let n = 2; n <= 200; n++) {
+      stream.onSnapshot(at(n));
+      if (n % 20 === 0) stream.onRequest(request(n % 40 === 0 ? 'endpoint' : 'route', { resourceNamesSubscribe: n % 40 === 0 ? ['a', 'b'] : ['r'] }), at(n));
+    }
+    expect(pushes).toHaveLength(1);
+    const waiting = [...stream.syncState().values()].filter((state) => state.unsent !== undefined);
+    expect(waiting.map((state) => state.unsent!.resources.size).every((size) => size <= 2)).toBe(true);
+    // Nothing waiting counts as accepted.
+    expect(versions(stream.syncState().get('endpoint')?.ackedResources)).toEqual({});
+    const drain = async () => {
+      while (release) {
+        const r = release;
+        release = undefined;
+        r();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await drain();
+    expect(pushes.slice(1).map((push) => [push.kind, contents(push)])).toEqual([
+      ['cluster', ['a=200']],
+      ['endpoint', ['a=200', 'b=200']],
+      ['route', ['r=200']],
+    ]);
   });
 });
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { TYPE_URLS, type ResourceKind } from '../../src/envoy/type-urls.ts';
 import { fakeSnapshot } from '../support/snapshots.ts';
 import type { DiscoveryRequest } from '../../src/xds/messages.ts';
-import { SotwStream, mergePushes, type NackRecord, type Push } from '../../src/xds/sotw-stream.ts';
+import type { NackRecord } from '../../src/xds/client-view.ts';
+import { SotwStream, mergePushes, type Push } from '../../src/xds/sotw-stream.ts';
 
 const snapshot = fakeSnapshot;
 
@@ -90,6 +91,26 @@ describe('SotwStream', () => {
     stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], responseNonce: pushes[0]!.nonce, versionInfo: pushes[0]!.version }), world);
     expect(pushes).toHaveLength(2);
     expect(pushes[1]?.resources).toHaveLength(2);
+  });
+
+  it('does not answer the same request again in full: 100 repeats without a nonce draw no response', () => {
+    const { stream, pushes, ignored } = harness();
+    stream.onRequest(request('cluster'), world);
+    for (let i = 0; i < 100; i++) stream.onRequest(request('cluster'), world);
+    expect(pushes).toHaveLength(1);
+    expect(ignored).toHaveLength(100);
+    expect(ignored[0]).toContain('repeated request');
+    // What changed since is still sent, once.
+    stream.onRequest(request('cluster'), snapshot('2', { cluster: [['a', '2'], ['b', '1']] }));
+    expect(pushes.map((p) => p.version)).toHaveLength(2);
+  });
+
+  it('ends the wildcard on an empty list after an explicit "*" (spec), answering with no clusters', () => {
+    const { stream, pushes } = harness();
+    stream.onRequest(request('cluster', { resourceNames: ['*'] }), world);
+    stream.onRequest(request('cluster', { resourceNames: [], responseNonce: pushes[0]!.nonce, versionInfo: pushes[0]!.version }), world);
+    expect(pushes.map((p) => p.names)).toEqual([['a', 'b'], []]);
+    expect(stream.syncState().get('cluster')?.subscription).toEqual(new Set());
   });
 
   it('on a new snapshot pushes only the types whose selected resources changed', () => {
@@ -194,6 +215,21 @@ describe('SotwStream on reconnect', () => {
     expect(stream.syncState().get('endpoint')).toMatchObject({ ackedVersion: held, syncedThrough: 1 });
     stream.onSnapshot(snapshot('2', { endpoint: [['a', '2'], ['b', '1']] }));
     expect(pushes.map((p) => [p.names, p.partial])).toEqual([[['a'], true]]);
+  });
+
+  it('a client that reconnects before the first snapshot (a replica still starting) is compared with it, not resent', () => {
+    const before = harness();
+    before.stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'] }), world);
+    const held = before.pushes[0]!.version;
+    const { stream, pushes } = harness();
+    stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: held }), undefined);
+    stream.onSnapshot(world);
+    expect(pushes).toEqual([]);
+    expect(stream.syncState().get('endpoint')).toMatchObject({ ackedVersion: held, syncedThrough: 1 });
+    const other = harness();
+    other.stream.onRequest(request('endpoint', { resourceNames: ['a', 'b'], versionInfo: 'older' }), undefined);
+    other.stream.onSnapshot(world);
+    expect(other.pushes).toHaveLength(1);
   });
 
   it('sends everything to a client whose version is not the current one', () => {
