@@ -203,8 +203,8 @@ export class XdsServer {
   }
 
   /**
-   * Delta streams write every response in order (each is a diff, so none may be dropped or merged away); while
-   * one is being written, new snapshots wait in the stream, which then sends one diff to the latest.
+   * Delta streams write every response in order (each is a diff, so none may be dropped); the stream itself
+   * keeps one in flight and merges what waits (DeltaStream), so the transport's promise is all it needs.
    */
   #onDeltaStream(call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
     const { logger, controlPlaneId } = this.#options;
