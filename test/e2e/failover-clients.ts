@@ -5,8 +5,9 @@
  * control-plane replicas: CSDS per node and their push counters.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
@@ -29,6 +30,29 @@ export interface LoadClient {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free loopback port below the kernel's ephemeral range, for a listener that starts seconds later: a port
+ * from freePort() is in that range, where the client side of any connection made meanwhile (hundreds here)
+ * may take it.
+ */
+export async function portOutsideEphemeralRange(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  const floor = Math.min(20_000, low - 1_000);
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port in ${floor}-${low - 1}`);
+}
 
 /** A gRPC xDS bootstrap whose server_uri names every replica: the xDS channel picks the first that answers. */
 export function grpcBootstrap(nodeId: string, xdsPorts: readonly number[]): string {

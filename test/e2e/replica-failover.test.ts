@@ -12,13 +12,13 @@
  * weights change through B reaches every client and the traffic follows it. Pods on 127.0.0.190-191.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { EnvoyProcess, freePort } from '../support/envoy-process.ts';
+import { EnvoyProcess } from '../support/envoy-process.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { ServeProcess } from '../support/serve-process.ts';
 import { trackFailures } from '../support/sidecar.ts';
 import { debianGrpcio, describeWithTool, envoyBinaries, pypiGrpcio } from '../support/tools.ts';
-import { counter, csdsNodes, grpcJsLoad, pythonLoad, restLoad, type LoadClient, type NodeConfig, type Outcome } from './failover-clients.ts';
+import { counter, csdsNodes, grpcJsLoad, portOutsideEphemeralRange, pythonLoad, restLoad, type LoadClient, type NodeConfig, type Outcome } from './failover-clients.ts';
 
 const PODS: PodSpec[] = [
   { kind: 'triton', host: '127.0.0.190', pod: 'stable-0', service: 'resnet50-v1', models: ['resnet50', 'resnet50-rest'], version: '1' },
@@ -84,8 +84,8 @@ describeWithTool('replica failover', envoyBinaries(), (binaries) => {
 
       beforeAll(async () => {
         mesh = await Mesh.start(PODS, policies(100, 0));
-        sidecarPort = await freePort();
-        portB = await freePort();
+        sidecarPort = await portOutsideEphemeralRange();
+        portB = await portOutsideEphemeralRange();
         replicaA = await ServeProcess.start(mesh.dir, serveArgs('127.0.0.1:0'));
         for (const binary of binaries) {
           const nodeId = `failover-envoy-${binary.version}`;
