@@ -146,14 +146,20 @@ describeWithTool('replica failover', envoyBinaries(), (binaries) => {
           // Each client names, and B counts as ACKed, exactly what it ran on A.
           for (const node of nodeIds) expect(onB.get(node)?.resources, node).toEqual(onA.get(node)?.resources);
         }, { timeoutMs: 20_000, intervalMs: 100 });
-        console.log(`reconnected to B after (ms): ${JSON.stringify(Object.fromEntries(seen))}`);
+        console.log(`on B after (ms, CSDS polled every 100): ${JSON.stringify(Object.fromEntries(seen))}`);
+        // Until the last Envoy is back, a share of the sidecar calls goes through an Envoy with no control plane.
+        const lastEnvoyBack = killedAt + Math.max(...envoys.map((envoy) => seen.get(envoy.nodeId)!));
+        const duringOutage = sidecarLoad().outcomes.filter((o) => o.at > killedAt && o.at < lastEnvoyBack);
+        console.log(`sidecar calls between the kill and the last Envoy back on B: ${duringOutage.length}`);
+        expect(duringOutage.length).toBeGreaterThan(0);
         // A resend would be written while B handles the reconnecting requests; leave time for a late one.
         await new Promise((resolve) => setTimeout(resolve, 500));
         // The resend measure: every response B ever sent went to a client that moved from A.
         expect(await counter(replicaB!.adminPort, 'infermesh_xds_pushes_total')).toBe(0);
         expect(await counter(replicaB!.adminPort, 'infermesh_xds_pushed_resource_bytes_total')).toBe(0);
         expect(await counter(replicaB!.adminPort, 'infermesh_xds_connected_streams')).toBe(nodeIds.length);
-        // The Envoys' own view: connected, and no configuration update applied or rejected since A died.
+        // The Envoys' own view: no configuration update applied or rejected since A died. (connected_state is 1
+        // from the moment Envoy opens a stream, before it connects: only a 0 would say something here.)
         for (const [i, envoy] of envoys.entries()) {
           expect(await envoy.admin('/stats?filter=^control_plane\\.connected_state$'), envoy.nodeId).toContain('control_plane.connected_state: 1');
           expect(await envoyUpdates(envoy), envoy.nodeId).toEqual(updatesBefore[i]);
@@ -179,7 +185,7 @@ describeWithTool('replica failover', envoyBinaries(), (binaries) => {
       it('failed no request through the sidecars, nor proxyless', async () => {
         await Promise.all(clients.map((client) => client.stop()));
         console.log(`calls: ${clients.map((client) => `${client.name} ${client.outcomes.length}`).join(', ')}`);
-        expect(sidecarLoad().outcomes.length, 'sidecar requests').toBeGreaterThan(300);
+        expect(sidecarLoad().outcomes.length, 'sidecar requests').toBeGreaterThan(200);
         expect(summary(sidecarLoad().outcomes.filter((o) => !o.ok)), 'failed sidecar requests').toEqual([]);
         for (const client of proxyless()) {
           const first = client.outcomes.findIndex((o) => o.ok);
