@@ -104,9 +104,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
   });
-  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId: `infermesh@${hostname()}`, onSyncChange: evaluateSoon });
+  const controlPlaneId = `infermesh@${hostname()}`;
+  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon });
   xds = server;
-  const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), rollout: rollout() }) });
+  // Rollout counts the proxies connected to this replica only: `infermesh status --model` merges every replica.
+  const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), replica: controlPlaneId, scope: 'this replica', rollout: rollout() }) });
   const adminAddress = await listenHttp(admin, options.adminAddress);
   // Streams may connect before the first complete read: they wait, and get nothing partial. /readyz stays
   // unready meanwhile.
