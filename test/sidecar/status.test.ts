@@ -41,6 +41,12 @@ async function status(server: RunningServer, ...argv: string[]): Promise<{ code:
   return { code, json: JSON.parse(out) };
 }
 
+/** `status --model m` asking one sidecar's own replica: the model's state is that one proxy's. */
+function onlyProxy(sidecar: Sidecar, state: string): unknown {
+  const address = `127.0.0.1:${sidecar.controlPlane.xdsPort}`;
+  return { model: 'm', state, proxies: [{ node: sidecar.envoy.nodeId, replica: address, state }], replicas: [{ address, reachable: true, proxies: [sidecar.envoy.nodeId] }] };
+}
+
 interface ProxyJson {
   node: string;
   status: string;
@@ -111,7 +117,7 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
             expect(Object.keys(proxies[0]!.types).sort()).toEqual(['listener', 'scopedRoute']);
             expect(proxies[0]!.types['scopedRoute']).toMatchObject({ status: 'SYNCED', resources: 1 });
           });
-          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'not-used' }] });
+          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual(onlyProxy(sidecar, 'not-used'));
           expect(sidecar.controlPlane.rollout().find((r) => r.model === 'm')?.proxies).toMatchObject({ relevant: 0, live: 0, pending: [] });
           await callModel(sidecar);
           await eventually(async () => {
@@ -131,7 +137,7 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
             // m's own table and its one cluster: what the call loaded, nothing more.
             expect([types['route']?.resources, types['cluster']?.resources]).toEqual([1, 1]);
           });
-          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'live' }] });
+          expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual(onlyProxy(sidecar, 'live'));
         }
       });
 
@@ -147,7 +153,7 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
             await eventually(async () => {
               const { code, json } = await status(sidecar.controlPlane, '--model', 'm');
               expect(code).toBe(0);
-              expect(json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'pending' }] });
+              expect(json).toEqual(onlyProxy(sidecar, 'pending'));
             });
             // The control plane's own rollout waits for this proxy too: it loaded m.
             const rollout = sidecar.controlPlane.rollout().find((r) => r.model === 'm');
@@ -157,7 +163,7 @@ describeWithTool('infermesh status with real Envoy sidecars', envoyBinaries(), (
           for (const sidecar of sidecars) process.kill(sidecar.envoy.pid!, 'SIGCONT');
         }
         for (const sidecar of sidecars) {
-          await eventually(async () => expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual({ model: 'm', proxies: [{ node: sidecar.envoy.nodeId, state: 'live' }] }));
+          await eventually(async () => expect((await status(sidecar.controlPlane, '--model', 'm')).json).toEqual(onlyProxy(sidecar, 'live')));
           await eventually(() => expect(sidecar.controlPlane.rollout().find((r) => r.model === 'm')).toMatchObject({ state: 'live', proxies: { relevant: 1, live: 1 } }));
         }
       });
