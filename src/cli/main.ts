@@ -16,12 +16,12 @@ Usage:
   infermesh render   --config-dir DIR
   infermesh inject   -f FILE|-        add the Envoy sidecar to workloads in a YAML stream
   infermesh bootstrap [--xds-address HOST:PORT] [--node-id ID]   a sidecar's Envoy bootstrap
-  infermesh status   [--server HOST:PORT] [--model M] [-o table|json|yaml]
+  infermesh status   [--server HOST:PORT,... | --kubeconfig FILE] [--model M] [-o table|json|yaml]   every replica
   infermesh explain  --model M [--version V] (--config-dir DIR | --kubeconfig FILE)
   infermesh inspect  --admin URL [--model M] [--watch] [--server HOST:PORT]
 
 Run "infermesh COMMAND --help" for the options of one command.
-Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error.
+Exit codes: 0 ok, 1 invalid input (validate) or runtime failure, 2 usage error, 3 a replica did not answer (status).
 `;
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
