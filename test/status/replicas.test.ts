@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
@@ -33,6 +35,17 @@ let lagging: LeanAdsClient;
 interface ProxyJson { node: string; replica: string; status: string }
 interface ReplicaJson { address: string; pod?: string; reachable: boolean; error?: string; proxies: string[] }
 interface ModelJson { model: string; state: string; proxies: { node: string; replica: string; state: string }[]; replicas: ReplicaJson[] }
+
+/** `infermesh status` as its own process, with a hook that fails any import of the Kubernetes client. */
+function statusProcess(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const hook = 'data:text/javascript,import{registerHooks}from"node:module";registerHooks({resolve(s,c,n){if(s.startsWith("@kubernetes/client-node"))throw new Error("KUBERNETES CLIENT IMPORTED");return n(s,c)}})';
+  const repo = path.join(import.meta.dirname, '..', '..');
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', hook, 'bin/infermesh.js', 'status', ...argv], { cwd: repo, timeout: 20_000 }, (error, out, err) => {
+      resolve({ code: error ? Number((error as { code?: unknown }).code ?? 1) : 0, out, err });
+    });
+  });
+}
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -198,5 +211,15 @@ describe('infermesh status across replicas', () => {
     const wrongPort = await cli('status', '--kubeconfig', kubeconfig, '--xds-port-name', 'xds');
     expect(wrongPort.err).toContain('has no port named xds (it has: http-admin, grpc-xds)');
     expect((await cli('status', '--kubeconfig', kubeconfig, '--server', A)).code).toBe(2);
+  });
+
+  it('does not load the Kubernetes client for --server (the hook that would catch it does, with --kubeconfig)', async () => {
+    const listed = await statusProcess('--server', `${A},${B}`, '-o', 'json');
+    expect(listed.err).toBe('');
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.out) as { replicas: ReplicaJson[] }).replicas.map((r) => r.reachable)).toEqual([true, true]);
+    const discovered = await statusProcess('--kubeconfig', await fake.writeKubeconfig(), '-o', 'json');
+    expect(discovered.err).toContain('KUBERNETES CLIENT IMPORTED');
+    expect(discovered.code).toBe(1);
   });
 });
