@@ -13,6 +13,8 @@ import { XdsServer } from '../xds/server.ts';
 import { SnapshotStore } from '../xds/snapshot-store.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
+import { XDS_LIMIT_HELP, XDS_LIMIT_OPTIONS, xdsLimitsFromFlags } from './xds-limit-flags.ts';
+import type { XdsLimits } from '../xds/stream-limits.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
 
@@ -28,7 +30,7 @@ Options:
   --xds-address H:P       ADS gRPC address (default 0.0.0.0:18000)
   --admin-address H:P     /metrics, /healthz, /readyz, /status (default 0.0.0.0:9090)
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
-${SETTINGS_HELP}`;
+${XDS_LIMIT_HELP}${SETTINGS_HELP}`;
 
 export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
 
@@ -51,6 +53,8 @@ export interface ServeOptions {
   settings: MeshSettings;
   logger: Logger;
   holdoffMs?: number;
+  /** Limits on what one xDS client may cost (README, "Limits on the xDS port"); unset ones default. */
+  xdsLimits?: Partial<XdsLimits>;
 }
 
 /**
@@ -105,7 +109,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
   });
   const controlPlaneId = `infermesh@${hostname()}`;
-  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon });
+  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon, ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) });
   xds = server;
   // Rollout counts the proxies connected to this replica only: `infermesh status --model` merges every replica.
   const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), replica: controlPlaneId, scope: 'this replica', rollout: rollout() }) });
@@ -144,6 +148,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       'admin-address': { type: 'string', default: '0.0.0.0:9090' },
       'log-level': { type: 'string' },
       ...SETTINGS_OPTIONS,
+      ...XDS_LIMIT_OPTIONS,
     },
     HELP,
   );
@@ -161,6 +166,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     xdsAddress: values['xds-address'],
     adminAddress: values['admin-address'],
     settings: settingsFromFlags(values),
+    xdsLimits: xdsLimitsFromFlags(values),
     logger,
   });
   await firstSignal(logger);

@@ -8,6 +8,7 @@ export interface Metrics {
   pushedBytes: Counter<'type'>;
   acks: Counter<'type'>;
   nacks: Counter<'type'>;
+  refusedStreams: Counter<'reason'>;
   buildSeconds: Histogram;
   encodeSeconds: Histogram;
   snapshotVersion: Gauge;
@@ -31,6 +32,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     pushedBytes: new Counter({ name: 'infermesh_xds_pushed_resource_bytes_total', help: 'Encoded resource bytes sent, by resource type.', labelNames: typeLabel, registers }),
     acks: new Counter({ name: 'infermesh_xds_acks_total', help: 'ACKs received, by resource type.', labelNames: typeLabel, registers }),
     nacks: new Counter({ name: 'infermesh_xds_nacks_total', help: 'NACKs received (client rejected a response), by resource type.', labelNames: typeLabel, registers }),
+    refusedStreams: new Counter({
+      name: 'infermesh_xds_refused_streams_total',
+      help: 'ADS streams refused or ended by a limit: max_streams, max_streams_per_connection, node_too_large, request_rate.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     buildSeconds: new Histogram({
       name: 'infermesh_snapshot_build_seconds',
       help: 'Time to turn sources into a snapshot (parse, translate, validate, encode).',

@@ -9,11 +9,13 @@ import { DeltaResourceCache, deltaRequestDecoder, encodeDeltaDiscoveryResponse, 
 import { DeltaStream } from './delta-stream.ts';
 import { SnapshotDiffer } from './snapshot-differ.ts';
 import type { ClientStream, StreamEvents } from './client-view.ts';
-import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest } from './messages.ts';
+import { discoveryRequestDecoder, encodeDiscoveryResponse, type DiscoveryRequest, type NodeInfo } from './messages.ts';
 import type { SnapshotSource } from './snapshot-store.ts';
 import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork } from './sotw-stream.ts';
 import { EncodedResponseCache } from './response-cache.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
+import { StreamLimits, boundNode, isRefusal, type XdsLimits } from './stream-limits.ts';
+import { StreamLogs } from './stream-log.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -28,6 +30,8 @@ export interface XdsServerOptions {
   onSyncChange?: () => void;
   /** Responses being written at once across all streams (bounds memory during a fan-out). Default 64. */
   maxConcurrentWrites?: number;
+  /** What one client may cost (stream-limits.ts); defaults in DEFAULT_XDS_LIMITS. */
+  limits?: Partial<XdsLimits>;
 }
 
 const CSDS_SERVICE = '/envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -89,6 +93,8 @@ export class XdsServer {
   #nextStreamId = 0;
   readonly #limiter: WriteLimiter;
   #unsubscribe: (() => void) | undefined;
+  readonly #limits: StreamLimits;
+  readonly #logs: StreamLogs;
   /**
    * The listening socket and every connection are ours, not grpc-js's. After forceShutdown, Node ends each
    * connection politely (FIN) and waits for the peer to close its side: a peer that stopped reading never
@@ -101,8 +107,12 @@ export class XdsServer {
   constructor(options: XdsServerOptions) {
     this.#options = options;
     this.#limiter = new WriteLimiter(options.maxConcurrentWrites ?? 64);
-    const decode = discoveryRequestDecoder(options.root);
-    this.#server.addService(adsServiceDefinition(decode, deltaRequestDecoder(options.root)), {
+    this.#limits = new StreamLimits(options.limits);
+    const { maxNodeBytes, logIntervalMs, logsPerInterval } = this.#limits.limits;
+    this.#logs = new StreamLogs({ intervalMs: logIntervalMs, globalPerInterval: logsPerInterval });
+    // Node is field 2 of DiscoveryRequest, 1 of DeltaDiscoveryRequest.
+    const decode = boundNode(discoveryRequestDecoder(options.root), 2, maxNodeBytes);
+    this.#server.addService(adsServiceDefinition(decode, boundNode(deltaRequestDecoder(options.root), 1, maxNodeBytes)), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.#onDeltaStream(call),
     });
@@ -227,7 +237,7 @@ export class XdsServer {
   }
 
   /** What both protocols share: registration, requests in order, metrics, and clean-up however the stream ends. */
-  #serve<R extends { node?: { id: string } }>(
+  #serve<R extends { node?: NodeInfo; oversizedNode?: number }>(
     id: string,
     call: grpc.ServerDuplexStream<R, Buffer>,
     protocol: { node: unknown; onRequest(request: R, snapshot: ReturnType<SnapshotSource['current']>): void } & ClientStream,
@@ -235,20 +245,38 @@ export class XdsServer {
     onClose: () => void,
   ): void {
     const { metrics, snapshots } = this.#options;
+    const ticket = this.#limits.admit(call.getPeer());
+    if (isRefusal(ticket)) {
+      metrics.refusedStreams.inc({ reason: ticket.reason });
+      this.#logs.refused(log, ticket.reason, { open: this.#limits.open }, ticket.error.details);
+      onClose();
+      call.emit('error', ticket.error);
+      return;
+    }
+    const sampled = this.#logs.forStream(log);
     this.#streams.set(id, { protocol, call });
     metrics.connectedStreams.inc();
     this.#options.onSyncChange?.();
     call.on('data', (request: R) => {
-      if (request.node && !protocol.node) log.info({ node: request.node.id }, 'xDS client connected');
+      if (ticket.ended) return;
+      const refusal = ticket.check(request);
+      if (refusal) {
+        metrics.refusedStreams.inc({ reason: refusal.reason });
+        sampled.ended(refusal.reason, refusal.error.details);
+        call.emit('error', refusal.error);
+        return;
+      }
+      if (request.node && !protocol.node) sampled.connected(request.node);
       protocol.onRequest(request, snapshots.current());
       this.#options.onSyncChange?.();
     });
     const finish = () => {
       onClose();
+      ticket.release();
       if (!this.#streams.delete(id)) return;
       metrics.connectedStreams.dec();
       this.#options.onSyncChange?.();
-      log.info({ node: protocol.node?.id }, 'xDS stream closed');
+      sampled.closed(protocol.node);
     };
     call.on('end', () => {
       finish();
@@ -263,6 +291,7 @@ export class XdsServer {
 
   #streamEvents<R extends { typeUrl: string }>(log: Logger): StreamEvents<R> {
     const { metrics } = this.#options;
+    const sampled = this.#logs.forStream(log);
     return {
       push: (kind, resourceCount, bytes) => {
         metrics.pushes.inc({ type: kind });
@@ -275,9 +304,9 @@ export class XdsServer {
       },
       nack: (kind, node, nack) => {
         metrics.nacks.inc({ type: kind });
-        log.warn({ type: kind, node: node?.id, rejectedVersion: nack.version, keptVersion: nack.keptVersion, error: nack.message }, 'NACK: client rejected configuration');
+        sampled.nack(kind, node, nack);
       },
-      ignored: (reason, request) => log.debug({ type: request.typeUrl, reason }, 'request ignored'),
+      ignored: (reason, request) => sampled.ignored(request.typeUrl, reason),
     };
   }
 }
