@@ -128,10 +128,10 @@ export class XdsServer {
     });
   }
 
-  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
-  async listen(address: string): Promise<number> {
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). TLS with credentials from tls-credentials.ts. */
+  async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const { host, port } = splitHostPort(address);
-    const injector = this.#server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const injector = this.#server.createConnectionInjector(credentials);
     const listener = net.createServer((socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => {
