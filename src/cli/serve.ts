@@ -14,6 +14,8 @@ import { SnapshotStore } from '../xds/snapshot-store.ts';
 import { SETTINGS_HELP, SETTINGS_OPTIONS, settingsFromFlags } from './settings.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 import { XDS_LIMIT_HELP, XDS_LIMIT_OPTIONS, xdsLimitsFromFlags } from './xds-limit-flags.ts';
+import { XDS_TLS_HELP, XDS_TLS_OPTIONS, xdsTlsFromFlags } from './xds-tls-flags.ts';
+import { xdsTlsCredentials, type XdsTlsFiles } from '../xds/tls-credentials.ts';
 import type { XdsLimits } from '../xds/stream-limits.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
@@ -30,7 +32,7 @@ Options:
   --xds-address H:P       ADS gRPC address (default 0.0.0.0:18000)
   --admin-address H:P     /metrics, /healthz, /readyz, /status (default 0.0.0.0:9090)
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
-${XDS_LIMIT_HELP}${SETTINGS_HELP}`;
+${XDS_TLS_HELP}${XDS_LIMIT_HELP}${SETTINGS_HELP}`;
 
 export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
 
@@ -55,6 +57,8 @@ export interface ServeOptions {
   holdoffMs?: number;
   /** Limits on what one xDS client may cost (README, "Limits on the xDS port"); unset ones default. */
   xdsLimits?: Partial<XdsLimits>;
+  /** TLS (mTLS with clientCaFile) on the xDS port; plain text without it. */
+  xdsTls?: XdsTlsFiles;
 }
 
 /**
@@ -116,7 +120,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const adminAddress = await listenHttp(admin, options.adminAddress);
   // Streams may connect before the first complete read: they wait, and get nothing partial. /readyz stays
   // unready meanwhile.
-  const xdsPort = await server.listen(options.xdsAddress);
+  const tls = options.xdsTls
+    ? xdsTlsCredentials(options.xdsTls, (event) => event.kind === 'reloaded' ? logger.info({ certificate: event.certificate }, 'xDS TLS certificate reloaded') : logger.warn({ reason: event.reason }, 'xDS TLS files changed but cannot be used: keeping the last good certificate'))
+    : undefined;
+  const xdsPort = await server.listen(options.xdsAddress, tls?.credentials);
   parts.start();
   const started = controller.start();
   const close = async () => {
@@ -128,6 +135,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
     await Promise.all([server.close(2_000), adminClosed]);
+    tls?.close();
   };
   const where = options.source.kind === 'folder' ? { configDir: options.source.dir } : { kubernetes: options.source.kubeconfig ?? 'in-cluster', namespaces: options.source.namespaces };
   void started.then(() => logger.info({ xds: `${options.xdsAddress.replace(/:\d+$/, '')}:${xdsPort}`, admin: `${adminAddress.address}:${adminAddress.port}`, ...where, snapshot: controller.status().snapshotVersion }, 'infermesh serving'));
@@ -149,6 +157,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       'log-level': { type: 'string' },
       ...SETTINGS_OPTIONS,
       ...XDS_LIMIT_OPTIONS,
+      ...XDS_TLS_OPTIONS,
     },
     HELP,
   );
@@ -167,6 +176,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     adminAddress: values['admin-address'],
     settings: settingsFromFlags(values),
     xdsLimits: xdsLimitsFromFlags(values),
+    ...tlsOption(values),
     logger,
   });
   await firstSignal(logger);
@@ -184,6 +194,15 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+
+function tlsOption(values: Parameters<typeof xdsTlsFromFlags>[0]): { xdsTls?: XdsTlsFiles } {
+  try {
+    const xdsTls = xdsTlsFromFlags(values);
+    return xdsTls ? { xdsTls } : {};
+  } catch (error) {
+    throw new UsageError((error as Error).message, HELP);
+  }
+}
 
 /** Resolves on the first SIGINT or SIGTERM; a second one exits at once, with 128 + its number as shells do. */
 function firstSignal(logger: Logger): Promise<void> {
