@@ -20,6 +20,7 @@ type Command =
   | { cmd: 'mark' }
   | { cmd: 'report' }
   | { cmd: 'reconnect'; warm?: boolean }
+  | { cmd: 'stall'; every: number; offsets: number[] }
   | { cmd: 'close' };
 
 const deltaRequestType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
@@ -165,6 +166,11 @@ class SimulatedSidecar implements Tally {
     this.#call?.cancel();
     this.#client.close();
   }
+
+  /** Stops reading (bench/stalled.ts): grpc-js then stops reading its HTTP/2 stream, whose window closes. */
+  stall(): void {
+    this.#call?.pause();
+  }
 }
 
 let clients: Tally[] = [];
@@ -203,6 +209,11 @@ async function handle(command: Command): Promise<unknown> {
       for (const client of clients) client.disconnect();
       const started = Date.now();
       return { ...(await allSynced(clients.map((client) => client.connect(command.warm ?? false)))), syncedMs: Date.now() - started, startedAt: started };
+    }
+    case 'stall': {
+      const stalled = clients.filter((client): client is SimulatedSidecar => client instanceof SimulatedSidecar && command.offsets.includes(client.id % command.every));
+      for (const client of stalled) client.stall();
+      return { stalled: stalled.length };
     }
     case 'close':
       for (const client of clients) client.shutdown();

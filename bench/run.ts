@@ -7,6 +7,7 @@
  *   BENCH_CLIENTS (default 1000: simulated sidecars, then as many proxyless clients)   BENCH_MODELS (default
  *   1000,10000)   BENCH_NETWORK_MODELS (default 1000: models served in the network rows)
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
+ *   BENCH_STALLED (default 1; 0 leaves out the push latency with 10% of the sidecars stalled, bench/stalled.ts)
  *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
  *   BENCH_SERVE (default 1; 0 leaves out `infermesh serve` as its own process on a folder of 10/1,000/10,000 models,
@@ -29,6 +30,7 @@ import { measureHealthz } from './healthz.ts';
 import { measureServeRows } from './serve-process.ts';
 import { measureValidation } from './pgv.ts';
 import { measureNetwork } from './network.ts';
+import { measureStalledRows } from './stalled.ts';
 import { measurePolicyParse } from './policy-parse.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
@@ -36,6 +38,7 @@ const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
 const MODEL_COUNTS = (process.env['BENCH_MODELS'] ?? '1000,10000').split(',').map(Number);
 const NETWORK_MODELS = Number(process.env['BENCH_NETWORK_MODELS'] ?? 1000);
 const CHURN_SECONDS = Number(process.env['BENCH_CHURN_SECONDS'] ?? 60);
+const STALLED = process.env['BENCH_STALLED'] !== '0';
 const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
 const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
 const SERVE = process.env['BENCH_SERVE'] !== '0';
@@ -156,6 +159,11 @@ if (!ONLY_BUILD) {
   const network = await measureNetwork(root, CLIENTS, NETWORK_MODELS);
   results['network'] = network.results;
   rows.push(...network.rows);
+  if (STALLED) {
+    const stalled = await measureStalledRows(CLIENTS, NETWORK_MODELS);
+    results['stalled'] = stalled.results;
+    rows.push(...stalled.rows);
+  }
   if (CHURN_SECONDS > 0) await measureChurn();
   if (DATA_PLANE) await measureDataPlaneRows();
   else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
