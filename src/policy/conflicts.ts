@@ -35,7 +35,9 @@ export function compareSources(a: PolicySource, b: PolicySource): number {
 function describeOwner(owner: ModelPolicy, name: string): string {
   const { namespace, configMap, key, index, createdAt } = owner.source;
   const role = owner.model === name ? 'model' : `an alias of model ${JSON.stringify(owner.model)}`;
-  return `${excerpt(namespace, 253)}/${excerpt(configMap, 253)} key ${quote(key, 253)} [doc ${index}] (as ${role}, created ${createdAt})`;
+  // No creation time (a folder object without creationTimestamp): the owner came first by namespace and name.
+  const age = createdAt ? `created ${createdAt}` : 'no creationTimestamp, first by namespace and name';
+  return `${excerpt(namespace, 253)}/${excerpt(configMap, 253)} key ${quote(key, 253)} [doc ${index}] (as ${role}, ${age})`;
 }
 
 /** Names a policy claims, with the field path that claims each. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { folderFingerprint, listFolder, type FolderListing } from './folder-listing.ts';
 import { FolderWatch, type WatchDirectory } from './folder-watch.ts';
 import type { SourceReadError, SourceWorld } from './types.ts';
-import { objectCount, readYamlFile, type FileObjects, type FileRead } from './yaml-file.ts';
+import { NO_CREATION_TIME, objectCount, readYamlFile, type FileObjects, type FileRead } from './yaml-file.ts';
 
 /** How many files are being read at once; the thread pool has four threads, and reads are small. */
 const READ_AHEAD = 16;
@@ -37,7 +37,6 @@ export class FolderSource {
   readonly #settleMs: number;
   readonly #now: () => number;
   readonly #watchDirectory: WatchDirectory | undefined;
-  readonly #firstSeen = new Map<string, string>();
   /** Each listed file's last read, so a read after a change parses only the files that changed. */
   #lastReads = new Map<string, FileRead>();
   /** By file (relative path): the objects it held when it last read cleanly. */
@@ -81,7 +80,7 @@ export class FolderSource {
     const reads = new Map<string, FileRead>();
     const reading = (file: string) => {
       const last = previous.get(file);
-      const options = { seenAt: (key: string) => this.#seenAt(key), settleMs: this.#settleMs, now: this.#now };
+      const options = { seenAt: NO_CREATION_TIME, settleMs: this.#settleMs, now: this.#now };
       return readYamlFile(file, path.relative(this.dir, file), last ? { ...options, previous: last } : options);
     };
     const ahead: (Promise<FileRead> | undefined)[] = listing.files.slice(0, READ_AHEAD).map(reading);
@@ -179,14 +178,6 @@ export class FolderSource {
       this.#settleTimer = undefined;
       this.#onChange?.();
     }, this.#settleMs).unref();
-  }
-
-  #seenAt(key: string): string {
-    const existing = this.#firstSeen.get(key);
-    if (existing) return existing;
-    const stamp = new Date(this.#now()).toISOString();
-    this.#firstSeen.set(key, stamp);
-    return stamp;
   }
 
   #directoryOrigin(directory: string): string {

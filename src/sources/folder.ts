@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { listFolder } from './folder-listing.ts';
 import type { SourceWorld } from './types.ts';
-import { readYamlFile } from './yaml-file.ts';
+import { NO_CREATION_TIME, readYamlFile } from './yaml-file.ts';
 
 export { FolderSource, type FolderSourceOptions } from './folder-source.ts';
 export { MAX_ALIAS_COUNT, MAX_FILE_BYTES, MAX_NESTING_DEPTH } from './yaml-file.ts';
@@ -17,14 +17,13 @@ export async function yamlFiles(dir: string): Promise<string[]> {
 
 /**
  * Reads "a cluster in a folder": every YAML file below dir, multi-document, ConfigMaps and EndpointSlices
- * (other kinds are ignored, `*List` kinds are expanded). Objects without a creationTimestamp get the time
- * the folder source first saw them, so an edit never changes who is older. Stateless: a bad file is
- * reported and the rest is read; only a folder that cannot be listed at all throws.
+ * (other kinds are ignored, `*List` kinds are expanded). Stateless: a bad file is reported and the rest is
+ * read; only a folder that cannot be listed at all throws.
  */
-export async function readFolder(dir: string, firstSeen: Map<string, string> = new Map(), now: () => Date = () => new Date()): Promise<SourceWorld> {
+export async function readFolder(dir: string): Promise<SourceWorld> {
   const listing = await listFolder(dir);
   if (!listing.root.ok) throw new Error(`cannot read the config folder ${dir}: ${listing.root.message}`);
-  const world = await readYamlFiles(listing.files, dir, firstSeen, now);
+  const world = await readYamlFiles(listing.files, dir);
   const unlisted = listing.unlisted.map((entry) => ({ origin: `${path.relative(dir, entry.path)}/`, message: `cannot list: ${entry.message}` }));
   return { ...world, readErrors: [...unlisted, ...world.readErrors] };
 }
@@ -34,18 +33,11 @@ export async function readFolder(dir: string, firstSeen: Map<string, string> = n
  * document is read inside its own boundary, so one bad file or document hides nothing else (the objects of
  * a file's good documents are kept).
  */
-export async function readYamlFiles(files: readonly string[], baseDir: string, firstSeen: Map<string, string> = new Map(), now: () => Date = () => new Date()): Promise<SourceWorld> {
+export async function readYamlFiles(files: readonly string[], baseDir: string): Promise<SourceWorld> {
   const world: SourceWorld = { configMaps: [], endpointSlices: [], readErrors: [] };
-  const seenAt = (key: string) => {
-    const existing = firstSeen.get(key);
-    if (existing) return existing;
-    const stamp = now().toISOString();
-    firstSeen.set(key, stamp);
-    return stamp;
-  };
   for (const file of files) {
     const relative = path.relative(baseDir, file) || path.basename(file);
-    const read = await readYamlFile(file, relative, { seenAt });
+    const read = await readYamlFile(file, relative, { seenAt: NO_CREATION_TIME });
     for (const configMap of read.objects.configMaps) world.configMaps.push(configMap);
     for (const slice of read.objects.endpointSlices) world.endpointSlices.push(slice);
     for (const error of read.errors) world.readErrors.push(error);

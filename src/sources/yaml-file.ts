@@ -30,8 +30,16 @@ export interface FileRead {
   settled: boolean;
 }
 
+/**
+ * The creation time of an object that has no creationTimestamp: none. A time this process made up (when it
+ * first saw the object) would differ between replicas, and across a restart, and so would which of two
+ * such policies owns a contested model name; without one, policies of unknown age come after every dated
+ * one and among themselves by namespace and name (src/policy/conflicts.ts), the same everywhere.
+ */
+export const NO_CREATION_TIME = (): string => '';
+
 export interface ReadYamlFileOptions {
-  /** Creation time for objects without one: when the source first saw that object. */
+  /** Creation time for objects without one (the folder sources give none: NO_CREATION_TIME). */
   seenAt: (key: string) => string;
   /** This file's last read: returned as it is when the file's fingerprint has not changed since. */
   previous?: FileRead;

@@ -66,6 +66,21 @@ ${[0, 1, 2].map((e) => `  - addresses: ["10.${b}.${i}.${e}"]\n    conditions: { 
     .join('---\n');
 }
 
+/** Two ConfigMaps without creationTimestamp claiming one model: who owns it must not depend on who saw what when. */
+function claimYaml(name: string, backend: string, service: string): string {
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}
+  namespace: models
+  labels: { infermesh.io/policy: "true" }
+data:
+  policy.yaml: |
+    model: contested
+    backends: [{ name: ${backend}, service: ${service}, port: grpc }]
+`;
+}
+
 let dir: string;
 const replicas: ServeProcess[] = [];
 const clients: { close(): void }[] = [];
@@ -87,12 +102,12 @@ function resourceName(typeUrl: string, value: Uint8Array): string {
 
 /** What each subscription below asks for: the way a sidecar and proxyless clients on per-model targets do. */
 function subscriptions(): { label: string; kind: ResourceKind; names: string[] }[] {
-  const tables = ['infermesh', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
+  const tables = ['infermesh', 'infermesh/contested', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
   return [
     { label: 'LDS wildcard', kind: 'listener', names: [] },
     { label: 'LDS per-model targets', kind: 'listener', names: tables },
     { label: 'CDS wildcard', kind: 'cluster', names: [] },
-    { label: 'EDS every cluster', kind: 'endpoint', names: names.flatMap((m) => [`infermesh|${m}|stable`, `infermesh|${m}|canary`]) },
+    { label: 'EDS every cluster', kind: 'endpoint', names: ['infermesh|contested|aaa', 'infermesh|contested|zzz', ...names.flatMap((m) => [`infermesh|${m}|stable`, `infermesh|${m}|canary`])] },
     { label: 'RDS every table', kind: 'route', names: tables },
     { label: 'SRDS wildcard', kind: 'scopedRoute', names: ['*'] },
   ];
@@ -176,11 +191,14 @@ beforeAll(async () => {
     await writeFile(path.join(dir, `m${i}-policy.yaml`), policyYaml(i, 90));
     await writeFile(path.join(dir, `m${i}-slices.yaml`), slicesYaml(i));
   }
+  await writeFile(path.join(dir, 'zz-claim.yaml'), claimYaml('zz-claim', 'zzz', 'm0-stable'));
   const a = await ServeProcess.start(dir);
   replicas.push(a);
   // Replica A lives through changes replica B never sees: B starts on the result.
   const before = await snapshotVersion(a);
   await writeAtomically('m1-policy.yaml', policyYaml(1, 50));
+  // A sees zz-claim first; B sees both at once.
+  await writeAtomically('aa-claim.yaml', claimYaml('aa-claim', 'aaa', 'm1-stable'));
   await writeAtomically('m39-slices.yaml', slicesYaml(38).replaceAll('m38-', 'm39-').replaceAll('.38.', '.39.'));
   await writeAtomically('m2-policy.yaml', policyYaml(2, 70));
   await writeAtomically('m2-policy.yaml', policyYaml(2, 90));
@@ -210,8 +228,8 @@ describe('two replicas fed the same world', () => {
     const sotwB = await fetchSotw(b, 'agree-sotw');
     for (const answer of sotwA) expect(answer.response.resources.length, answer.label).toBeGreaterThan(0);
     // Every per-model table and target was found (none missing on either side).
-    expect(sotwA.find((x) => x.label === 'RDS every table')?.response.resources).toHaveLength(1 + MODELS + MODELS / 5);
-    expect(sotwA.find((x) => x.label === 'LDS per-model targets')?.response.resources).toHaveLength(1 + MODELS + MODELS / 5);
+    expect(sotwA.find((x) => x.label === 'RDS every table')?.response.resources).toHaveLength(2 + MODELS + MODELS / 5);
+    expect(sotwA.find((x) => x.label === 'LDS per-model targets')?.response.resources).toHaveLength(2 + MODELS + MODELS / 5);
     expect(differences(sotwA.map(sotwContent), sotwB.map(sotwContent))).toEqual([]);
   });
 

@@ -22,8 +22,6 @@ const updating = process.env['UPDATE_GOLDEN'] === '1';
 const cases = listCases(casesDir);
 const protos = loadEnvoyProtos();
 // Objects without a creationTimestamp get this one, so conflicts and outputs never depend on the clock.
-const FIRST_SEEN = new Date('2026-01-01T12:00:00Z');
-
 function settingsOf(golden: GoldenCase): MeshSettings {
   if (!golden.settingsFile) return DEFAULT_SETTINGS;
   return { ...DEFAULT_SETTINGS, ...(JSON.parse(readFileSync(golden.settingsFile, 'utf8')) as Partial<MeshSettings>) };
@@ -34,8 +32,7 @@ async function render(golden: GoldenCase): Promise<RenderedWorld> {
   const settings = settingsOf(golden);
   // One codec per case, shared by its steps as the controller shares one: no case sees another's caches.
   const codec = new ResourceCodec(protos);
-  const firstSeen = new Map<string, string>();
-  const read = (dir: string) => readFolder(dir, firstSeen, () => FIRST_SEEN);
+  const read = (dir: string) => readFolder(dir);
   const lastGood = golden.before ? renderWorld(await read(golden.before), settings, codec).lastGood : EMPTY_LAST_GOOD;
   return renderWorld(await read(golden.input), settings, codec, lastGood);
 }
