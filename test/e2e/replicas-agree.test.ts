@@ -12,8 +12,9 @@ import { ServeProcess } from '../support/serve-process.ts';
 
 /**
  * Two replicas (`infermesh serve` processes) on the same folder of many models must hand out the same bytes
- * and the same versions, whatever each saw before: replica A lives through a change, replica B starts after
- * it. A client that moves from A to B with what it holds (SotW version_info, delta initial_resource_versions)
+ * and the same versions, whatever each saw before: replica A lives through changes (among them a second
+ * ConfigMap, without creationTimestamp, claiming a model another one without it holds), replica B starts
+ * after them. A client that moves from A to B with what it holds (SotW version_info, delta initial_resource_versions)
  * gets nothing resent. Only the nonce, control_plane (which replica answered) and delta's system_version_info
  * (see deltaContent) may differ.
  */
