@@ -37,6 +37,15 @@ if ! /usr/bin/python3 -c 'import grpc' 2>/dev/null; then
   fi
 fi
 
+# openssl makes the throwaway CA and certificates of the mTLS tests (test/support/test-certs.ts).
+if ! [ -x /usr/bin/openssl ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "scripts/tools.sh: openssl is missing and this is not root: run  sudo apt-get install openssl" >&2
+  fi
+fi
+
 step bash scripts/envoy.sh
 
 # kustomize for test/manifests (Debian's kubectl 1.20 embeds a kustomize too old for the manifests).

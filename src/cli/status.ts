@@ -3,6 +3,7 @@ import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { DEFAULT_SETTINGS } from '../model/types.ts';
 import { askReplicas, type ReplicaAnswer } from '../status/ask-replicas.ts';
 import { fetchClientStatus, type ClientConfig } from '../status/csds-client.ts';
+import { CSDS_TLS_OPTIONS, csdsTlsFromFlags } from '../status/csds-tls.ts';
 import { mergeModel, mergeProxies, onSeveralReplicas, type ProxyOnReplica, type ReplicaReport } from '../status/merge.ts';
 import { findReplicas, serverList, type ReplicaSource } from '../status/replicas.ts';
 import { TYPE_LABELS } from '../status/summarize.ts';
@@ -33,6 +34,10 @@ Options:
   --namespace NS          its namespace (default infermesh-system)
   --xds-port-name NAME    the Service's xDS port name, dialled on every endpoint (default grpc-xds)
   --timeout DURATION      how long to wait for each replica (default 5s)
+  --tls-ca FILE           the xDS port serves TLS (serve --xds-tls-cert): check it against this CA
+  --tls-cert FILE         a client certificate, when the port requires one (serve --xds-tls-client-ca)
+  --tls-key FILE          ...and its key. Both or neither.
+  --tls-server-name NAME  the name to expect in the replicas' certificate (default: the host dialled)
   --model M               one model: live / pending / refused / not-used on each proxy, and overall
   --grpc-target NAME      the gRPC target: tables are NAME and NAME/<model> (default ${DEFAULT_SETTINGS.grpcTarget})
   -o, --output FORMAT     table (default), json or yaml
@@ -49,6 +54,7 @@ const CONNECTION_OPTIONS = {
   namespace: { type: 'string' },
   'xds-port-name': { type: 'string' },
   timeout: { type: 'string', default: '5s' },
+  ...CSDS_TLS_OPTIONS,
 } as const;
 
 interface ConnectionValues {
@@ -58,6 +64,10 @@ interface ConnectionValues {
   namespace?: string | undefined;
   'xds-port-name'?: string | undefined;
   timeout: string;
+  'tls-ca'?: string | undefined;
+  'tls-cert'?: string | undefined;
+  'tls-key'?: string | undefined;
+  'tls-server-name'?: string | undefined;
 }
 
 function replicaSource(values: ConnectionValues, env: NodeJS.ProcessEnv): ReplicaSource {
@@ -82,7 +92,8 @@ function connection(values: ConnectionValues): { timeoutMs: number; ask: (addres
   const timeout = parseDuration(values.timeout);
   if (!timeout.ok || timeout.ms === 0) throw new UsageError(`--timeout: ${timeout.ok ? 'must be more than 0' : timeout.message}`, HELP);
   const root = loadEnvoyProtos();
-  return { timeoutMs: timeout.ms, ask: (address) => fetchClientStatus(root, address, timeout.ms) };
+  const tls = errorsAsUsage(() => csdsTlsFromFlags(values));
+  return { timeoutMs: timeout.ms, ask: (address) => fetchClientStatus(root, address, timeout.ms, tls.credentials, tls.channelOptions) };
 }
 
 function errorsAsUsage<T>(run: () => T): T {

@@ -19,10 +19,16 @@ export interface ClientConfig {
  * Asks a control plane's CSDS (envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus) what
  * each connected proxy runs. Works with any CSDS server that follows the proto.
  */
-export async function fetchClientStatus(root: protobuf.Root, address: string, timeoutMs = 5_000): Promise<ClientConfig[]> {
+export async function fetchClientStatus(
+  root: protobuf.Root,
+  address: string,
+  timeoutMs = 5_000,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  channelOptions: grpc.ChannelOptions = {},
+): Promise<ClientConfig[]> {
   const requestType = root.lookupType('envoy.service.status.v3.ClientStatusRequest');
   const responseType = root.lookupType('envoy.service.status.v3.ClientStatusResponse');
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, credentials, channelOptions);
   try {
     const response = await new Promise<{ config?: ClientConfig[] }>((resolve, reject) => {
       client.makeUnaryRequest(

@@ -127,3 +127,8 @@ export function grpcGoClient(): Lookup<{ path: string; version: string }> {
   if (version !== pinned) return { found: false, problem: `${lookup.value} is grpc-go ${version ?? '(does not run)'}, not ${pinned}: ${GRPC_CLIENTS_HINT}` };
   return { found: true, value: { path: lookup.value, version } };
 }
+
+/** openssl, for the throwaway certificates of the mTLS tests (test/support/test-certs.ts). */
+export function opensslBinary(): Lookup<string> {
+  return executable('OPENSSL', '/usr/bin/openssl', 'install it with `apt-get install openssl` (scripts/tools.sh does as root)');
+}
