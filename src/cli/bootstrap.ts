@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { renderBootstrap } from '../inject/bootstrap.ts';
 import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress, type XdsAddress } from '../inject/options.ts';
+import { xdsClientTls } from '../inject/xds-tls.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh bootstrap [options] > bootstrap.yaml
@@ -23,6 +24,12 @@ Options:
   --node-cluster NAME         the node's cluster (default: what follows the first "." in ID, else "default")
   --admin-address HOST:PORT   Envoy's admin interface (default 127.0.0.1:${ADMIN_PORT})
   --status-address HOST:PORT  the probe and Prometheus listener (default 0.0.0.0:${STATUS_PORT})
+  --xds-tls-ca FILE           talk TLS to the control plane (serve --xds-tls-cert) and check its
+                              certificate against this CA (a path Envoy reads when it starts)
+  --xds-tls-cert FILE         the sidecar's client certificate, for a control plane that requires one
+  --xds-tls-key FILE          ...and its key (serve --xds-tls-client-ca). Both or neither.
+  --xds-tls-server-name NAME  the name the control plane's certificate must carry, and the SNI
+                              (default: the host of the first --xds-address)
 
 Exit 0 on success, 2 on usage errors.
 `;
@@ -33,6 +40,10 @@ const OPTIONS = {
   'node-cluster': { type: 'string' },
   'admin-address': { type: 'string' },
   'status-address': { type: 'string' },
+  'xds-tls-ca': { type: 'string' },
+  'xds-tls-cert': { type: 'string' },
+  'xds-tls-key': { type: 'string' },
+  'xds-tls-server-name': { type: 'string' },
 } as const;
 
 /** Every address of every --xds-address (repeated, or comma-separated), in order, each once. */
@@ -66,11 +77,14 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
   let options;
   try {
     const node = nodeFrom(values['node-id'], values['node-cluster']);
+    const xdsAddress = xdsAddressesFrom(values['xds-address']);
+    const xdsTls = xdsClientTls({ ca: values['xds-tls-ca'], cert: values['xds-tls-cert'], key: values['xds-tls-key'], serverName: values['xds-tls-server-name'] }, xdsAddress[0]?.host ?? '');
     options = {
-      xdsAddress: xdsAddressesFrom(values['xds-address']),
+      xdsAddress,
       ...(values['admin-address'] === undefined ? {} : { adminAddress: parseHostPort('--admin-address', values['admin-address'], `127.0.0.1:${ADMIN_PORT}`) }),
       ...(values['status-address'] === undefined ? {} : { statusAddress: parseHostPort('--status-address', values['status-address'], `0.0.0.0:${STATUS_PORT}`) }),
       ...(node === undefined ? {} : { node }),
+      ...(xdsTls === undefined ? {} : { xdsTls }),
     };
   } catch (error) {
     throw new UsageError((error as Error).message, HELP);

@@ -7,6 +7,7 @@ import {
   type XdsAddress,
 } from './options.ts';
 import { type Path, stringAt } from './yaml-nodes.ts';
+import { type XdsClientTls, xdsTransportSocketLines } from './xds-tls.ts';
 
 const XDS_CLUSTER = 'infermesh-xds';
 const ADMIN_CLUSTER = 'envoy-admin';
@@ -24,6 +25,8 @@ export interface BootstrapOptions {
   statusAddress?: XdsAddress;
   /** Written as a `node` section; without it the node comes from --service-node/--service-cluster. */
   node?: { id: string; cluster: string };
+  /** TLS to the control plane: a transport_socket on the xDS cluster. Without it the text has none. */
+  xdsTls?: XdsClientTls;
 }
 
 function yamlScalarText(value: string): string {
@@ -74,6 +77,16 @@ function moreEndpoints(template: string, cluster: unknown, addresses: readonly X
   return [{ range: [at, at, at], text: template.endsWith('\n', at) ? text : `\n${text}` }];
 }
 
+/** The transport_socket, written before the xDS cluster's typed_extension_protocol_options at its indentation. */
+function transportSocketEdit(template: string, cluster: unknown, tls: XdsClientTls): Edit {
+  const pair = isMap(cluster) ? cluster.items.find((item) => isScalar(item.key) && item.key.value === 'typed_extension_protocol_options') : undefined;
+  const key = pair?.key;
+  if (!isScalar(key) || !key.range) throw new Error(`the Envoy bootstrap template has no typed_extension_protocol_options in static cluster "${XDS_CLUSTER}"`);
+  const at = key.range[0];
+  const indent = ' '.repeat(at - template.lastIndexOf('\n', at - 1) - 1);
+  return { range: [at, at, at], text: xdsTransportSocketLines(tls).map((line) => `${line}\n${indent}`).join('') };
+}
+
 /**
  * The bootstrap for one sidecar: the template with the control plane address (and, when given, the admin
  * and status addresses, the ADS flavour and the node) written in. Only those scalars change: every comment
@@ -89,6 +102,7 @@ export function renderBootstrap(template: string, options: BootstrapOptions): st
   const edits = [
     ...addressEdits(xdsCluster, ENDPOINT_SOCKET, first, `static cluster "${XDS_CLUSTER}" with a socket_address`),
     ...moreEndpoints(template, xdsCluster, more),
+    ...(options.xdsTls ? [transportSocketEdit(template, xdsCluster, options.xdsTls)] : []),
   ];
   if (options.adminAddress) {
     edits.push(...addressEdits(doc.contents, ['admin', 'address', 'socket_address'], options.adminAddress, 'admin socket_address'));

@@ -7,6 +7,7 @@ import { mkdirSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } f
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { renderBootstrap } from '../../src/inject/bootstrap.ts';
+import type { XdsClientTls } from '../../src/inject/xds-tls.ts';
 // Not from ./tools.ts: the demo and the benchmark start Envoys with this class, outside vitest.
 import { REPO, type EnvoyBinary } from '../../scripts/envoy-lookup.ts';
 
@@ -45,6 +46,8 @@ export interface EnvoyOptions {
   readyTimeoutMs?: number;
   /** More command-line flags, e.g. `--file-flush-interval-msec 50` to read access-log lines at once. */
   extraArgs?: string[];
+  /** TLS to the control plane, as `infermesh bootstrap --xds-tls-*` writes it. */
+  xdsTls?: XdsClientTls;
 }
 
 export class EnvoyProcess {
@@ -76,6 +79,7 @@ export class EnvoyProcess {
       adminAddress: { host: '127.0.0.1', port: adminPort },
       statusAddress: { host: '127.0.0.1', port: statusPort },
       node: { id: options.nodeId, cluster: 'test' },
+      ...(options.xdsTls ? { xdsTls: options.xdsTls } : {}),
     });
     mkdirSync(ENVOY_LOG_DIR, { recursive: true });
     const baseId = uniqueBaseId();

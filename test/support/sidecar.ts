@@ -27,10 +27,12 @@ export class Sidecar {
     mesh: Mesh,
     binary: EnvoyBinary,
     nodeId = `sidecar-${binary.version}`,
-    envoyOptions: Pick<EnvoyOptions, 'extraArgs'> = {},
+    envoyOptions: Pick<EnvoyOptions, 'extraArgs' | 'xdsTls'> = {},
+    /** Starts the sidecar's own replica (default: mesh.startControlPlane), e.g. one serving TLS. */
+    startControlPlane: (xdsAddress: string, settings: MeshSettings) => Promise<RunningServer> = (address, settings) => mesh.startControlPlane(address, settings),
   ): Promise<Sidecar> {
     const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
-    const controlPlane = await mesh.startControlPlane('127.0.0.1:0', settings);
+    const controlPlane = await startControlPlane('127.0.0.1:0', settings);
     try {
       const envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, nodeId });
       const sidecar = new Sidecar(envoy, controlPlane, settings);
