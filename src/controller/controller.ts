@@ -51,7 +51,10 @@ export interface PublishedModel {
 
 export interface ControllerStatus {
   ready: boolean;
+  /** A digest of the served resources: equal on every replica that serves the same. */
   snapshotVersion?: string;
+  /** This process's count of published snapshots (infermesh_snapshot_version). */
+  snapshotSequence?: number;
   models: ModelStatus[];
   policyErrors: string[];
   readErrors: { origin: string; message: string }[];
@@ -179,7 +182,7 @@ export class Controller {
     this.#tableWarning = budget.warning;
     this.#status = {
       ready: true,
-      ...(served ? { snapshotVersion: served.version } : {}),
+      ...(served ? { snapshotVersion: served.version, snapshotSequence: served.sequence } : {}),
       models: result.statuses,
       policyErrors: result.policyErrors.map(formatPolicyError),
       readErrors: world.readErrors.map((e) => ({ origin: excerpt(e.origin, 512), message: printableLine(e.message) })),

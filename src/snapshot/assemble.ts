@@ -6,11 +6,13 @@ import { missingHeaderRoute, unknownModelRoute } from '../envoy/route-config.ts'
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { runToEnd, type Steps } from '../util/cooperative.ts';
+import { hexDigest } from '../util/digest.ts';
 import type { EncodedResource, ResourceCodec } from './codec.ts';
 import { consistencySteps } from './consistency.ts';
 import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
 import { grpcRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
 import { PerModelTargets } from './per-model-targets.ts';
+import { versionOf } from './set-version.ts';
 import { Snapshot } from './snapshot.ts';
 
 
@@ -78,7 +80,16 @@ export function assembleSnapshot(models: readonly EncodedModel[], settings: Mesh
   return runToEnd(assembleSteps(models, settings, codec, sequence));
 }
 
-/** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). The version is the sequence number as text. */
+/**
+ * A snapshot's version: a digest of what it holds, so two replicas (or one after a restart) that serve the
+ * same resources name them alike (delta responses carry it as system_version_info, /status as
+ * snapshotVersion). The sequence stays the per-process order.
+ */
+function contentVersion(sets: ReadonlyMap<ResourceKind, ReadonlyMap<string, EncodedResource>>): string {
+  return hexDigest(RESOURCE_KINDS.map((kind) => `${kind} ${versionOf(sets.get(kind)?.values() ?? [])}`).join('\n')).slice(0, 16);
+}
+
+/** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). */
 export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, sequence: number): Steps<AssembleResult> {
   const sets = new Map<ResourceKind, Map<string, EncodedResource>>(RESOURCE_KINDS.map((kind) => [kind, new Map()]));
   const add = (kind: ResourceKind, resource: EncodedResource) => sets.get(kind)?.set(resource.name, resource);
@@ -94,7 +105,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
   yield;
-  const snapshot = new Snapshot(String(sequence), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback);
+  const snapshot = new Snapshot(contentVersion(sets), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback);
   yield;
   const routed = [...models.flatMap((model) => model.routedClusters), BLACKHOLE_CLUSTER];
   const routeClusters: Record<string, readonly string[]> = { [settings.grpcTarget]: routed };

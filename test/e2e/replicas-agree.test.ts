@@ -15,8 +15,7 @@ import { ServeProcess } from '../support/serve-process.ts';
  * and the same versions, whatever each saw before: replica A lives through changes (among them a second
  * ConfigMap, without creationTimestamp, claiming a model another one without it holds), replica B starts
  * after them. A client that moves from A to B with what it holds (SotW version_info, delta initial_resource_versions)
- * gets nothing resent. Only the nonce, control_plane (which replica answered) and delta's system_version_info
- * (see deltaContent) may differ.
+ * gets nothing resent. Only the nonce and control_plane (which replica answered) may differ.
  */
 const root = loadEnvoyProtos();
 const MODELS = 40;
@@ -156,15 +155,12 @@ function sotwContent({ label, response }: SotwAnswer) {
   };
 }
 
-/**
- * Everything a delta response carries but its nonce, control_plane and system_version_info: that one is the
- * replica's own snapshot sequence (src/xds/delta-stream.ts sends snapshot.version), debugging only in the
- * spec and never sent back by clients; what they hold and resume from are the per-resource versions.
- */
+/** Everything a delta response carries but its nonce and control_plane. */
 function deltaContent({ label, response }: { label: string; response: RawDeltaResponse }) {
   return {
     label,
     type_url: response.type_url,
+    system_version_info: response.system_version_info,
     removed_resources: response.removed_resources,
     resources: response.resources.map((r) => ({ name: r.name, version: r.version, type_url: r.resource.type_url, bytes: Buffer.from(r.resource.value).toString('hex') })),
   };
@@ -211,6 +207,8 @@ beforeAll(async () => {
     expect(await snapshotVersion(a)).toBe(seen);
   });
   replicas.push(await ServeProcess.start(dir));
+  // The snapshot version is a digest of what is served: B, with no history, names it as A does.
+  expect(await snapshotVersion(replicas[1]!)).toBe(await snapshotVersion(a));
 }, 60_000);
 
 afterAll(async () => {

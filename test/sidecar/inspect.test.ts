@@ -79,11 +79,12 @@ describeWithTool('infermesh inspect on a real Envoy admin API', envoyBinaries(),
         const view = JSON.parse(out) as InspectView;
         expect(view.sidecar).toMatchObject({ nodeId: sidecar.envoy.nodeId, envoyVersion: binary.version, state: 'LIVE', onDemand: true });
         // Delta ADS: Envoy dumps LDS with the last response's system_version_info, the control plane's snapshot
-        // sequence; on-demand clusters and scoped tables carry only their own resource versions (contentVersion,
-        // src/snapshot/encoded-resource.ts). The sidecar holds what it called: two tables, three clusters.
+        // version (a digest of what it served then, src/snapshot/assemble.ts); on-demand clusters and scoped
+        // tables carry only their own resource versions (contentVersion, src/snapshot/encoded-resource.ts).
+        // The sidecar holds what it called: two tables, three clusters.
         const { cds, eds, lds, rds } = view.configVersions;
-        expect(lds.version).toMatch(/^\d+$/);
-        expect(Number(lds.version)).toBeLessThanOrEqual(Number(view.controlPlane?.snapshotVersion));
+        expect(lds.version).toMatch(/^[0-9a-f]{16}$/);
+        expect(view.controlPlane?.snapshotVersion).toMatch(/^[0-9a-f]{16}$/);
         for (const [type, version] of Object.entries({ cds, rds })) expect(version.version, type).toMatch(/^[0-9a-f]{16}$/);
         expect([cds.resources, eds.resources, lds.resources, rds.resources]).toEqual([3, 3, 1, 2]);
         const rows = view.models.flatMap((m) => m.backends.map((b) => ({ model: m.model, backend: b.backend, requests: b.requests, endpoints: b.endpoints, responses5xx: b.responses5xx, state: m.controlPlane?.states })));
