@@ -7,7 +7,8 @@
  *   BENCH_CLIENTS (default 1000: simulated sidecars, then as many proxyless clients)   BENCH_MODELS (default
  *   1000,10000)   BENCH_NETWORK_MODELS (default 1000: models served in the network rows)
  *   BENCH_CHURN_SECONDS (default 60; 0 skips the policy-churn memory row)
- *   BENCH_STALLED (default 1; 0 leaves out the push latency with 10% of the sidecars stalled, bench/stalled.ts)
+ *   BENCH_STALLED (default 1; 0 leaves out the push latency with 10% of the sidecars stalled, bench/stalled.ts;
+ *   BENCH_STALLED_PAIRS, default 2, runs of each kind)
  *   BENCH_DATA_PLANE (default 1; 0 leaves out the requests through a real Envoy sidecar, bench/data-plane.ts,
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
  *   BENCH_SERVE (default 1; 0 leaves out `infermesh serve` as its own process on a folder of 10/1,000/10,000 models,
@@ -160,7 +161,7 @@ if (!ONLY_BUILD) {
   results['network'] = network.results;
   rows.push(...network.rows);
   if (STALLED) {
-    const stalled = await measureStalledRows(CLIENTS, NETWORK_MODELS);
+    const stalled = await measureStalledRows(CLIENTS, NETWORK_MODELS, Number(process.env['BENCH_STALLED_PAIRS'] ?? 2));
     results['stalled'] = stalled.results;
     rows.push(...stalled.rows);
   }
