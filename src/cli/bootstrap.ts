@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { renderBootstrap } from '../inject/bootstrap.ts';
 import { ADMIN_PORT, DEFAULT_XDS_ADDRESS, STATUS_PORT, parseHostPort, parseXdsAddress, type XdsAddress } from '../inject/options.ts';
-import { xdsClientTls } from '../inject/xds-tls.ts';
+import { xdsClientTls, xdsTlsSdsFiles } from '../inject/xds-tls.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh bootstrap [options] > bootstrap.yaml
@@ -30,6 +31,9 @@ Options:
   --xds-tls-key FILE          ...and its key (serve --xds-tls-client-ca). Both or neither.
   --xds-tls-server-name NAME  the name the control plane's certificate must carry, and the SNI
                               (default: the host of the first --xds-address)
+  --xds-tls-sds-dir DIR       write SDS files for those certificates into DIR and have Envoy take them
+                              from there: it then reads the certificates again when their folder
+                              changes (rotation); without it, once at start
 
 Exit 0 on success, 2 on usage errors.
 `;
@@ -44,6 +48,7 @@ const OPTIONS = {
   'xds-tls-cert': { type: 'string' },
   'xds-tls-key': { type: 'string' },
   'xds-tls-server-name': { type: 'string' },
+  'xds-tls-sds-dir': { type: 'string' },
 } as const;
 
 /** Every address of every --xds-address (repeated, or comma-separated), in order, each once. */
@@ -78,7 +83,11 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
   try {
     const node = nodeFrom(values['node-id'], values['node-cluster']);
     const xdsAddress = xdsAddressesFrom(values['xds-address']);
-    const xdsTls = xdsClientTls({ ca: values['xds-tls-ca'], cert: values['xds-tls-cert'], key: values['xds-tls-key'], serverName: values['xds-tls-server-name'] }, xdsAddress[0]?.host ?? '');
+    const sdsDir = values['xds-tls-sds-dir'];
+    const tls = xdsClientTls({ ca: values['xds-tls-ca'], cert: values['xds-tls-cert'], key: values['xds-tls-key'], serverName: values['xds-tls-server-name'] }, xdsAddress[0]?.host ?? '');
+    if (sdsDir !== undefined && tls === undefined) throw new Error('--xds-tls-sds-dir needs --xds-tls-ca');
+    // Envoy resolves the SDS and certificate paths itself: make them absolute.
+    const xdsTls = tls && sdsDir !== undefined ? { ...tls, sdsDir: path.resolve(sdsDir) } : tls;
     options = {
       xdsAddress,
       ...(values['admin-address'] === undefined ? {} : { adminAddress: parseHostPort('--admin-address', values['admin-address'], `127.0.0.1:${ADMIN_PORT}`) }),
@@ -88,6 +97,10 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
     };
   } catch (error) {
     throw new UsageError((error as Error).message, HELP);
+  }
+  if (options.xdsTls?.sdsDir !== undefined) {
+    await mkdir(options.xdsTls.sdsDir, { recursive: true });
+    for (const [name, text] of Object.entries(xdsTlsSdsFiles(options.xdsTls))) await writeFile(path.join(options.xdsTls.sdsDir, name), text);
   }
   const template = await readFile(new URL('../../envoy/bootstrap.yaml', import.meta.url), 'utf8');
   out.write(renderBootstrap(template, options));

@@ -16,6 +16,7 @@ import {
   parseXdsAddress,
 } from '../inject/options.ts';
 import { YamlStreamError, injectStream } from '../inject/stream.ts';
+import { DEFAULT_XDS_TLS_SECRET, XDS_TLS_MOUNT_PATH } from '../inject/xds-tls.ts';
 import { UsageError, parseCommandArgs } from './usage.ts';
 
 const HELP = `Usage: infermesh inject -f FILE|- [options] > injected.yaml
@@ -46,6 +47,13 @@ Options:
   --memory-request Q          the sidecar's memory request (default ${DEFAULT_REQUESTS.memory})
   --cpu-limit Q               the sidecar's CPU limit (default ${DEFAULT_LIMITS.cpu})
   --memory-limit Q            the sidecar's memory limit (default ${DEFAULT_LIMITS.memory})
+  --xds-tls-secret NAME       talk mTLS to the control plane (serve --xds-tls-*): mount Secret NAME
+                              (keys tls.crt and tls.key: the sidecar's certificate; ca.crt: the CA of
+                              the control plane's certificate; e.g. ${DEFAULT_XDS_TLS_SECRET}, as
+                              cert-manager writes it) at ${XDS_TLS_MOUNT_PATH} in every sidecar. Envoy
+                              reads the files again when the Secret changes (SDS files in the ConfigMap).
+  --xds-tls-server-name NAME  the name the control plane's certificate must carry, and the SNI
+                              (default: the host of --xds-address)
 
 Exit 0 on success, 1 when the input cannot be read or is not valid YAML (the error names the document and
 line; nothing is printed), 2 on usage errors. Warnings (e.g. an app container using a sidecar port) go to
@@ -63,11 +71,27 @@ const OPTIONS = {
   'memory-request': { type: 'string' },
   'cpu-limit': { type: 'string' },
   'memory-limit': { type: 'string' },
+  'xds-tls-secret': { type: 'string' },
+  'xds-tls-server-name': { type: 'string' },
 } as const;
 
 type Flags = Partial<Record<keyof typeof OPTIONS, string>>;
 
 const projectFile = (relative: string) => new URL(`../../${relative}`, import.meta.url);
+
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function xdsTlsFromFlags(flags: Flags, host: string): Pick<InjectOptions, 'xdsTls'> {
+  const secret = flags['xds-tls-secret'];
+  const serverName = flags['xds-tls-server-name'];
+  if (secret === undefined) {
+    if (serverName !== undefined) throw new Error('--xds-tls-server-name needs --xds-tls-secret');
+    return {};
+  }
+  if (!SECRET_NAME.test(secret)) throw new Error(`--xds-tls-secret "${secret}" is not a Secret name (lowercase letters, digits, - and .)`);
+  if (serverName !== undefined && !/^[A-Za-z0-9.:-]+$/.test(serverName)) throw new Error(`--xds-tls-server-name "${serverName}" must be a DNS name or an IP address`);
+  return { xdsTls: { secret, serverName: serverName ?? host } };
+}
 
 /** The settings from the flags; a bad value is a usage error. */
 function optionsFromFlags(flags: Flags, bootstrapTemplate: string, version: string): InjectOptions {
@@ -78,8 +102,10 @@ function optionsFromFlags(flags: Flags, bootstrapTemplate: string, version: stri
     }
     const image = flags.image ?? DEFAULT_ENVOY_IMAGE;
     if (image.trim() === '') throw new Error('--image must not be empty');
+    const xdsAddress = parseXdsAddress(flags['xds-address'] ?? DEFAULT_XDS_ADDRESS);
     return {
-      xdsAddress: parseXdsAddress(flags['xds-address'] ?? DEFAULT_XDS_ADDRESS),
+      xdsAddress,
+      ...xdsTlsFromFlags(flags, xdsAddress.host),
       image,
       proxyPort,
       concurrency: parsePositiveInteger('--concurrency', flags.concurrency ?? String(DEFAULT_CONCURRENCY)),

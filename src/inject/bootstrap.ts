@@ -7,7 +7,9 @@ import {
   type XdsAddress,
 } from './options.ts';
 import { type Path, stringAt } from './yaml-nodes.ts';
-import { type XdsClientTls, xdsTransportSocketLines } from './xds-tls.ts';
+import { SDS_CA_FILE, SDS_CERTIFICATE_FILE, type XdsClientTls, xdsTransportSocketLines } from './xds-tls.ts';
+
+const SDS_KEYS = [SDS_CERTIFICATE_FILE, SDS_CA_FILE];
 
 const XDS_CLUSTER = 'infermesh-xds';
 const ADMIN_CLUSTER = 'envoy-admin';
@@ -128,8 +130,8 @@ function literalBlock(text: string): Scalar {
   return scalar;
 }
 
-/** The ConfigMap document (YAML text, without a `---` line) holding the bootstrap for one namespace. */
-export function bootstrapConfigMap(namespace: string | undefined, bootstrap: string): string {
+/** The ConfigMap document (YAML text, without a `---` line) holding the bootstrap (and its SDS files) for one namespace. */
+export function bootstrapConfigMap(namespace: string | undefined, bootstrap: string, sdsFiles: Record<string, string> = {}): string {
   const doc = new Document(
     {
       apiVersion: 'v1',
@@ -144,6 +146,7 @@ export function bootstrapConfigMap(namespace: string | undefined, bootstrap: str
     { version: '1.1' },
   );
   doc.setIn(['data', BOOTSTRAP_KEY], literalBlock(bootstrap));
+  for (const [key, text] of Object.entries(sdsFiles)) doc.setIn(['data', key], literalBlock(text));
   doc.commentBefore =
     ' Envoy bootstrap of the infermesh sidecars in this namespace, written by `infermesh inject`.\n' +
     ' Re-running inject brings it up to date; remove the managed-by label to keep hand edits.';
@@ -156,10 +159,18 @@ export function bootstrapConfigMapAt(doc: Document, path: Path): { generated: bo
   return { generated: stringAt(doc, [...path, 'metadata', 'labels', MANAGED_BY_LABEL]) === MANAGED_BY_VALUE };
 }
 
-/** Brings the bootstrap of a generated ConfigMap up to date; false when it already is. */
-export function refreshBootstrapConfigMap(doc: Document, path: Path, bootstrap: string): boolean {
-  const dataPath = [...path, 'data', BOOTSTRAP_KEY];
-  if (stringAt(doc, dataPath) === bootstrap) return false;
-  doc.setIn(dataPath, literalBlock(bootstrap));
-  return true;
+/** Brings the bootstrap (and its SDS files) of a generated ConfigMap up to date; false when it already is. */
+export function refreshBootstrapConfigMap(doc: Document, path: Path, bootstrap: string, sdsFiles: Record<string, string> = {}): boolean {
+  let changed = false;
+  for (const [key, text] of [[BOOTSTRAP_KEY, bootstrap], ...Object.entries(sdsFiles)] as const) {
+    const dataPath = [...path, 'data', key];
+    if (stringAt(doc, dataPath) === text) continue;
+    doc.setIn(dataPath, literalBlock(text));
+    changed = true;
+  }
+  // SDS files of an earlier TLS run, when this one has none.
+  for (const key of SDS_KEYS) {
+    if (!(key in sdsFiles) && doc.hasIn([...path, 'data', key])) changed = doc.deleteIn([...path, 'data', key]) || changed;
+  }
+  return changed;
 }

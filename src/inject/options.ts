@@ -69,6 +69,11 @@ export interface InjectOptions {
   version: string;
   /** The text of envoy/bootstrap.yaml; the xDS address is written into it. */
   bootstrapTemplate: string;
+  /**
+   * TLS to the control plane: the Secret (keys tls.crt, tls.key, ca.crt) mounted into the sidecar, and the
+   * name the control plane's certificate must carry. Without it, plain text.
+   */
+  xdsTls?: { secret: string; serverName: string };
 }
 
 export const DEFAULT_REQUESTS: ResourceQuantities = { cpu: '100m', memory: '128Mi' };

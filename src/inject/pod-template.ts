@@ -1,6 +1,7 @@
 import { type Document, isMap } from 'yaml';
 import { INJECT_ANNOTATION, INJECTED_ANNOTATION, type InjectOptions, SIDECAR_NAME, XDS_CLIENT_LABEL } from './options.ts';
-import { bootstrapVolume, proxyEnvVar, sidecarContainer, sidecarPorts } from './sidecar.ts';
+import { bootstrapVolume, proxyEnvVar, sidecarContainer, sidecarPorts, xdsTlsVolume } from './sidecar.ts';
+import { XDS_TLS_VOLUME } from './xds-tls.ts';
 import { type Path, isFalse, plainValue, removeNamed, seqItems, setQuotedString, upsertNamed } from './yaml-nodes.ts';
 
 /** Where each kind inject handles keeps its pod template, relative to the object; a Pod is its own. */
@@ -83,6 +84,7 @@ export function injectPodTemplate(doc: Document, objectPath: Path, kind: string,
     removeNamed(doc, native ? containers : initContainers, SIDECAR_NAME),
     upsertNamed(doc, native ? initContainers : containers, sidecarContainer(options), native ? 'start' : 'end'),
     upsertNamed(doc, [...spec, 'volumes'], bootstrapVolume(), 'end'),
+    options.xdsTls ? upsertNamed(doc, [...spec, 'volumes'], xdsTlsVolume(options.xdsTls.secret), 'end') : removeNamed(doc, [...spec, 'volumes'], XDS_TLS_VOLUME),
   ];
   seqItems(doc, containers).forEach((container, index) => {
     if (isMap(container) && container.get('name') !== SIDECAR_NAME) {

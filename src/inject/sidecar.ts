@@ -12,6 +12,7 @@ import {
   STATUS_PORT_NAME,
   proxyUrl,
 } from './options.ts';
+import { XDS_TLS_MOUNT_PATH, XDS_TLS_VOLUME, type XdsClientTls } from './xds-tls.ts';
 
 /**
  * The objects inject adds to a pod spec, as plain JSON. Pure: the same options give the same objects, which
@@ -57,7 +58,10 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
       requests: { cpu: options.requests.cpu, memory: options.requests.memory },
       limits: { cpu: options.limits.cpu, memory: options.limits.memory },
     },
-    volumeMounts: [{ name: BOOTSTRAP_VOLUME, mountPath: BOOTSTRAP_MOUNT_PATH, readOnly: true }],
+    volumeMounts: [
+      { name: BOOTSTRAP_VOLUME, mountPath: BOOTSTRAP_MOUNT_PATH, readOnly: true },
+      ...(options.xdsTls ? [{ name: XDS_TLS_VOLUME, mountPath: XDS_TLS_MOUNT_PATH, readOnly: true }] : []),
+    ],
     // Until the first configuration from infermesh has arrived (up to 10 minutes); in native mode the app
     // containers start only after this succeeds.
     startupProbe: { httpGet: readinessGet(), periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
@@ -79,6 +83,19 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
 /** The pod volume holding the bootstrap ConfigMap. */
 export function bootstrapVolume(): Record<string, unknown> {
   return { name: BOOTSTRAP_VOLUME, configMap: { name: BOOTSTRAP_CONFIGMAP } };
+}
+
+/** The pod volume holding the sidecar's client certificate for the control plane (inject --xds-tls-secret). */
+export function xdsTlsVolume(secret: string): Record<string, unknown> {
+  return { name: XDS_TLS_VOLUME, secret: { secretName: secret } };
+}
+
+/**
+ * The files the bootstrap reads, inside the sidecar: the Secret's keys at XDS_TLS_MOUNT_PATH, through the
+ * SDS files the bootstrap ConfigMap carries next to bootstrap.yaml (so Envoy follows Secret updates).
+ */
+export function sidecarXdsTls(tls: { serverName: string }): XdsClientTls {
+  return { caFile: `${XDS_TLS_MOUNT_PATH}/ca.crt`, certFile: `${XDS_TLS_MOUNT_PATH}/tls.crt`, keyFile: `${XDS_TLS_MOUNT_PATH}/tls.key`, serverName: tls.serverName, sdsDir: BOOTSTRAP_MOUNT_PATH };
 }
 
 /** Added to every app container: where to send inference requests (with an x-model header). */

@@ -1,5 +1,7 @@
 import { type Document, isMap, isSeq, parseAllDocuments } from 'yaml';
 import { bootstrapConfigMap, bootstrapConfigMapAt, refreshBootstrapConfigMap, renderBootstrap } from './bootstrap.ts';
+import { sidecarXdsTls } from './sidecar.ts';
+import { xdsTlsSdsFiles } from './xds-tls.ts';
 import type { InjectOptions } from './options.ts';
 import { injectPodTemplate, podTemplatePath } from './pod-template.ts';
 import { type Path, seqItems, stringAt } from './yaml-nodes.ts';
@@ -40,6 +42,8 @@ export class YamlStreamError extends Error {
 interface StreamState {
   options: InjectOptions;
   bootstrap: string;
+  /** The SDS files of a TLS bootstrap (inject --xds-tls-secret), shipped in the same ConfigMap. */
+  sdsFiles: Record<string, string>;
   injected: number;
   warnings: string[];
   /** Namespaces (undefined: none given) with an injected workload, in order of appearance. */
@@ -63,7 +67,7 @@ function processObject(state: StreamState, doc: Document, path: Path, index: num
   const configMap = bootstrapConfigMapAt(doc, path);
   if (configMap) {
     state.hasBootstrap.add(namespaceKey(namespace));
-    return configMap.generated && refreshBootstrapConfigMap(doc, path, state.bootstrap);
+    return configMap.generated && refreshBootstrapConfigMap(doc, path, state.bootstrap, state.sdsFiles);
   }
   const kind = stringAt(doc, [...path, 'kind']);
   if (kind === undefined || !podTemplatePath(kind)) return false;
@@ -114,7 +118,8 @@ export function injectStream(source: string, options: InjectOptions): InjectResu
 
   const state: StreamState = {
     options,
-    bootstrap: renderBootstrap(options.bootstrapTemplate, { xdsAddress: options.xdsAddress }),
+    bootstrap: renderBootstrap(options.bootstrapTemplate, { xdsAddress: options.xdsAddress, ...(options.xdsTls ? { xdsTls: sidecarXdsTls(options.xdsTls) } : {}) }),
+    sdsFiles: options.xdsTls ? xdsTlsSdsFiles(sidecarXdsTls(options.xdsTls)) : {},
     injected: 0,
     warnings: [],
     needsBootstrap: new Map(),
@@ -139,6 +144,6 @@ export function injectStream(source: string, options: InjectOptions): InjectResu
   output += source.slice(position);
   const configMaps = [...state.needsBootstrap]
     .filter(([key]) => !state.hasBootstrap.has(key))
-    .map(([, namespace]) => bootstrapConfigMap(namespace, state.bootstrap));
+    .map(([, namespace]) => bootstrapConfigMap(namespace, state.bootstrap, state.sdsFiles));
   return { output: appendDocuments(output, configMaps, lineBreaks), injected: state.injected, warnings: state.warnings };
 }
