@@ -45,7 +45,7 @@ export async function fetchClientStatus(
   } catch (error) {
     const status = error as grpc.ServiceError;
     if (status.code === grpc.status.UNAVAILABLE || status.code === grpc.status.DEADLINE_EXCEEDED) {
-      throw new Error(`cannot reach the control plane's CSDS at ${address} (${status.details}); pass --server HOST:PORT (the xDS port, e.g. kubectl -n infermesh-system port-forward svc/infermesh 18000)`);
+      throw new Error(`cannot reach the control plane's CSDS at ${address} (${status.details}); pass --server HOST:PORT (each replica's xDS port, e.g. kubectl -n infermesh-system port-forward pod/NAME 18000), or --kubeconfig FILE to find every replica`);
     }
     if (status.code === grpc.status.UNIMPLEMENTED) throw new Error(`${address} does not serve CSDS (envoy.service.status.v3.ClientStatusDiscoveryService)`);
     throw error;
