@@ -102,7 +102,7 @@ function resourceName(typeUrl: string, value: Uint8Array): string {
 
 /** What each subscription below asks for: the way a sidecar and proxyless clients on per-model targets do. */
 function subscriptions(): { label: string; kind: ResourceKind; names: string[] }[] {
-  const tables = ['infermesh', 'infermesh/contested', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
+  const tables = ['infermesh', 'infermesh/contested', 'infermesh/no-such-model', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
   return [
     { label: 'LDS wildcard', kind: 'listener', names: [] },
     { label: 'LDS per-model targets', kind: 'listener', names: tables },
@@ -226,9 +226,9 @@ describe('two replicas fed the same world', () => {
     sotwA = await fetchSotw(a, 'agree-sotw');
     const sotwB = await fetchSotw(b, 'agree-sotw');
     for (const answer of sotwA) expect(answer.response.resources.length, answer.label).toBeGreaterThan(0);
-    // Every per-model table and target was found (none missing on either side).
-    expect(sotwA.find((x) => x.label === 'RDS every table')?.response.resources).toHaveLength(2 + MODELS + MODELS / 5);
-    expect(sotwA.find((x) => x.label === 'LDS per-model targets')?.response.resources).toHaveLength(2 + MODELS + MODELS / 5);
+    // Every table and target: the whole mesh's, each model's and alias's, and the one for a name no model has.
+    expect(sotwA.find((x) => x.label === 'RDS every table')?.response.resources).toHaveLength(3 + MODELS + MODELS / 5);
+    expect(sotwA.find((x) => x.label === 'LDS per-model targets')?.response.resources).toHaveLength(3 + MODELS + MODELS / 5);
     expect(differences(sotwA.map(sotwContent), sotwB.map(sotwContent))).toEqual([]);
   });
 
