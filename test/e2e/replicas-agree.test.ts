@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
-import { TYPE_URLS, messageName, type ResourceKind } from '../../src/envoy/type-urls.ts';
+import { TYPE_URLS } from '../../src/envoy/type-urls.ts';
 import { fetchClientStatus } from '../../src/status/csds-client.ts';
 import { eventually } from '../support/eventually.ts';
-import { RawAdsClient, type RawResponse } from '../support/raw-ads-client.ts';
-import { RawDeltaClient, type RawDeltaResponse } from '../support/raw-delta-client.ts';
+import { RawAdsClient } from '../support/raw-ads-client.ts';
+import { RawDeltaClient } from '../support/raw-delta-client.ts';
+import { deltaContent, differences, fetchDelta as fetchDeltaFrom, fetchSotw as fetchSotwFrom, sortedByName, sotwContent as sotwContentOf, subscriptions, type SotwAnswer } from '../support/replica-resources.ts';
 import { ServeProcess } from '../support/serve-process.ts';
 
 /**
@@ -95,92 +96,12 @@ async function snapshotVersion(replica: ServeProcess): Promise<string> {
   return status.snapshotVersion ?? '';
 }
 
-function resourceName(typeUrl: string, value: Uint8Array): string {
-  const message = root.lookupType(messageName(typeUrl)).decode(value) as unknown as { name?: string; cluster_name?: string };
-  return message.name || message.cluster_name || '';
-}
-
-/** What each subscription below asks for: the way a sidecar and proxyless clients on per-model targets do. */
-function subscriptions(): { label: string; kind: ResourceKind; names: string[] }[] {
-  const tables = ['infermesh', 'infermesh/contested', 'infermesh/no-such-model', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
-  return [
-    { label: 'LDS wildcard', kind: 'listener', names: [] },
-    { label: 'LDS per-model targets', kind: 'listener', names: tables },
-    { label: 'CDS wildcard', kind: 'cluster', names: [] },
-    { label: 'EDS every cluster', kind: 'endpoint', names: ['infermesh|contested|aaa', 'infermesh|contested|zzz', ...names.flatMap((m) => [`infermesh|${m}|stable`, `infermesh|${m}|canary`])] },
-    { label: 'RDS every table', kind: 'route', names: tables },
-    { label: 'SRDS wildcard', kind: 'scopedRoute', names: ['*'] },
-  ];
-}
-
-interface SotwAnswer {
-  label: string;
-  request: { kind: ResourceKind; names: string[] };
-  response: RawResponse;
-}
-
-/** One stream per subscription, so no type waits for another's ACK (make-before-break) in this comparison. */
-async function fetchSotw(replica: ServeProcess, nodeId: string): Promise<SotwAnswer[]> {
-  return Promise.all(
-    subscriptions().map(async ({ label, kind, names: wanted }) => {
-      const client = new RawAdsClient(root, `127.0.0.1:${replica.xdsPort}`);
-      clients.push(client);
-      client.send({ node: { id: nodeId }, type_url: TYPE_URLS[kind], resource_names: wanted });
-      const response = await client.next((r) => r.type_url === TYPE_URLS[kind]);
-      return { label, request: { kind, names: wanted }, response };
-    }),
-  );
-}
-
-async function fetchDelta(replica: ServeProcess, nodeId: string): Promise<{ label: string; kind: ResourceKind; names: string[]; response: RawDeltaResponse }[]> {
-  return Promise.all(
-    subscriptions().map(async ({ label, kind, names: wanted }) => {
-      const client = new RawDeltaClient(root, `127.0.0.1:${replica.xdsPort}`);
-      clients.push(client);
-      const subscribe = wanted.length > 0 ? wanted : ['*'];
-      client.send({ node: { id: nodeId }, type_url: TYPE_URLS[kind], resource_names_subscribe: subscribe });
-      const response = await client.next((r) => r.type_url === TYPE_URLS[kind]);
-      return { label, kind, names: subscribe, response };
-    }),
-  );
-}
-
-/** Everything a SotW response carries but its nonce and control_plane, bytes as hex. */
-function sotwContent({ label, response }: SotwAnswer) {
-  return {
-    label,
-    type_url: response.type_url,
-    version_info: response.version_info,
-    resources: response.resources.map((r) => ({ name: resourceName(r.type_url, r.value), type_url: r.type_url, bytes: Buffer.from(r.value).toString('hex') })),
-  };
-}
-
-/** Everything a delta response carries but its nonce and control_plane. */
-function deltaContent({ label, response }: { label: string; response: RawDeltaResponse }) {
-  return {
-    label,
-    type_url: response.type_url,
-    system_version_info: response.system_version_info,
-    removed_resources: response.removed_resources,
-    resources: response.resources.map((r) => ({ name: r.name, version: r.version, type_url: r.resource.type_url, bytes: Buffer.from(r.resource.value).toString('hex') })),
-  };
-}
-
-/** The labels and resource names where two answers differ: empty when byte-identical. */
-function differences<T extends { label: string; resources: { name: string }[] }>(a: T[], b: T[]): string[] {
-  const found: string[] = [];
-  for (const [i, left] of a.entries()) {
-    const right = b[i]!;
-    const { resources: leftResources, ...leftRest } = left;
-    const { resources: rightResources, ...rightRest } = right;
-    if (JSON.stringify(leftRest) !== JSON.stringify(rightRest)) found.push(`${left.label}: ${JSON.stringify(leftRest)} != ${JSON.stringify(rightRest)}`);
-    if (leftResources.length !== rightResources.length) found.push(`${left.label}: ${leftResources.length} != ${rightResources.length} resources`);
-    for (const [j, resource] of leftResources.entries()) {
-      if (JSON.stringify(resource) !== JSON.stringify(rightResources[j])) found.push(`${left.label}: resource #${j} ${resource.name} != ${rightResources[j]?.name}`);
-    }
-  }
-  return found;
-}
+const tables = ['infermesh', 'infermesh/contested', 'infermesh/no-such-model', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
+const clusters = ['infermesh|contested|aaa', 'infermesh|contested|zzz', ...names.flatMap((m) => [`infermesh|${m}|stable`, `infermesh|${m}|canary`])];
+const wanted = subscriptions(tables, clusters);
+const fetchSotw = (replica: ServeProcess, nodeId: string) => fetchSotwFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients);
+const fetchDelta = (replica: ServeProcess, nodeId: string) => fetchDeltaFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients);
+const sotwContent = (answer: SotwAnswer) => sotwContentOf(root, answer);
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'infermesh-replicas-'));
@@ -236,13 +157,12 @@ describe('two replicas fed the same world', () => {
     const [a, b] = replicas as [ServeProcess, ServeProcess];
     const deltaA = await fetchDelta(a, 'agree-delta');
     const deltaB = await fetchDelta(b, 'agree-delta');
-    const sortByName = <T extends { resources: { name: string }[] }>(content: T): T => ({ ...content, resources: [...content.resources].sort((x, y) => (x.name < y.name ? -1 : 1)) });
     for (const answer of deltaA) expect(answer.response.resources.length, answer.label).toBeGreaterThan(0);
     // Delta and SotW hand out the same resource bytes too.
     const sotwBytes = new Map(sotwA.flatMap((answer) => sotwContent(answer).resources.map((r) => [`${r.type_url} ${r.name}`, r.bytes] as const)));
     for (const answer of deltaA) for (const r of deltaContent(answer).resources) expect(sotwBytes.get(`${r.type_url} ${r.name}`), r.name).toBe(r.bytes);
     // Order within a delta response carries no meaning; bytes and versions do.
-    expect(differences(deltaA.map(deltaContent).map(sortByName), deltaB.map(deltaContent).map(sortByName))).toEqual([]);
+    expect(differences(deltaA.map(deltaContent).map(sortedByName), deltaB.map(deltaContent).map(sortedByName))).toEqual([]);
     expect(differences(deltaA.map(deltaContent), deltaB.map(deltaContent))).toEqual([]);
   });
 
