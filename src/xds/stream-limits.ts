@@ -15,9 +15,13 @@ export interface XdsLimits {
   /** Requests a stream may send at once (`--xds-request-burst`), refilled at requestsPerSecond (`--xds-request-rate`). */
   requestBurst: number;
   requestsPerSecond: number;
-  /** Sampled logs: per event kind, the first line then one per interval per stream, `logsPerInterval` across streams. */
+  /**
+   * Sampled logs: per event kind, the first line then one per interval per stream, and across streams
+   * `logsPerInterval` lines of each kind (`connectLogsPerInterval` of connects and of closes).
+   */
   logIntervalMs: number;
   logsPerInterval: number;
+  connectLogsPerInterval: number;
 }
 
 export const DEFAULT_XDS_LIMITS: XdsLimits = {
@@ -28,6 +32,7 @@ export const DEFAULT_XDS_LIMITS: XdsLimits = {
   requestsPerSecond: 200,
   logIntervalMs: 10_000,
   logsPerInterval: 20,
+  connectLogsPerInterval: 100,
 };
 
 export const LIMIT_FLAGS = {
@@ -158,29 +163,49 @@ export function isRefusal(value: StreamTicket | Refusal): value is Refusal {
 }
 
 /**
- * Wraps a request decoder so that a Node over `maxBytes` is never decoded or kept: the request is decoded
- * without it and says how large it was (`oversizedNode`), for the stream to be refused. `nodeField` is the
- * Node's field number: 2 in DiscoveryRequest, 1 in DeltaDiscoveryRequest (discovery.proto).
+ * Node.extensions (field 9): Envoy lists every extension built into it there, 55-61 KB on Envoy 1.38-1.40,
+ * more than any id, cluster or metadata. infermesh uses none of it, so it is dropped before decoding: not
+ * counted against the limit, not kept per stream, not echoed by CSDS.
+ */
+const NODE_EXTENSIONS = 9;
+
+/**
+ * Wraps a request decoder so that a Node over `maxBytes` (without its extensions) is never decoded or kept:
+ * the request is decoded without it and says how large it was (`oversizedNode`), for the stream to be
+ * refused. `nodeField` is the Node's field number: 2 in DiscoveryRequest, 1 in DeltaDiscoveryRequest.
  */
 export function boundNode<R>(decode: (bytes: Buffer) => R, nodeField: number, maxBytes: number): (bytes: Buffer) => R | (R & { oversizedNode: number }) {
   return (bytes) => {
     const found = nodeRanges(bytes, nodeField);
-    if (!found || found.size <= maxBytes) return decode(bytes);
+    const fits = !found || found.size <= maxBytes;
+    if (!found || (fits && found.nodes.every((node) => node.slim === undefined))) return decode(bytes);
     const kept: Buffer[] = [];
     let from = 0;
-    for (const [start, end] of found.ranges) {
-      kept.push(bytes.subarray(from, start));
-      from = end;
+    for (const node of found.nodes) {
+      kept.push(bytes.subarray(from, node.start));
+      if (fits) kept.push(node.slim ?? bytes.subarray(node.start, node.end));
+      from = node.end;
     }
     kept.push(bytes.subarray(from));
-    return { ...decode(Buffer.concat(kept)), oversizedNode: found.size };
+    const request = decode(Buffer.concat(kept));
+    return fits ? request : { ...request, oversizedNode: found.size };
   };
 }
 
-/** Where the top-level field `field` (length-delimited) lies in `bytes`, and its total payload size. */
-function nodeRanges(bytes: Buffer, field: number): { size: number; ranges: [number, number][] } | undefined {
+interface NodeRange {
+  start: number;
+  end: number;
+  /** The field re-encoded without the Node's extensions; undefined when it has none. */
+  slim: Buffer | undefined;
+}
+
+/**
+ * Where the top-level field `field` (length-delimited) lies in `bytes`, and its total payload size less
+ * the Node's extensions.
+ */
+function nodeRanges(bytes: Buffer, field: number): { size: number; nodes: NodeRange[] } | undefined {
   const reader = protobuf.Reader.create(bytes);
-  const ranges: [number, number][] = [];
+  const nodes: NodeRange[] = [];
   let size = 0;
   try {
     while (reader.pos < reader.len) {
@@ -188,9 +213,12 @@ function nodeRanges(bytes: Buffer, field: number): { size: number; ranges: [numb
       const tag = reader.uint32();
       if (tag >>> 3 === field && (tag & 7) === 2) {
         const length = reader.uint32();
+        const payload = bytes.subarray(reader.pos, reader.pos + length);
         reader.skip(length);
-        size += length;
-        ranges.push([start, reader.pos]);
+        const without = withoutField(payload, NODE_EXTENSIONS);
+        size += (without ?? payload).length;
+        const slim = without && Buffer.concat([protobuf.Writer.create().uint32(tag).uint32(without.length).finish(), without]);
+        nodes.push({ start, end: reader.pos, slim });
       } else {
         reader.skipType(tag & 7);
       }
@@ -198,5 +226,25 @@ function nodeRanges(bytes: Buffer, field: number): { size: number; ranges: [numb
   } catch {
     return undefined; // malformed: the decoder itself reports it
   }
-  return ranges.length > 0 ? { size, ranges } : undefined;
+  return nodes.length > 0 ? { size, nodes } : undefined;
+}
+
+/** `message` without its top-level fields numbered `field`; undefined when it has none. */
+function withoutField(message: Buffer, field: number): Buffer | undefined {
+  const reader = protobuf.Reader.create(message);
+  const kept: Buffer[] = [];
+  let from = 0;
+  let dropped = false;
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const tag = reader.uint32();
+    reader.skipType(tag & 7);
+    if (tag >>> 3 !== field) continue;
+    kept.push(message.subarray(from, start));
+    from = reader.pos;
+    dropped = true;
+  }
+  if (!dropped) return undefined;
+  kept.push(message.subarray(from));
+  return Buffer.concat(kept);
 }
