@@ -6,8 +6,8 @@
  */
 export interface LogSamplerOptions {
   intervalMs?: number;
-  /** Lines per key per interval. */
-  perInterval?: number;
+  /** Lines per key per interval (or per key, a budget of its own). */
+  perInterval?: number | ((key: string) => number);
   /** Milliseconds, monotonic; injected by tests. */
   now?: () => number;
 }
@@ -20,13 +20,14 @@ interface Window {
 
 export class LogSampler {
   readonly #intervalMs: number;
-  readonly #perInterval: number;
+  readonly #perInterval: (key: string) => number;
   readonly #now: () => number;
   readonly #windows = new Map<string, Window>();
 
   constructor(options: LogSamplerOptions = {}) {
     this.#intervalMs = options.intervalMs ?? 10_000;
-    this.#perInterval = options.perInterval ?? 1;
+    const perInterval = options.perInterval ?? 1;
+    this.#perInterval = typeof perInterval === 'number' ? () => perInterval : perInterval;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -45,7 +46,7 @@ export class LogSampler {
       window.start = now;
       window.logged = 0;
     }
-    if (window.logged >= this.#perInterval) {
+    if (window.logged >= this.#perInterval(key)) {
       window.suppressed += 1;
       return undefined;
     }

@@ -108,8 +108,8 @@ export class XdsServer {
     this.#options = options;
     this.#limiter = new WriteLimiter(options.maxConcurrentWrites ?? 64);
     this.#limits = new StreamLimits(options.limits);
-    const { maxNodeBytes, logIntervalMs, logsPerInterval } = this.#limits.limits;
-    this.#logs = new StreamLogs({ intervalMs: logIntervalMs, globalPerInterval: logsPerInterval });
+    const { maxNodeBytes, logIntervalMs, logsPerInterval, connectLogsPerInterval } = this.#limits.limits;
+    this.#logs = new StreamLogs({ intervalMs: logIntervalMs, globalPerInterval: logsPerInterval, lifecyclePerInterval: connectLogsPerInterval });
     // Node is field 2 of DiscoveryRequest, 1 of DeltaDiscoveryRequest.
     const decode = boundNode(discoveryRequestDecoder(options.root), 2, maxNodeBytes);
     this.#server.addService(adsServiceDefinition(decode, boundNode(deltaRequestDecoder(options.root), 1, maxNodeBytes)), {

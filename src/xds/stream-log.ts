@@ -9,7 +9,8 @@ export const LOG_MESSAGE_CHARS = 1024;
 
 export interface StreamLogOptions {
   intervalMs: number;
-  /** Lines per event kind per interval across all streams. */
+  /** Lines per event kind per interval across all streams: connects and closes, and every other kind. */
+  lifecyclePerInterval: number;
   globalPerInterval: number;
   now?: () => number;
 }
@@ -31,7 +32,8 @@ export class StreamLogs {
 
   constructor(options: StreamLogOptions) {
     this.#options = options;
-    this.#global = new LogSampler({ intervalMs: options.intervalMs, perInterval: options.globalPerInterval, ...(options.now ? { now: options.now } : {}) });
+    const perInterval = (key: string) => (key === 'connect' || key === 'close' ? options.lifecyclePerInterval : options.globalPerInterval);
+    this.#global = new LogSampler({ intervalMs: options.intervalMs, perInterval, ...(options.now ? { now: options.now } : {}) });
   }
 
   /** The sampled log of the stream `log` belongs to (the same one for every caller holding that logger). */

@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { RawStreamClient } from './raw-stream-client.ts';
 
@@ -10,7 +11,7 @@ export interface RawResponse {
 
 /** A state-of-the-world ADS client written against the protocol. */
 export class RawAdsClient extends RawStreamClient<RawResponse> {
-  constructor(root: protobuf.Root, address: string) {
-    super(root, address, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse');
+  constructor(root: protobuf.Root, address: string, channelOptions: grpc.ChannelOptions = {}) {
+    super(root, address, 'StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse', channelOptions);
   }
 }

@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { RawStreamClient } from './raw-stream-client.ts';
 
@@ -11,7 +12,7 @@ export interface RawDeltaResponse {
 
 /** A delta ADS client written against the protocol. */
 export class RawDeltaClient extends RawStreamClient<RawDeltaResponse> {
-  constructor(root: protobuf.Root, address: string) {
-    super(root, address, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse');
+  constructor(root: protobuf.Root, address: string, channelOptions: grpc.ChannelOptions = {}) {
+    super(root, address, 'DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse', channelOptions);
   }
 }

@@ -7,14 +7,17 @@ import type protobuf from 'protobufjs';
  */
 export class RawStreamClient<Response> {
   readonly received: Response[] = [];
+  /** How the server ended the stream (or how it failed), once it has. */
+  readonly status: Promise<grpc.StatusObject>;
   readonly #call: grpc.ClientDuplexStream<Record<string, unknown>, Response>;
   readonly #client: grpc.Client;
   #waiters: { predicate: (r: Response) => boolean; resolve: (r: Response) => void }[] = [];
 
-  constructor(root: protobuf.Root, address: string, method: string, requestTypeName: string, responseTypeName: string) {
+  /** `channelOptions`, e.g. `{ 'grpc.use_local_subchannel_pool': 1 }` for a connection of its own. */
+  constructor(root: protobuf.Root, address: string, method: string, requestTypeName: string, responseTypeName: string, channelOptions: grpc.ChannelOptions = {}) {
     const requestType = root.lookupType(requestTypeName);
     const responseType = root.lookupType(responseTypeName);
-    this.#client = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.#client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
     this.#call = this.#client.makeBidiStreamRequest(
       `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
       (request: Record<string, unknown>) => Buffer.from(requestType.encode(requestType.fromObject(request)).finish()),
@@ -29,6 +32,7 @@ export class RawStreamClient<Response> {
       }
     });
     this.#call.on('error', () => {});
+    this.status = new Promise((resolve) => this.#call.on('status', resolve));
   }
 
   send(request: Record<string, unknown>): void {
@@ -40,6 +44,11 @@ export class RawStreamClient<Response> {
     const already = this.received.slice(seen).find(predicate);
     if (already) return Promise.resolve(already);
     return new Promise((resolve) => this.#waiters.push({ predicate, resolve }));
+  }
+
+  /** Calls `listener` with every response from now on (e.g. to ACK each as a proxy would). */
+  onResponse(listener: (response: Response) => void): void {
+    this.#call.on('data', listener);
   }
 
   close(): void {
