@@ -123,7 +123,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const tls = options.xdsTls
     ? xdsTlsCredentials(options.xdsTls, (event) => event.kind === 'reloaded' ? logger.info({ certificate: event.certificate }, 'xDS TLS certificate reloaded') : logger.warn({ reason: event.reason }, 'xDS TLS files changed but cannot be used: keeping the last good certificate'))
     : undefined;
-  const xdsPort = await server.listen(options.xdsAddress, tls?.credentials);
+  const xdsPort = await server.listen(options.xdsAddress, tls?.credentials).catch((error: unknown) => {
+    tls?.close();
+    throw error;
+  });
+  if (tls) logger.info({ certificate: tls.certificate(), clientCertificates: tls.clientCertificateRequired ? 'required' : 'not asked for' }, 'xDS port serves TLS');
   parts.start();
   const started = controller.start();
   const close = async () => {
