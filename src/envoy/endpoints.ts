@@ -10,7 +10,12 @@ function groupByZone(endpoints: readonly Endpoint[]): Map<string, Endpoint[]> {
     list.push(endpoint);
     zones.set(zone, list);
   }
-  return new Map([...zones.entries()].sort(([a], [b]) => a.localeCompare(b)));
+  return new Map([...zones.entries()].sort(([a], [b]) => byCodeUnits(a, b)));
+}
+
+/** Not localeCompare: every replica must order alike whatever its locale, so their versions agree. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function lbEndpoint(endpoint: Endpoint): LbEndpoint {
@@ -25,7 +30,7 @@ function lbEndpoint(endpoint: Endpoint): LbEndpoint {
  * gets one: its count of serving endpoints, which keeps per-endpoint shares equal across zones.
  */
 export function clusterLoadAssignment(clusterName: string, endpoints: readonly Endpoint[]): ClusterLoadAssignment {
-  const sorted = [...endpoints].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port);
+  const sorted = [...endpoints].sort((a, b) => byCodeUnits(a.address, b.address) || a.port - b.port);
   const localities = [...groupByZone(sorted).entries()].map(([zone, members]) => ({
     locality: zone === '' ? {} : { zone },
     lb_endpoints: members.map(lbEndpoint),
