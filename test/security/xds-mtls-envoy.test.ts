@@ -6,12 +6,13 @@
  * them), Envoy follows a Secret-volume rotation of its client certificate: /certs shows the new one, and a
  * replica that accepts only the new one is reached after a reconnect. Pods on 127.0.0.165.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve.ts';
 import { xdsTlsSdsFiles, type XdsClientTls } from '../../src/inject/xds-tls.ts';
 import { eventually } from '../support/eventually.ts';
+import { EnvoyProcess } from '../support/envoy-process.ts';
 import { Mesh } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { SecretVolume, makeTestCerts, type TestCerts } from '../support/test-certs.ts';
@@ -75,6 +76,18 @@ describeWithTool('Envoy over mTLS to the control plane', envoyBinaries(), (binar
 
       it('connects with its client certificate over TLS and serves a request through the sidecar', async () => {
         await expectServedOverTls(sidecar!, `mtls-${binary.version}`);
+      });
+
+      it('without a client certificate, is refused and never goes LIVE', async () => {
+        const running = sidecar!;
+        const nodeId = `mtls-none-${binary.version}`;
+        const start = EnvoyProcess.start({ binary, xdsPort: running.controlPlane.xdsPort, nodeId, readyTimeoutMs: 2_500, xdsTls: { caFile: certs!.ca.cert, serverName: certs!.serverName } });
+        const error = await start.then(() => undefined, (reason: Error) => reason);
+        expect(error?.message).toMatch(/not LIVE/);
+        expect(running.controlPlane.xds.streams().map((s) => s.node?.id)).not.toContain(nodeId);
+        // EnvoyProcess keeps the log of an Envoy that did not start; this one was meant not to.
+        const log = /log: (\S+)\.log/.exec(error?.message ?? '')?.[1];
+        if (log && !failures.failed) await Promise.all([rm(`${log}.log`, { force: true }), rm(`${log}.bootstrap.yaml`, { force: true })]);
       });
     });
 
