@@ -29,7 +29,7 @@ export const DEFAULT_XDS_LIMITS: XdsLimits = {
   maxStreamsPerConnection: 100,
   maxNodeBytes: 16 * 1024,
   requestBurst: 2_000,
-  requestsPerSecond: 200,
+  requestsPerSecond: 1_000,
   logIntervalMs: 10_000,
   logsPerInterval: 20,
   connectLogsPerInterval: 100,
