@@ -5,7 +5,8 @@
  * reading their HTTP/2 streams, whose windows close): half call the changed model, half do not. Churn on
  * the models the stalled sidecars call first fills their windows, so the server's writes to them block; then
  * model-0's weights change a few times and the time until every fast sidecar calling it ACKed is measured.
- * Each run is its own process, so their RSS compare. Part of `npm run bench`;
+ * Each run is its own process, so their RSS compare. BENCH_STALLED_ROUNDS (default 25) sets the snapshots of
+ * churn. Part of `npm run bench`;
  * alone: node --expose-gc bench/stalled.ts [clients] [models] [stalled 0|1]
  */
 import { execFile } from 'node:child_process';
@@ -47,7 +48,7 @@ export interface StalledFigures {
 /** 10% stalled: ids 0 mod 20 call model-0 (every tenth sidecar does, bench/called-models.ts), ids 5 mod 20 do not. */
 const STALL = { every: 20, offsets: [0, 5] };
 const isFast = (id: number) => id % 20 === 10;
-const CHURN_ROUNDS = 25;
+const CHURN_ROUNDS = Number(process.env['BENCH_STALLED_ROUNDS'] ?? 25);
 const CHANGES = 10;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
