@@ -13,9 +13,10 @@ const d = DEFAULT_XDS_LIMITS;
 export const XDS_LIMIT_HELP = `  --max-xds-streams N     ADS streams this replica serves at once; more are refused with
                           RESOURCE_EXHAUSTED (default ${d.maxStreams})
   --max-xds-streams-per-connection N
-                          ADS streams on one connection (default ${d.maxStreamsPerConnection}; Envoy and gRPC open one)
-  --max-xds-node-bytes N  largest Node (id, cluster, metadata...) a client may send, encoded; a larger one
-                          is refused with INVALID_ARGUMENT (default ${d.maxNodeBytes})
+                          ADS streams on one connection (default ${d.maxStreamsPerConnection}; Envoy and gRPC open one;
+                          raise it behind an HTTP/2 proxy that multiplexes clients)
+  --max-xds-node-bytes N  largest Node (id, cluster, metadata...; Envoy's extension list is not counted) a
+                          client may send, encoded; a larger one is refused with INVALID_ARGUMENT (default ${d.maxNodeBytes})
   --xds-request-burst N   requests one stream may send at once (default ${d.requestBurst})
   --xds-request-rate N    requests per second one stream may sustain beyond the burst; a stream over it
                           is ended with RESOURCE_EXHAUSTED (default ${d.requestsPerSecond})
