@@ -2,6 +2,7 @@ import { modelTableName } from '../envoy/names.ts';
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
 import type { ClientStream, TypeSyncView } from './client-view.ts';
+import { StreamGroups, pendingNodes } from './rollout-groups.ts';
 
 /** A model's current version entered the mesh in this snapshot. */
 export interface ModelChange {
@@ -129,45 +130,69 @@ export class RolloutTracker {
   }
 
   evaluate(streams: readonly ClientStream[]): ModelRollout[] {
-    const rollouts = [...this.#latest.values()].sort((a, b) => (a.model < b.model ? -1 : 1)).map((change) => this.#evaluateOne(change, streams));
+    const groups = new StreamGroups(streams);
+    const pendingLists = new Map<string, string[]>();
+    const rollouts = [...this.#latest.values()].sort((a, b) => (a.model < b.model ? -1 : 1)).map((change) => this.#evaluateOne(change, groups, pendingLists));
     const counts: Record<RolloutState, number> = { pending: 0, live: 0, degraded: 0 };
     for (const rollout of rollouts) counts[rollout.state] += 1;
     this.#observer?.states(counts);
     return rollouts;
   }
 
-  #evaluateOne(change: ModelChange, streams: readonly ClientStream[]): ModelRollout {
+  /** Judged once per group of alike streams, then again for the streams whose own route tables carry the model (rollout-groups.ts). */
+  #evaluateOne(change: ModelChange, groups: StreamGroups, pendingLists: Map<string, string[]>): ModelRollout {
     let relevant = 0;
     let live = 0;
-    const pending: string[] = [];
+    const pendingGroups: number[] = [];
     const rejected: ProxyRejection[] = [];
     const tables = change.tables ?? this.#routeNames.map((name) => modelTableName(name, change.model));
     const routeNames = [...this.#routeNames, ...tables];
-    for (const stream of streams) {
-      const types = relevantTypes(stream, change, routeNames);
-      const onDemand = loadsOnDemand(stream);
-      if (!types) continue;
-      relevant += 1;
-      const node = stream.node?.id ?? `stream ${stream.id}`;
-      let synced = true;
-      for (const type of types) {
-        const state: TypeSyncView | undefined = stream.syncState().get(type);
-        if (!state) continue;
-        const nack = state.standingNack;
-        if (nack && nack.sequence >= change.sequence) {
-          const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
-          rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });
-        }
-        const carries = type === 'route' || type === 'scopedRoute' || onDemand || covers(state.subscription, change.clusters);
-        if (!carries || (state.syncedThrough ?? -1) < change.sequence) synced = false;
-      }
-      if (synced) live += 1;
-      else pending.push(node);
+    const verdicts = groups.list.map((group, index) => {
+      const verdict = this.#judge(group.sample, group.nodes[0]!, change, group.alone ? routeNames : [], rejected);
+      if (verdict === 'irrelevant') return verdict;
+      relevant += group.nodes.length;
+      if (verdict === 'live') live += group.nodes.length;
+      else pendingGroups.push(index);
+      return verdict;
+    });
+    // A group pending without routes stays pending with them (one more type to wait for): only the
+    // route users of live or irrelevant groups can add to the list.
+    const extra: string[] = [];
+    for (const i of groups.routeUsers(routeNames)) {
+      const group = groups.groupOf[i]!;
+      if (groups.list[group]!.alone) continue;
+      const before = verdicts[group];
+      const verdict = this.#judge(groups.streams[i]!, groups.nodeOf[i]!, change, routeNames, rejected);
+      relevant += Number(verdict !== 'irrelevant') - Number(before !== 'irrelevant');
+      live += Number(verdict === 'live') - Number(before === 'live');
+      if (verdict === 'pending' && before !== 'pending') extra.push(groups.nodeOf[i]!);
     }
+    const grouped = pendingNodes(groups, pendingGroups, pendingLists);
+    const pending = extra.length > 0 ? [...grouped, ...extra] : grouped;
     const state: RolloutState = rejected.length > 0 ? 'degraded' : pending.length > 0 ? 'pending' : 'live';
     const convergedSeconds = this.#convergence(change, state, relevant);
     const source = describeSource(change.source);
     return { model: change.model, sequence: change.sequence, state, ...(source ? { source } : {}), proxies: { relevant, live, pending, rejected }, ...(convergedSeconds !== undefined ? { convergedSeconds } : {}) };
+  }
+
+  /** Whether one stream carries the change; its rejections of it are added to `rejected`. */
+  #judge(stream: ClientStream, node: string, change: ModelChange, routeNames: readonly string[], rejected: ProxyRejection[]): 'irrelevant' | 'live' | 'pending' {
+    const types = relevantTypes(stream, change, routeNames);
+    if (!types) return 'irrelevant';
+    const onDemand = loadsOnDemand(stream);
+    let synced = true;
+    for (const type of types) {
+      const state: TypeSyncView | undefined = stream.syncState().get(type);
+      if (!state) continue;
+      const nack = state.standingNack;
+      if (nack && nack.sequence >= change.sequence) {
+        const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
+        rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });
+      }
+      const carries = type === 'route' || type === 'scopedRoute' || onDemand || covers(state.subscription, change.clusters);
+      if (!carries || (state.syncedThrough ?? -1) < change.sequence) synced = false;
+    }
+    return synced ? 'live' : 'pending';
   }
 
   /** Recorded once per change, when it first goes live; a change no proxy uses converges trivially, unrecorded. */
