@@ -5,18 +5,21 @@
  * no logic) on the same resources. The clients are grpc-go (bench/envoy-like/main.go), reading at native
  * speed; the floor run shows what they and HTTP/2 cost on their own.
  *
- * What each client subscribes to, as a SotW Envoy with the project's bootstrap would: LDS and CDS wildcard;
- * SRDS wildcard, because the sidecar listener routes through scoped RDS; RDS for every table a listener
- * names through `rds` (today the proxyless API listener's `infermesh`) and every scope that is not on
- * demand (none today: scopes load on a request); EDS naming every cluster CDS gave (2,000 at 1,000
- * models). Node in every request (Envoy's default). Every response ACKed with its version, nonce and the
- * whole name list again, as Envoy does.
+ * What each client subscribes to, as a SotW Envoy with the project's bootstrap and listeners would: LDS
+ * and CDS wildcard; SRDS wildcard, because the sidecar listener (the only one a wildcard LDS returns: the
+ * proxyless API listener is hidden from wildcard) routes through scoped RDS; RDS for every table a listener
+ * names through `rds` (none of the sidecar's), every scope that is not on demand (none: scopes load on a
+ * request) and the tables of the 3 models the proxy calls, which on-demand scoped RDS asks for on the first
+ * requests; EDS naming every cluster CDS gave (2,001 at 1,000 models). Node in every request (Envoy's
+ * default; the bootstrap does not set set_node_on_first_message_only). Every response ACKed with its
+ * version, nonce and the whole name list again, as Envoy does. All clients connect at once (a rollout of
+ * the control plane, or a cold start of the mesh).
  *
  * Run alone: node_modules/.bin/node bench/envoy-like-sync.ts [clients] [models]
  *   BENCH_ENVOY_LIKE_PROFILE=DIR writes a CPU profile of the serve process (node --cpu-prof) into DIR.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -62,13 +65,13 @@ export type EnvoyLikeFigures =
   | { skipped: string }
   | { clients: number; models: number; serve: EnvoyLikeRun & { serverCpuMs: number; serverPeakRssMb: number }; floor: EnvoyLikeRun & { serverCpuMs: number } };
 
-/** Builds the grpc-go clients (modules pinned in go.mod/go.sum, from the Go module cache or proxy); undefined without Go. */
-async function buildClients(): Promise<string | undefined> {
+/** Builds the grpc-go clients (modules pinned in go.mod/go.sum, from the Go module cache or proxy). */
+async function buildClients(): Promise<{ binary: string } | { error: string }> {
   try {
     await promisify(execFile)('go', ['build', '-trimpath', '-buildvcs=false', '-mod=readonly', '-o', BINARY, '.'], { cwd: GO_SOURCES });
-    return BINARY;
+    return { binary: BINARY };
   } catch (error) {
-    return existsSync(BINARY) ? BINARY : ((error as Error).message.split('\n')[0] ?? 'go build failed') && undefined;
+    return { error: `go build in bench/envoy-like failed (needs Go 1.26): ${(error as Error).message.split('\n')[0]}` };
   }
 }
 
@@ -149,8 +152,9 @@ function floorAnswers(snapshot: Snapshot) {
 }
 
 export async function measureEnvoyLikeSync(count: number, models: number): Promise<EnvoyLikeFigures> {
-  const binary = await buildClients();
-  if (!binary) return { skipped: 'no Go toolchain to build bench/envoy-like (go 1.26)' };
+  const built = await buildClients();
+  if ('error' in built) return { skipped: built.error };
+  const { binary } = built;
   const dir = writeModelFolder(models);
   const profileDir = process.env['BENCH_ENVOY_LIKE_PROFILE'];
   if (profileDir) mkdirSync(profileDir, { recursive: true });

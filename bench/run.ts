@@ -13,6 +13,8 @@
  *   which needs Envoy from scripts/envoy.sh and wrk; its own variables are described there)
  *   BENCH_SERVE (default 1; 0 leaves out `infermesh serve` as its own process on a folder of 10/1,000/10,000 models,
  *   bench/serve-process.ts: ready time and RSS; BENCH_SERVE_MODELS overrides the counts)
+ *   BENCH_ENVOY_LIKE (default 1; 0 leaves out the Envoy-like SotW initial sync against `infermesh serve` and the floor,
+ *   bench/envoy-like-sync.ts: BENCH_CLIENTS grpc-go clients, BENCH_NETWORK_MODELS models; needs Go)
  *   BENCH_ONLY=build runs only the build rows (build, one-model change, heap, PGV, bytes) for BENCH_MODELS
  */
 import { execFile, spawn } from 'node:child_process';
@@ -32,6 +34,7 @@ import { measureServeRows } from './serve-process.ts';
 import { measureValidation } from './pgv.ts';
 import { measureNetwork } from './network.ts';
 import { measureStalledRows } from './stalled.ts';
+import { envoyLikeRows, measureEnvoyLikeSync } from './envoy-like-sync.ts';
 import { measurePolicyParse } from './policy-parse.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
@@ -43,6 +46,7 @@ const STALLED = process.env['BENCH_STALLED'] !== '0';
 const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
 const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
 const SERVE = process.env['BENCH_SERVE'] !== '0';
+const ENVOY_LIKE = process.env['BENCH_ENVOY_LIKE'] !== '0';
 const SERVE_MODELS = (process.env['BENCH_SERVE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
@@ -160,6 +164,11 @@ if (!ONLY_BUILD) {
   const network = await measureNetwork(root, CLIENTS, NETWORK_MODELS);
   results['network'] = network.results;
   rows.push(...network.rows);
+  if (ENVOY_LIKE) {
+    const envoyLike = await measureEnvoyLikeSync(CLIENTS, NETWORK_MODELS);
+    results['envoyLike'] = envoyLike;
+    rows.push(...envoyLikeRows(envoyLike));
+  } else console.log('Envoy-like SotW sync: left out (BENCH_ENVOY_LIKE=0)');
   if (STALLED) {
     const stalled = await measureStalledRows(CLIENTS, NETWORK_MODELS, Number(process.env['BENCH_STALLED_PAIRS'] ?? 2));
     results['stalled'] = stalled.results;
