@@ -17,7 +17,8 @@ export interface NodeInfo {
 export interface DiscoveryRequest {
   versionInfo: string;
   node?: NodeInfo;
-  resourceNames: string[];
+  /** Shared between requests that name the same list (see NameLists): read, never change. */
+  resourceNames: readonly string[];
   typeUrl: string;
   responseNonce: string;
   errorDetail?: { code: number; message: string };
@@ -38,15 +39,6 @@ interface RawNode {
   user_agent_version?: string;
   user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
   metadata?: Record<string, unknown>;
-}
-
-interface RawRequest {
-  version_info?: string;
-  node?: RawNode;
-  resource_names?: string[];
-  type_url?: string;
-  response_nonce?: string;
-  error_detail?: { code?: number; message?: string };
 }
 
 function userAgentVersion(node: RawNode): string {
@@ -90,18 +82,109 @@ export function toNodeInfo(node: RawNode): NodeInfo {
   };
 }
 
-/** Decodes DiscoveryRequest with Envoy's own message type; only the outer message is mapped by hand. */
+/**
+ * The resource name lists of recent requests, by their bytes. Envoy names every cluster in each EDS request
+ * and again in each ACK, and a thousand proxies name the same thousands: decoding such a list once and
+ * handing out the same array lets the subscription see at a glance that nothing changed (Subscription.replace)
+ * and lets streams share one set. Bounded in bytes, so varied large lists cannot grow it.
+ */
+class NameLists {
+  readonly #lists = new Map<string, readonly string[]>();
+  #bytes = 0;
+  static readonly MAX_BYTES = 8 << 20;
+  static readonly MAX_LIST_BYTES = 1 << 20;
+
+  get(bytes: Buffer, start: number, end: number): readonly string[] {
+    if (end - start > NameLists.MAX_LIST_BYTES) return Object.freeze(readNames(bytes, start, end));
+    const key = bytes.toString('latin1', start, end);
+    const known = this.#lists.get(key);
+    if (known) {
+      this.#lists.delete(key);
+      this.#lists.set(key, known);
+      return known;
+    }
+    const names = Object.freeze(readNames(bytes, start, end));
+    this.#lists.set(key, names);
+    this.#bytes += key.length;
+    for (const [oldest] of this.#lists) {
+      if (this.#bytes <= NameLists.MAX_BYTES) break;
+      this.#lists.delete(oldest);
+      this.#bytes -= oldest.length;
+    }
+    return names;
+  }
+}
+
+/** The strings of consecutive resource_names fields (tag 26) in bytes[start, end). */
+function readNames(bytes: Buffer, start: number, end: number): string[] {
+  const reader = protobuf.Reader.create(bytes.subarray(start, end));
+  const names: string[] = [];
+  while (reader.pos < reader.len) {
+    reader.uint32();
+    names.push(reader.string());
+  }
+  return names;
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * Decodes DiscoveryRequest reading only the fields the server uses, by their tags (discovery.proto): the
+ * whole-message decode to objects cost more than anything else per request under Envoy-like load. Node and
+ * error_detail, which are small, still go through protobufjs so NodeInfo reads exactly as before.
+ */
 export function discoveryRequestDecoder(root: protobuf.Root): (bytes: Buffer) => DiscoveryRequest {
-  const type = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const nodeType = root.lookupType('envoy.config.core.v3.Node');
+  const statusType = root.lookupType('google.rpc.Status');
+  const options = { defaults: false, arrays: true, objects: true };
+  const lists = new NameLists();
   return (bytes) => {
-    const raw = type.toObject(type.decode(bytes), { defaults: false, arrays: true, objects: true }) as RawRequest;
+    const reader = protobuf.Reader.create(bytes);
+    let versionInfo = '';
+    let typeUrl = '';
+    let responseNonce = '';
+    let node: RawNode | undefined;
+    let errorDetail: { code?: number; message?: string } | undefined;
+    let namesStart = -1;
+    let namesEnd = -1;
+    let scattered: string[] | undefined;
+    while (reader.pos < reader.len) {
+      const at = reader.pos;
+      const tag = reader.uint32();
+      if (tag === 26) {
+        if (namesStart < 0) namesStart = at;
+        else if (namesEnd !== at) scattered ??= [];
+        reader.skipType(2);
+        namesEnd = reader.pos;
+        continue;
+      }
+      if (tag === 10) versionInfo = reader.string();
+      else if (tag === 34) typeUrl = reader.string();
+      else if (tag === 42) responseNonce = reader.string();
+      else if (tag === 18) {
+        const decoded = nodeType.toObject(nodeType.decode(reader.bytes()), options) as RawNode;
+        node = node ? { ...node, ...decoded } : decoded;
+      } else if (tag === 50) errorDetail = statusType.toObject(statusType.decode(reader.bytes()), options) as { code?: number; message?: string };
+      else reader.skipType(tag & 7);
+    }
+    let resourceNames = NO_NAMES;
+    if (scattered) {
+      // Names split by other fields (no encoder Envoy uses does this): read them one by one.
+      const all = protobuf.Reader.create(bytes);
+      while (all.pos < all.len) {
+        const tag = all.uint32();
+        if (tag === 26) scattered.push(all.string());
+        else all.skipType(tag & 7);
+      }
+      resourceNames = Object.freeze(scattered);
+    } else if (namesStart >= 0) resourceNames = lists.get(bytes, namesStart, namesEnd);
     return {
-      versionInfo: raw.version_info ?? '',
-      ...(raw.node ? { node: toNodeInfo(raw.node) } : {}),
-      resourceNames: raw.resource_names ?? [],
-      typeUrl: raw.type_url ?? '',
-      responseNonce: raw.response_nonce ?? '',
-      ...(raw.error_detail ? { errorDetail: { code: raw.error_detail.code ?? 0, message: raw.error_detail.message ?? '' } } : {}),
+      versionInfo,
+      ...(node ? { node: toNodeInfo(node) } : {}),
+      resourceNames,
+      typeUrl,
+      responseNonce,
+      ...(errorDetail ? { errorDetail: { code: errorDetail.code ?? 0, message: errorDetail.message ?? '' } } : {}),
     };
   };
 }

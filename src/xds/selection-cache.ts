@@ -19,10 +19,18 @@ export interface Selection {
  */
 export function subscriptionKey(kind: ResourceKind, subscription: Subscription): string {
   if (subscription === 'wildcard') return `${kind} *`;
-  const hash = createHash('sha256');
-  for (const name of [...subscription].sort()) hash.update(name).update('\0');
-  return `${kind} ${subscription.size} ${hash.digest('hex')}`;
+  let digest = digests.get(subscription);
+  if (digest === undefined) {
+    const hash = createHash('sha256');
+    for (const name of [...subscription].sort()) hash.update(name).update('\0');
+    digests.set(subscription, (digest = hash.digest('hex')));
+  }
+  return `${kind} ${subscription.size} ${digest}`;
 }
+
+/** Per name set, its digest: streams sharing one set (subscription.ts) hash its thousands of names once. State-of-the-world
+ * sets, the only ones keyed, never change once made (delta copies before it changes a set). */
+const digests = new WeakMap<ReadonlySet<string>, string>();
 
 /**
  * Per snapshot, the selection of each distinct subscription. With a thousand sidecars subscribed alike, a

@@ -15,6 +15,16 @@ export interface SubscriptionDelta {
 
 const NOTHING: ReadonlySet<string> = new Set();
 
+/** The set each frozen (decoded, shared) name list makes, so a thousand streams naming one list share one set. */
+const setsOfLists = new WeakMap<readonly string[], ReadonlySet<string>>();
+function namedSet(names: readonly string[]): ReadonlySet<string> {
+  const known = setsOfLists.get(names);
+  if (known) return known;
+  const named = new Set(names.filter((name) => name !== '*'));
+  if (Object.isFrozen(names)) setsOfLists.set(names, named);
+  return named;
+}
+
 /**
  * One client's subscription to one type, by the xDS protocol's rules for both state of the world and delta
  * (xds_protocol.rst, "How the client specifies what resources to return"; go-control-plane's
@@ -30,6 +40,8 @@ export class Subscription {
   #names: ReadonlySet<string>;
   /** Delta's own name set, changed in place (state-of-the-world sets may be shared between streams). */
   #ownNames: Set<string> | undefined;
+  /** The list the last state-of-the-world request named: the decoder hands out the same array for the same list. */
+  #lastList: readonly string[] | undefined;
 
   private constructor(legacyWildcard: boolean) {
     this.#legacyWildcard = legacyWildcard;
@@ -74,10 +86,13 @@ export class Subscription {
    * `intern` may swap the new name set for an equal one shared by other streams.
    */
   replace(names: readonly string[], intern: (names: ReadonlySet<string>) => ReadonlySet<string> = (set) => set): boolean {
+    // The very list the last request named (an ACK repeats it): replacing with it again changes nothing.
+    if (names === this.#lastList) return false;
+    this.#lastList = names;
     if (this.#legacyWildcard && names.length === 0) return false;
     this.#legacyWildcard = false;
     const wildcard = names.includes('*');
-    const named = new Set(names.filter((name) => name !== '*'));
+    const named = namedSet(names);
     const changed = wildcard !== this.#wildcard || !sameNames(named, this.#names);
     if (!changed) return false;
     this.#wildcard = wildcard;
@@ -92,6 +107,7 @@ export class Subscription {
    */
   update(subscribe: readonly string[], unsubscribe: readonly string[], intern: (name: string) => string = (name) => name): SubscriptionDelta {
     const delta = { subscribed: [] as string[], unsubscribedUnderWildcard: [] as string[], wildcardAdded: false };
+    this.#lastList = undefined;
     if (this.#legacyWildcard && subscribe.length === 0 && unsubscribe.length === 0) return delta;
     // The legacy wildcard turns into an explicit one: it stays until "*" is unsubscribed.
     this.#legacyWildcard = false;
