@@ -1,16 +1,23 @@
-import type { ClientStream } from './client-view.ts';
+import type { ClientStream, TypeSyncView } from './client-view.ts';
+import type { SubscriptionSelector } from './subscription.ts';
+
+/** The subscription a type is judged by. */
+export type SubscriptionOf = (state: TypeSyncView) => SubscriptionSelector;
+
+const NOTHING: ReadonlySet<string> = new Set();
 
 /**
  * Streams that judge every model alike, so rollout judges a model once per group rather than once per stream:
  * with a thousand proxies and a thousand models, per-stream judging was a million checks after every burst of
  * ACKs, most of the server's CPU during a connect storm.
  *
- * A group's streams have the same types, each (but routes) under the very same subscription object (SotW
- * subscriptions are interned between streams) and synced as far. Route subscriptions differ between proxies
- * (each names the tables of the models it calls), so they are left out of the key: a group is judged as if
- * it used no route table, and the few streams whose tables carry a model (`routeUsers`) are judged on their
- * own for that model. A stream with a standing NACK is a group of its own (`alone`), judged in full, so the
- * rejection names it.
+ * A group's streams have the same types, synced as far, each under the very same subscription object where
+ * streams share one (SotW subscriptions are interned between streams; wildcards). Route subscriptions, and
+ * cluster and endpoint subscriptions no other stream shares (a delta sidecar's own, naming the models it
+ * calls), are left out of the key: the group is judged as if those named nothing (`asGroup`), and for each
+ * model the few streams whose own names include its tables or clusters (`namedUsers`) are judged in full.
+ * Judging "names nothing" and "names none of this model's" agree on every model. A stream with a standing
+ * NACK is a group of its own (`alone`), judged in full, so the rejection names it.
  */
 export interface StreamGroup {
   sample: ClientStream;
@@ -27,6 +34,11 @@ export class StreamGroups {
   readonly nodeOf: string[] = [];
   /** Route table name -> the streams (by index) that subscribe to it by name. */
   readonly #routeUsers = new Map<string, number[]>();
+  /** Cluster name -> the streams (by index) whose own cluster or endpoint subscription names it. */
+  readonly #clusterUsers = new Map<string, number[]>();
+  /** Cluster and endpoint subscriptions of a single stream: judged as naming nothing in a group. */
+  readonly #own = new Set<SubscriptionSelector>();
+  readonly asGroup: SubscriptionOf = (state) => (this.#own.has(state.subscription) ? NOTHING : state.subscription);
 
   constructor(streams: readonly ClientStream[]) {
     this.streams = streams;
@@ -36,21 +48,35 @@ export class StreamGroups {
       if (id === undefined) ids.set(value, (id = ids.size));
       return id;
     };
+    const holders = new Map<SubscriptionSelector, number>();
+    for (const stream of streams) {
+      for (const [kind, state] of stream.syncState()) if (kind === 'cluster' || kind === 'endpoint') holders.set(state.subscription, (holders.get(state.subscription) ?? 0) + 1);
+    }
+    const indexNames = (users: Map<string, number[]>, names: Iterable<string>, i: number) => {
+      for (const name of names) {
+        const list = users.get(name);
+        if (list === undefined) users.set(name, [i]);
+        else if (list.at(-1) !== i) list.push(i);
+      }
+    };
     const byKey = new Map<string, number>();
     for (const [i, stream] of streams.entries()) {
       let key = '';
       let alone = false;
       for (const [kind, state] of stream.syncState()) {
         alone ||= state.standingNack !== undefined;
-        key += kind === 'route' ? 'route;' : `${kind}:${idOf(state.subscription)}:${state.syncedThrough ?? ''};`;
         const subscription = state.subscription;
-        if (kind === 'route' && subscription !== 'wildcard') {
-          for (const name of subscription) {
-            const users = this.#routeUsers.get(name);
-            if (users) users.push(i);
-            else this.#routeUsers.set(name, [i]);
-          }
+        if (kind === 'route') {
+          key += 'route;';
+          if (subscription !== 'wildcard') indexNames(this.#routeUsers, subscription, i);
+          continue;
         }
+        const own = subscription !== 'wildcard' && (kind === 'cluster' || kind === 'endpoint') && holders.get(subscription) === 1;
+        if (own) {
+          this.#own.add(subscription);
+          indexNames(this.#clusterUsers, subscription, i);
+        }
+        key += `${kind}:${own ? 'own' : idOf(subscription)}:${state.syncedThrough ?? ''};`;
       }
       if (alone) key = `alone ${i}`;
       const node = stream.node?.id ?? `stream ${stream.id}`;
@@ -65,10 +91,11 @@ export class StreamGroups {
     }
   }
 
-  /** The streams (by index, in order) that subscribe by name to one of these route tables. */
-  routeUsers(names: readonly string[]): number[] {
+  /** The streams (by index, in order) that name one of these route tables, or one of these clusters in a subscription of their own. */
+  namedUsers(tables: readonly string[], clusters: readonly string[]): number[] {
     const users = new Set<number>();
-    for (const name of names) for (const i of this.#routeUsers.get(name) ?? []) users.add(i);
+    for (const name of tables) for (const i of this.#routeUsers.get(name) ?? []) users.add(i);
+    for (const name of clusters) for (const i of this.#clusterUsers.get(name) ?? []) users.add(i);
     return [...users].sort((a, b) => a - b);
   }
 }

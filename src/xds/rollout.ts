@@ -2,7 +2,7 @@ import { modelTableName } from '../envoy/names.ts';
 import type { ResourceKind } from '../envoy/type-urls.ts';
 import type { PolicySource } from '../model/types.ts';
 import type { ClientStream, TypeSyncView } from './client-view.ts';
-import { StreamGroups, pendingNodes } from './rollout-groups.ts';
+import { StreamGroups, pendingNodes, type SubscriptionOf } from './rollout-groups.ts';
 
 /** A model's current version entered the mesh in this snapshot. */
 export interface ModelChange {
@@ -71,13 +71,14 @@ function loadsOnDemand(stream: ClientStream): boolean {
  * its clusters. On-demand sidecars that never called the model, and proxyless clients on another model's
  * target, are not waited for.
  */
-function relevantTypes(stream: ClientStream, change: ModelChange, routeNames: readonly string[]): ResourceKind[] | undefined {
+function relevantTypes(stream: ClientStream, change: ModelChange, routeNames: readonly string[], subscriptionOf: SubscriptionOf): ResourceKind[] | undefined {
   const sync = stream.syncState();
   const route = sync.get('route');
   const subscribed = route?.subscription;
   const usesRoutes = subscribed !== undefined && subscribed !== 'wildcard' && routeNames.some((name) => subscribed.has(name));
   const cluster = sync.get('cluster');
-  const usesClusters = cluster !== undefined && (cluster.subscription === 'wildcard' || change.clusters.some((name) => (cluster.subscription as ReadonlySet<string>).has(name)));
+  const clusters = cluster && subscriptionOf(cluster);
+  const usesClusters = clusters !== undefined && (clusters === 'wildcard' || change.clusters.some((name) => clusters.has(name)));
   if (!usesRoutes && !usesClusters) return undefined;
   const types: ResourceKind[] = [];
   if (route && usesRoutes) types.push('route');
@@ -148,17 +149,17 @@ export class RolloutTracker {
     const tables = change.tables ?? this.#routeNames.map((name) => modelTableName(name, change.model));
     const routeNames = [...this.#routeNames, ...tables];
     const verdicts = groups.list.map((group, index) => {
-      const verdict = this.#judge(group.sample, group.nodes[0]!, change, group.alone ? routeNames : [], rejected);
+      const verdict = group.alone ? this.#judge(group.sample, group.nodes[0]!, change, routeNames, rejected) : this.#judge(group.sample, group.nodes[0]!, change, [], rejected, groups.asGroup);
       if (verdict === 'irrelevant') return verdict;
       relevant += group.nodes.length;
       if (verdict === 'live') live += group.nodes.length;
       else pendingGroups.push(index);
       return verdict;
     });
-    // A group pending without routes stays pending with them (one more type to wait for): only the
-    // route users of live or irrelevant groups can add to the list.
+    // Streams that name the model's tables or clusters themselves are judged again, in full.
     const extra: string[] = [];
-    for (const i of groups.routeUsers(routeNames)) {
+    const cleared = new Set<number>();
+    for (const i of groups.namedUsers(routeNames, change.clusters)) {
       const group = groups.groupOf[i]!;
       if (groups.list[group]!.alone) continue;
       const before = verdicts[group];
@@ -166,8 +167,9 @@ export class RolloutTracker {
       relevant += Number(verdict !== 'irrelevant') - Number(before !== 'irrelevant');
       live += Number(verdict === 'live') - Number(before === 'live');
       if (verdict === 'pending' && before !== 'pending') extra.push(groups.nodeOf[i]!);
+      if (verdict !== 'pending' && before === 'pending') cleared.add(i);
     }
-    const grouped = pendingNodes(groups, pendingGroups, pendingLists);
+    const grouped = cleared.size > 0 ? groups.nodeOf.filter((_, i) => verdicts[groups.groupOf[i]!] === 'pending' && !cleared.has(i)) : pendingNodes(groups, pendingGroups, pendingLists);
     const pending = extra.length > 0 ? [...grouped, ...extra] : grouped;
     const state: RolloutState = rejected.length > 0 ? 'degraded' : pending.length > 0 ? 'pending' : 'live';
     const convergedSeconds = this.#convergence(change, state, relevant);
@@ -176,8 +178,8 @@ export class RolloutTracker {
   }
 
   /** Whether one stream carries the change; its rejections of it are added to `rejected`. */
-  #judge(stream: ClientStream, node: string, change: ModelChange, routeNames: readonly string[], rejected: ProxyRejection[]): 'irrelevant' | 'live' | 'pending' {
-    const types = relevantTypes(stream, change, routeNames);
+  #judge(stream: ClientStream, node: string, change: ModelChange, routeNames: readonly string[], rejected: ProxyRejection[], subscriptionOf: SubscriptionOf = (state) => state.subscription): 'irrelevant' | 'live' | 'pending' {
+    const types = relevantTypes(stream, change, routeNames, subscriptionOf);
     if (!types) return 'irrelevant';
     const onDemand = loadsOnDemand(stream);
     let synced = true;
@@ -189,7 +191,7 @@ export class RolloutTracker {
         const causes = this.changesBetween(state.syncedThrough ?? 0, nack.sequence).map((c) => ({ model: c.model, source: describeSource(c.source) ?? '(unknown)' }));
         rejected.push({ node, ...(stream.node?.pod ? { pod: stream.node.pod } : {}), ...(stream.node?.namespace ? { namespace: stream.node.namespace } : {}), type, rejectedVersion: nack.version, error: nack.message, causes });
       }
-      const carries = type === 'route' || type === 'scopedRoute' || onDemand || covers(state.subscription, change.clusters);
+      const carries = type === 'route' || type === 'scopedRoute' || onDemand || covers(subscriptionOf(state), change.clusters);
       if (!carries || (state.syncedThrough ?? -1) < change.sequence) synced = false;
     }
     return synced ? 'live' : 'pending';
