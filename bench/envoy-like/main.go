@@ -40,6 +40,8 @@ const (
 	srds      = prefix + "config.route.v3.ScopedRouteConfiguration"
 	hcmType   = prefix + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 	maxMsgLen = 512 << 20
+	// Envoy's default initial_stream_window_size and initial_connection_window_size.
+	envoyWindow = 256 << 20
 )
 
 type rawCodec struct{}
@@ -441,7 +443,8 @@ func main() {
 	conns := make([]*grpc.ClientConn, *count)
 	started := time.Now()
 	for i := range clients {
-		conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// HTTP/2 windows as Envoy sets them by default (256 MiB per stream and per connection).
+		conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithInitialWindowSize(envoyWindow), grpc.WithInitialConnWindowSize(envoyWindow))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
