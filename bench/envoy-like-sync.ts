@@ -194,7 +194,7 @@ export function envoyLikeRows(figures: EnvoyLikeFigures): string[][] {
   if ('skipped' in figures) return [['Envoy-like SotW initial sync', 'not run', '-', '-', figures.skipped]];
   const { serve, floor, clients, models } = figures;
   const unsynced = (run: EnvoyLikeRun, who: string) => (run.unsynced > 0 ? `; ${run.unsynced} NOT in sync on ${who} (${(run.missing ?? []).join('; ')})` : '') + (run.errors > 0 ? `; ${run.errors} stream errors on ${who}: ${run.firstError}` : '');
-  const shape = `LDS+CDS+SRDS wildcard, RDS ${(serve.rdsNames ?? []).join(',') || '-'}, EDS ${serve.edsNames} names`;
+  const shape = `LDS+CDS+SRDS wildcard, RDS ${(serve.rdsNames ?? []).length} tables by name (the models each calls), EDS ${serve.edsNames} names`;
   return [
     [`Envoy-like SotW initial sync, ${clients} clients x ${models} models`, fmt(serve.syncedMs), fmt(floor.syncedMs), ratio(serve.syncedMs, floor.syncedMs), `infermesh serve; grpc-go clients, own connection each; ${shape}${unsynced(serve, 'serve')}${unsynced(floor, 'floor')}`],
     ['Envoy-like SotW initial sync, p50 / p99 per client', `${fmt(serve.p50Ms)} / ${fmt(serve.p99Ms)}`, `${fmt(floor.p50Ms)} / ${fmt(floor.p99Ms)}`, ratio(serve.p99Ms, floor.p99Ms), `${(serve.bytesPerClient / 1e6).toFixed(2)} MB and ${serve.responsesPerClient.toFixed(1)} responses per client`],

@@ -9,6 +9,9 @@ export interface Selection {
   resources: readonly EncodedResource[];
   /** The resources' Any bytes, one shared array (so an encoded response body can be shared too). */
   anys: readonly Uint8Array[];
+  /** The resources' names, and the Anys' bytes together: what every complete response of it reports. */
+  names: readonly string[];
+  bytes: number;
   version: string;
   view: ReadonlyMap<string, EncodedResource>;
 }
@@ -45,7 +48,8 @@ export class SelectionCache {
     let selection = selections.get(key);
     if (!selection) {
       const resources = snapshot.select(kind, subscription);
-      selection = { resources, anys: resources.map((r) => r.any), version: versionOf(resources), view: snapshot.selectionView(kind, subscription) };
+      const anys = resources.map((r) => r.any);
+      selection = { resources, anys, names: resources.map((r) => r.name), bytes: anys.reduce((sum, any) => sum + any.length, 0), version: versionOf(resources), view: snapshot.selectionView(kind, subscription) };
       selections.set(key, selection);
     }
     return selection;

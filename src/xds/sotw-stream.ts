@@ -282,8 +282,11 @@ export class SotwStream implements ClientStream {
     state.sentAt = this.#now();
     state.sentSequence = snapshot.sequence;
     state.sentResources = selection.view;
-    this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, names: outgoing.map((resource) => resource.name), resources, partial });
-    this.#events.push(kind, resources.length, resources.reduce((sum, bytes) => sum + bytes.length, 0));
+    // A complete response is the selection itself, whose names and size every stream shares.
+    const names = partial ? outgoing.map((resource) => resource.name) : selection.names;
+    const bytes = partial ? resources.reduce((sum, any) => sum + any.length, 0) : selection.bytes;
+    this.#send({ kind, typeUrl: TYPE_URLS[kind], version, nonce, names, resources, partial });
+    this.#events.push(kind, resources.length, bytes);
   }
 
   /**
