@@ -2,7 +2,7 @@
  * The Envoy-like initial sync of `npm run bench` (issue 13): N state-of-the-world ADS clients, each on its own
  * HTTP/2 connection, against `infermesh serve` as an operator runs it (its own process, a --config-dir
  * folder of M models), and the same clients against the floor (bench/floor-server.ts: pre-encoded answers,
- * no logic) on the same resources. The clients are grpc-go (bench/envoy-like/main.go), reading at native
+ * no logic; in its own process too) on the same resources. The clients are grpc-go (bench/envoy-like/main.go), reading at native
  * speed; the floor run shows what they and HTTP/2 cost on their own.
  *
  * What each client subscribes to, as a SotW Envoy with the project's bootstrap and listeners would: LDS
@@ -151,6 +151,25 @@ function floorAnswers(snapshot: Snapshot) {
   };
 }
 
+/** The floor in a process of its own, like serve, so neither the bench's heap nor its other rows weigh on it. */
+async function startFloor(dir: string) {
+  const child = spawn(process.execPath, [import.meta.filename, '--floor', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const stop = async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  };
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(Number(line)));
+    child.once('exit', (code) => reject(new Error(`the floor exited ${code}`)));
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { port, pid: child.pid!, stop };
+}
+
 export async function measureEnvoyLikeSync(count: number, models: number): Promise<EnvoyLikeFigures> {
   const built = await buildClients();
   if ('error' in built) return { skipped: built.error };
@@ -171,15 +190,14 @@ export async function measureEnvoyLikeSync(count: number, models: number): Promi
     } finally {
       await serve.stop();
     }
-    const floor = new FloorServer(floorAnswers(await snapshotOf(dir)));
+    const floor = await startFloor(dir);
     try {
-      const port = await floor.listen();
-      await runClients(binary, port, Math.min(count, 10)); // fills the floor's cache of encoded answers
-      const before = cpuMs(process.pid);
-      const floorRun = await runClients(binary, port, count);
-      return { clients: count, models, serve: { ...run, serverCpuMs, serverPeakRssMb }, floor: { ...floorRun, serverCpuMs: cpuMs(process.pid) - before } };
+      await runClients(binary, floor.port, Math.min(count, 10)); // fills the floor's cache of encoded answers
+      const before = cpuMs(floor.pid);
+      const floorRun = await runClients(binary, floor.port, count);
+      return { clients: count, models, serve: { ...run, serverCpuMs, serverPeakRssMb }, floor: { ...floorRun, serverCpuMs: cpuMs(floor.pid) - before } };
     } finally {
-      floor.close();
+      await floor.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -202,7 +220,10 @@ export function envoyLikeRows(figures: EnvoyLikeFigures): string[][] {
   ];
 }
 
-if (import.meta.filename === process.argv[1]) {
+if (import.meta.filename === process.argv[1] && process.argv[2] === '--floor') {
+  const floor = new FloorServer(floorAnswers(await snapshotOf(process.argv[3] ?? '')));
+  console.log(await floor.listen());
+} else if (import.meta.filename === process.argv[1]) {
   const figures = await measureEnvoyLikeSync(Number(process.argv[2] ?? 1000), Number(process.argv[3] ?? 1000));
   console.log(JSON.stringify(figures));
   for (const row of envoyLikeRows(figures)) console.log(row.join('  |  '));
