@@ -1,11 +1,11 @@
 // envoy-like: N state-of-the-world ADS clients, each on its own HTTP/2 connection, subscribing the way Envoy
 // does over SotW ADS (bench/envoy-like-sync.ts says which names and why): LDS and CDS wildcard, SRDS wildcard
-// when a listener uses scoped RDS, RDS by name for what the listeners (and non-on-demand scopes) name, EDS
-// naming every cluster CDS gave. Every response is ACKed as Envoy ACKs it (version, nonce and the whole name
+// when a listener uses scoped RDS, RDS by name for what the listeners and non-on-demand scopes name plus the
+// tables of -calls on-demand scopes (the models the proxy calls), EDS naming every cluster CDS gave. Every response is ACKed as Envoy ACKs it (version, nonce and the whole name
 // list again). Responses are read at grpc-go speed and parsed only as far as the names go, so the clients are
 // not what is measured.
 //
-// Usage: envoy-like -target 127.0.0.1:18000 -clients 1000 -timeout 180s
+// Usage: envoy-like -target 127.0.0.1:18000 -clients 1000 -calls 3 -timeout 180s
 // Prints one JSON object: syncedMs (start to last client in sync), p50Ms/p99Ms of the clients' own sync times,
 // unsynced, missing (a few clients' gaps), bytes, responses, cpuMs (this process, user+system).
 package main
