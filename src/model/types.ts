@@ -64,6 +64,11 @@ export interface CircuitBreakerPolicy {
   maxRetries?: number;
 }
 
+export interface ProbePolicy {
+  enabled: boolean;
+  port: string | number;
+}
+
 export interface BackendPolicy {
   name: string;
   service: string;
@@ -86,9 +91,31 @@ export interface ModelPolicy {
   retries: RetryPolicy;
   outlierDetection?: OutlierDetectionPolicy;
   circuitBreaker?: CircuitBreakerPolicy;
+  /**
+   * Per-model readiness from the model server (issue 14): on by default for triton and tfserving, never for
+   * generic. `port` is the Service port (name or number) of the server's REST API on each pod.
+   */
+  probe: ProbePolicy;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the model server itself says about a model on one endpoint (issue 14, src/probe): ready; still
+ * loading; not loaded (unknown to it, unloaded, or failed to load); or the pod does not answer its probes.
+ */
+export type ModelReadinessState = 'ready' | 'loading' | 'not-loaded' | 'probe-failing';
+
+export interface EndpointReadiness {
+  state: ModelReadinessState;
+  /** The server's own reason, or the probe error. */
+  reason?: string;
+  /**
+   * Probing failed for every endpoint of this backend (blocked, wrong port...): the endpoint routes by pod
+   * readiness as without probing, and the problem is reported.
+   */
+  fallback?: boolean;
 }
 
 /** One address:port able to serve, as the IR sees it (from EndpointSlices). */
@@ -96,9 +123,16 @@ export interface Endpoint {
   address: string;
   port: number;
   zone?: string;
-  /** serving but terminating pods drain: existing connections finish, no new traffic. */
-  health: 'healthy' | 'draining';
+  /**
+   * serving but terminating pods drain: existing connections finish, no new traffic. unhealthy: the pod is
+   * ready but the model server says the model is not ready on it (readiness below): no traffic.
+   */
+  health: 'healthy' | 'draining' | 'unhealthy';
   podName?: string;
+  /** The pod's probe port (the policy's probe.port in its EndpointSlice), when the model is probed. */
+  probePort?: number;
+  /** Set once the model server has been asked about this model on this endpoint. */
+  readiness?: EndpointReadiness;
 }
 
 export interface Backend {

@@ -3,7 +3,7 @@
  * Nested sections merge field by field; `null` turns a field or section off, and a section turned back on
  * above a `null` starts again from the built-in values.
  */
-import type { BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, RetryPolicy } from '../model/types.ts';
+import type { BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
 import type { PolicyDefaultsValues, PolicyDocument } from './schema.ts';
 
 /** Where an effective value came from. */
@@ -52,6 +52,8 @@ export const BUILTIN_DEFAULTS = deepFreeze({
     failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 },
   },
   circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+  // enabled: left to the server kind (on for triton and tfserving); see resolveProbe.
+  probe: { port: 'http' },
 } satisfies PolicyDefaultsValues);
 
 interface Step<T> {
@@ -155,6 +157,14 @@ function resolveCircuitBreaker(steps: Step<PolicyDefaultsValues>[], provenance: 
   return result;
 }
 
+/** Probing is on for servers that can answer it (triton, tfserving) unless switched off; never for generic. */
+function resolveProbe(steps: Step<PolicyDefaultsValues>[], server: ModelPolicy['server'], provenance: Provenance): ProbePolicy {
+  const probe = sub(steps, 'probe');
+  const enabled = leaf('probe.enabled', sub(probe, 'enabled'), provenance);
+  const port = leaf('probe.port', sub(probe, 'port'), provenance) ?? BUILTIN_DEFAULTS.probe.port;
+  return { enabled: server !== 'generic' && (enabled ?? true), port };
+}
+
 /** Weights as written, or an equal split (1 each) when no backend sets one. */
 function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
   return doc.backends.map((backend) => ({
@@ -181,16 +191,18 @@ export function resolvePolicyWithProvenance(
   ];
   const outlierDetection = resolveOutlier(steps, provenance);
   const circuitBreaker = resolveCircuitBreaker(steps, provenance);
+  const server = leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server;
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
-    server: leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server,
+    server,
     protocol: leaf('protocol', sub(steps, 'protocol'), provenance) ?? BUILTIN_DEFAULTS.protocol,
     backends: resolveBackends(doc),
     timeoutMs: leaf('timeout', sub(steps, 'timeout'), provenance) ?? BUILTIN_DEFAULTS.timeout,
     retries: resolveRetries(steps, provenance),
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(circuitBreaker ? { circuitBreaker } : {}),
+    probe: resolveProbe(steps, server, provenance),
     source: { ...source },
   };
   return { policy, provenance };

@@ -127,6 +127,11 @@ const circuitBreaker = mapping({
   maxRetries: int(1).nullable().optional(),
 }, ' (or null to turn it off)');
 
+const probe = mapping({
+  enabled: z.boolean({ error: mustBe('true or false') }).optional(),
+  port: port.optional(),
+}, ' (enabled: true/false; port: the Service port of the server\'s REST API)');
+
 /** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
 const defaultable = {
   server: oneOf(['triton', 'tfserving', 'generic']).optional(),
@@ -135,6 +140,7 @@ const defaultable = {
   retries: retries.optional(),
   outlierDetection: outlierDetection.nullable().optional(),
   circuitBreaker: circuitBreaker.nullable().optional(),
+  probe: probe.optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -149,9 +155,13 @@ export const policyDocumentSchema = mapping({
   retries: defaultable.retries,
   outlierDetection: defaultable.outlierDetection,
   circuitBreaker: defaultable.circuitBreaker,
+  probe: defaultable.probe,
 }).superRefine((doc, ctx) => {
   const index = doc.aliases?.indexOf(doc.model) ?? -1;
   if (index >= 0) ctx.addIssue({ code: 'custom', path: ['aliases', index], message: `${describeValue(doc.model)} is the model name itself; list only other names` });
+  if (doc.server === 'generic' && doc.probe?.enabled === true) {
+    ctx.addIssue({ code: 'custom', path: ['probe', 'enabled'], message: 'must be false for server: generic (only triton and tfserving say which models they have loaded)' });
+  }
 });
 
 /** A validated document: `undefined` = not set (inherit), `null` = turned off. Durations in milliseconds. */

@@ -21,6 +21,7 @@ const BUILTIN_POLICY: ModelPolicy = {
     failurePercentage: { threshold: 50, minimumHosts: 2, requestVolume: 10 },
   },
   circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+  probe: { enabled: false, port: 'http' },
   source: SOURCE,
 };
 
@@ -54,6 +55,7 @@ describe('resolvePolicy: built-in defaults', () => {
       'outlierDetection.failurePercentage.threshold',
       'outlierDetection.interval',
       'outlierDetection.maxEjectionPercent',
+      'probe.port',
       'protocol',
       'retries.attempts',
       'retries.backoff.base',
@@ -166,5 +168,18 @@ describe('resolvePolicy: the document over layers over built-ins', () => {
     const copies = structuredClone({ doc, layers });
     resolvePolicy(doc, SOURCE, layers).retries.retryOn.push('5xx');
     expect({ doc, layers }).toEqual(copies);
+  });
+});
+
+describe('resolvePolicy: probe (per-model readiness from the model server)', () => {
+  const resolveServer = (doc: Record<string, unknown>) => resolvePolicy(docWith(doc), SOURCE);
+  it('is on for triton and tfserving, on the Service port named http, unless switched off', () => {
+    expect(resolveServer({ server: 'triton' }).probe).toEqual({ enabled: true, port: 'http' });
+    expect(resolveServer({ server: 'tfserving', probe: { port: 8501 } }).probe).toEqual({ enabled: true, port: 8501 });
+    expect(resolveServer({ server: 'triton', probe: { enabled: false } }).probe.enabled).toBe(false);
+  });
+
+  it('is never on for generic servers', () => {
+    expect(resolveServer({}).probe.enabled).toBe(false);
   });
 });

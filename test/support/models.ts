@@ -14,6 +14,7 @@ export function testPolicy(overrides: Partial<ModelPolicy> = {}): ModelPolicy {
     ],
     timeoutMs: 30_000,
     retries: { attempts: 2, retryOn: ['unavailable', 'connect-failure'], backoff: { baseMs: 25, maxMs: 250 } },
+    probe: { enabled: true, port: 'http' },
     source: { namespace: 'models', configMap: 'resnet50-policy', key: 'policy.yaml', index: 0, createdAt: '2026-01-01T00:00:00Z' },
     ...overrides,
   };
