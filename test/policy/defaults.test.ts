@@ -172,7 +172,7 @@ describe('resolvePolicy: the document over layers over built-ins', () => {
 });
 
 describe('resolvePolicy: probe (per-model readiness from the model server)', () => {
-  const resolveServer = (doc: Record<string, unknown>) => resolvePolicy(docWith(doc), SOURCE);
+  const resolveServer = (doc: Record<string, unknown>) => resolve(doc).policy;
   it('is on for triton and tfserving, on the Service port named http, unless switched off', () => {
     expect(resolveServer({ server: 'triton' }).probe).toEqual({ enabled: true, port: 'http' });
     expect(resolveServer({ server: 'tfserving', probe: { port: 8501 } }).probe).toEqual({ enabled: true, port: 8501 });
