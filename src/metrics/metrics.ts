@@ -18,6 +18,9 @@ export interface Metrics {
   events: Counter<'outcome'>;
   rollout: Gauge<'state'>;
   convergenceSeconds: Histogram;
+  /** Model-server probes (one per pod per interval), by server kind and result: ok, failure, timeout, too-large. */
+  probeRequests: Counter<'server' | 'result'>;
+  probeSeconds: Histogram<'server'>;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -59,6 +62,19 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'infermesh_model_convergence_seconds',
       help: 'From a model change being observed to every connected proxy that uses the model ACKing it.',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    probeRequests: new Counter({
+      name: 'infermesh_probe_requests_total',
+      help: 'Model readiness probes of model-server pods, by server kind and result: ok, failure, timeout, too-large.',
+      labelNames: ['server', 'result'] as const,
+      registers,
+    }),
+    probeSeconds: new Histogram({
+      name: 'infermesh_probe_duration_seconds',
+      help: 'Duration of one model readiness probe of one pod (all its models), by server kind.',
+      labelNames: ['server'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
     events: new Counter({ name: 'infermesh_kube_events_total', help: 'Kubernetes Events about policies: written, failed, dropped (rate limit).', labelNames: ['outcome'] as const, registers }),
