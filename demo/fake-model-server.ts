@@ -4,14 +4,30 @@
  * HTTP (HTTP/1.1 and h2c on one port), to answer, report who answered, fail or stall on demand and report
  * readiness.
  *
+ * Models: each pod has a model repository (fake-repository.ts). `models` at start are loaded (ready) at
+ * `version`; at run time:
+ *   await pod.load('resnet50')                        // ready at once (Triton READY, TF Serving AVAILABLE)
+ *   const done = pod.load('resnet50', '2', { loadingMs: 500 })   // LOADING for 500 ms, then ready
+ *   await pod.load('bert', '1', { fail: 'out of memory' })       // Triton UNAVAILABLE + reason; TF END + error
+ *   pod.unload('resnet50')                            // every version, not ready at once ("unloaded" / END)
+ *   pod.unload('resnet50', '2')                       // one version
+ *   pod.setModelState('resnet50', '1', 'unloading')   // any state directly (UNLOADING, START, ...)
+ *   pod.models()                                      // every version with its state
+ *   pod.requestsFor('resnet50')                       // inference calls naming it (served or refused)
+ * Over HTTP (curl): POST /fake/load?model=M&version=V&loadingMs=N, POST /fake/unload?model=M, GET /fake/models
+ * (fake-admin.ts). Readiness and refusals answer exactly as the real servers do: see the headers of
+ * fake-triton.ts and fake-tfserving.ts (status codes, gRPC codes, messages, with source references).
+ *
  * Identity: every answer carries `x-served-by: <pod>` and `x-model-version: <version>` (gRPC initial
  * metadata, or trailers-only metadata on errors; HTTP response headers) and, where the real message has room
  * for it, the same in the body: Triton ModelInfer `parameters.served_by`, TF Serving Predict output tensors
  * `served_by` / `model_version`, and `served_by` / `model_version` in every REST JSON body.
  */
 import * as grpc from '@grpc/grpc-js';
-import { FakeServerState, httpListener, type FailureMode, type FakeServerKind, type HttpHandler, type UnaryHandler, type WireProtocol } from './fake-server-core.ts';
+import { FakeServerState, httpListener, type FakeHttpRequest, type FakeHttpResponse, type FailureMode, type FakeServerKind, type HttpHandler, type UnaryHandler, type WireProtocol } from './fake-server-core.ts';
 import { startRestPort, type RestPort } from './fake-rest-port.ts';
+import { handleAdmin } from './fake-admin.ts';
+import type { LoadOptions, VersionState, VersionStatus } from './fake-repository.ts';
 import { handleTfServingHttp, loadTfServingService, tfServingGrpcImplementation } from './fake-tfserving.ts';
 import { handleTritonHttp, loadTritonService, tritonGrpcImplementation } from './fake-triton.ts';
 
@@ -29,6 +45,7 @@ export {
   type ServingClient,
   type UnaryResult,
 } from './fake-server-core.ts';
+export type { LoadOptions, VersionState, VersionStatus } from './fake-repository.ts';
 export {
   createTritonClient,
   tritonInfer,
@@ -55,9 +72,9 @@ export interface FakeModelServerOptions {
   httpPort?: number;
   /** Identity reported in every answer, e.g. "resnet50-v1-0". */
   pod: string;
-  /** Model names served; anything else is NOT_FOUND / 404. */
+  /** Models loaded (ready) at start, at `version`; may be empty (load some later). Others are unknown. */
   models: string[];
-  /** The one version this pod serves (requests naming another version are NOT_FOUND / 404). */
+  /** The version the start models are loaded at, and the one load() uses when given none. */
   version: string;
 }
 
@@ -76,7 +93,7 @@ export interface FakeModelServer {
   readonly requests: number;
   /** Inference calls failed by the failure mode. */
   readonly failures: number;
-  /** Calls (any method) naming a model or version this pod does not serve. */
+  /** Calls (any method) naming a model or version that is not ready here (unknown, loading, unloaded, failed). */
   readonly notFound: number;
   readonly ready: boolean;
   /** Inference calls held by the delay mode right now, and the most held at once since `resetCounters`. */
@@ -84,11 +101,24 @@ export interface FakeModelServer {
   readonly maxInFlight: number;
   /** Inference calls by the protocol they arrived over: "HTTP/2.0" (gRPC, or REST over h2c) or "HTTP/1.1". */
   readonly protocols: ReadonlyMap<WireProtocol, number>;
-  /** Zeroes requests, failures, notFound, maxInFlight and protocols (calls in flight stay counted). */
+  /** Loads `model` (version: the pod's); LOADING for `loadingMs`, then ready (or failed with `fail`). Resolves then. */
+  load(model: string, version?: string, options?: LoadOptions): Promise<VersionStatus>;
+  /** Unloads one version, or all of `model`: not ready at once. */
+  unload(model: string, version?: string): void;
+  /** Puts one version in any state (e.g. 'unloading', 'start'); `reason` shows in Triton's index / TF's error_message. */
+  setModelState(model: string, version: string, state: VersionState, reason?: string): void;
+  /** Every version of every model on this pod, with its state. */
+  models(): VersionStatus[];
+  /** Inference calls naming `model` since `resetCounters`, served or refused. */
+  requestsFor(model: string): number;
+  /** Zeroes requests, failures, notFound, per-model requests, maxInFlight and protocols (calls in flight stay counted). */
   resetCounters(): void;
   /** Applies to inference calls from now on; every-nth counts from this call. */
   setFailure(mode: FailureMode): void;
-  /** false: ServerReady / ModelReady / REST health and model status report not ready. Inference still answers. */
+  /**
+   * false: the whole server is not ready: ServerReady false and REST health 400; Triton ModelReady UNAVAILABLE /
+   * REST model ready 503; TF Serving model status 200 with AVAILABLE versions shown LOADING. Inference still answers.
+   */
   setReady(ready: boolean): void;
   /** Stops both servers; in-flight gRPC calls get up to 1 s to finish. Idempotent. */
   close(): Promise<void>;
@@ -100,18 +130,23 @@ interface Personality {
   http: HttpHandler;
 }
 
+/** The /fake/ admin path answers first on both personalities; true when it did. */
+function adminOr(state: FakeServerState, request: FakeHttpRequest, response: FakeHttpResponse): boolean {
+  return handleAdmin(state, request.method ?? 'GET', new URL(request.url ?? '/', 'http://fake'), response);
+}
+
 function personality(kind: FakeServerKind, state: FakeServerState): Personality {
   if (kind === 'triton') {
     return {
       service: loadTritonService(),
       grpcImplementation: tritonGrpcImplementation(state),
-      http: (request, response, body) => handleTritonHttp(state, request, response, body),
+      http: (request, response, body) => adminOr(state, request, response) || handleTritonHttp(state, request, response, body),
     };
   }
   return {
     service: loadTfServingService(),
     grpcImplementation: tfServingGrpcImplementation(state),
-    http: (request, response, body) => handleTfServingHttp(state, request, response, body),
+    http: (request, response, body) => adminOr(state, request, response) || handleTfServingHttp(state, request, response, body),
   };
 }
 
@@ -218,15 +253,35 @@ class RunningFakeModelServer implements FakeModelServer {
     this.#state.ready = ready;
   }
 
+  load(model: string, version?: string, options?: LoadOptions): Promise<VersionStatus> {
+    return this.#state.repository.load(model, version, options);
+  }
+
+  unload(model: string, version?: string): void {
+    this.#state.repository.unload(model, version);
+  }
+
+  setModelState(model: string, version: string, state: VersionState, reason?: string): void {
+    this.#state.repository.setState(model, version, state, reason);
+  }
+
+  models(): VersionStatus[] {
+    return this.#state.repository.index();
+  }
+
+  requestsFor(model: string): number {
+    return this.#state.requestsByModel.get(model) ?? 0;
+  }
+
   close(): Promise<void> {
     this.#state.cancelDelayed();
+    this.#state.repository.cancel();
     this.#closing ??= Promise.all([shutdownGrpc(this.#grpcServer, 1_000), this.#restPort.close()]).then(() => undefined);
     return this.#closing;
   }
 }
 
 export async function startFakeModelServer(options: FakeModelServerOptions): Promise<FakeModelServer> {
-  if (options.models.length === 0) throw new Error(`fake model server ${options.pod} needs at least one model`);
   const state = new FakeServerState({ pod: options.pod, version: options.version, models: options.models });
   const { service, grpcImplementation, http } = personality(options.kind, state);
 

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type MethodDefinition, type PackageDefinition, type ServiceDefinition } from '@grpc/proto-loader';
+import { FakeRepository } from './fake-repository.ts';
 
 export type FakeServerKind = 'triton' | 'tfserving';
 
@@ -101,17 +102,27 @@ export interface FakeIdentity {
 
 export type InferenceAdmission = { ok: true; call: number; delayMs: number } | { ok: false; call: number; code: grpc.status };
 
+/** Why an inference call was refused before admission (the model or version is not ready on this pod). */
+export interface Refusal {
+  code: grpc.status;
+  httpStatus: number;
+  message: string;
+}
+
 export class FakeServerState {
   readonly pod: string;
   readonly version: string;
-  readonly models: ReadonlySet<string>;
+  /** Models and versions on this pod and their states; only ready versions serve inference. */
+  readonly repository: FakeRepository;
   ready = true;
   /** Inference calls for a served model, successful or failed. */
   requests = 0;
   /** Inference calls failed by injection. */
   failures = 0;
-  /** Calls naming a model (or version) this pod does not serve. */
+  /** Calls naming a model (or version) this pod does not serve: unknown, unloaded, loading or failed. */
   notFound = 0;
+  /** Inference calls by the model they named, admitted or refused. */
+  readonly requestsByModel = new Map<string, number>();
   /** Admitted inference calls not answered yet (held by the delay mode), and the most there ever were. */
   inFlight = 0;
   maxInFlight = 0;
@@ -124,7 +135,7 @@ export class FakeServerState {
   constructor(identity: FakeIdentity) {
     this.pod = identity.pod;
     this.version = identity.version;
-    this.models = new Set(identity.models);
+    this.repository = new FakeRepository(identity.version, identity.models);
   }
 
   setFailure(mode: FailureMode): void {
@@ -138,9 +149,14 @@ export class FakeServerState {
     this.#callsSinceFailureSet = 0;
   }
 
-  /** True when this pod serves `model` and `version` is empty or the pod's version. */
+  /** True when `version` of `model` (any version when empty) is ready on this pod. */
   serves(model: string, version = ''): boolean {
-    return this.models.has(model) && (version === '' || version === this.version);
+    return this.repository.isReady(model, version);
+  }
+
+  /** The version that answers a call for `model` naming `version` ('' = the highest ready one). */
+  answeringVersion(model: string, version: string): string {
+    return version !== '' ? version : (this.repository.servingVersion(model) ?? this.version);
   }
 
   /** Counts one inference call for a served model and decides whether injection fails or delays it. */
@@ -176,6 +192,7 @@ export class FakeServerState {
     this.requests = 0;
     this.failures = 0;
     this.notFound = 0;
+    this.requestsByModel.clear();
     this.maxInFlight = this.inFlight;
     this.protocols.clear();
   }
@@ -233,12 +250,13 @@ export function replyError(
 export function answerGrpcInference(
   state: FakeServerState,
   callback: grpc.sendUnaryData<object>,
-  request: { model: string; version: string; unknownMessage: string },
+  request: { model: string; refusal: Refusal | undefined },
   answer: () => void,
 ): void {
-  if (!state.serves(request.model, request.version)) {
+  state.requestsByModel.set(request.model, (state.requestsByModel.get(request.model) ?? 0) + 1);
+  if (request.refusal !== undefined) {
     state.notFound += 1;
-    replyError(state, callback, grpc.status.NOT_FOUND, request.unknownMessage);
+    replyError(state, callback, request.refusal.code, request.refusal.message);
     return;
   }
   const admission = state.admitInference('HTTP/2.0');

@@ -1,6 +1,17 @@
 /**
  * The TensorFlow Serving personality of the fake model server: gRPC tensorflow.serving.PredictionService
  * (Predict, GetModelMetadata) and the /v1/models REST API, plus client helpers for the same gRPC service.
+ *
+ * Model readiness follows real TF Serving (tensorflow_serving/model_servers/get_model_status_impl.cc,
+ * http_rest_api_handler.cc, core/servable_handle lookup in ServerCore / AspiredVersionsManager):
+ * - GET /v1/models/M[/versions/V] -> 200 {"model_version_status": [{version, state, status: {error_code,
+ *   error_message}}]} for a servable in ANY state: START / LOADING / AVAILABLE / UNLOADING / END (END with
+ *   error_code/error_message after a failed load). 404 {"error": "Could not find any versions of model M"}
+ *   (or "Could not find version V of model M") for a model / version the server never had. While the fake's
+ *   server-ready flag is off, its AVAILABLE versions report LOADING (still 200).
+ * - Predict / metadata on a model with no AVAILABLE version (unknown, loading, unloaded, failed): the manager
+ *   finds no servable: gRPC NOT_FOUND "Servable not found for request: Latest(M)" (or Specific(M, V)); REST
+ *   maps NOT_FOUND to 404 {"error": "..."} (ToHTTPStatusCode in tensorflow_serving/util/net_http / http_rest_api_util).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
@@ -14,6 +25,7 @@ import {
   type FakeHttpResponse,
   type FakeServerState,
   type InferenceIdentity,
+  type Refusal,
   type ServingClient,
   type UnaryHandler,
   loadService,
@@ -36,10 +48,45 @@ export function loadTfServingService(): ServiceDefinition {
   return loadService(protoFile, TFSERVING_SERVICE);
 }
 
-function unknownModel(model: string, version: string): string {
-  return version === ''
+/** Why TF Serving would refuse Predict on `model` / `version` here, or undefined if it is AVAILABLE (see header). */
+export function tfServingRefusal(state: FakeServerState, model: string, version: string): Refusal | undefined {
+  if (state.serves(model, version)) return undefined;
+  const message = version === ''
     ? `Servable not found for request: Latest(${model})`
     : `Servable not found for request: Specific(${model}, ${version})`;
+  return { code: grpc.status.NOT_FOUND, httpStatus: 404, message };
+}
+
+const tfServingStates = {
+  start: 'START',
+  loading: 'LOADING',
+  ready: 'AVAILABLE',
+  unloading: 'UNLOADING',
+  unloaded: 'END',
+  failed: 'END',
+} as const;
+
+interface ModelVersionStatus {
+  version: string;
+  state: string;
+  status: { error_code: string; error_message: string };
+}
+
+/** GetModelStatus as TF Serving answers it: the versions' states, or the NOT_FOUND message for an unknown one. */
+export function tfServingModelStatus(state: FakeServerState, model: string, version: string): { ok: true; versions: ModelVersionStatus[] } | { ok: false; error: string } {
+  const all = state.repository.versions(model);
+  if (all.length === 0) return { ok: false, error: `Could not find any versions of model ${model}` };
+  const chosen = version === '' ? all : all.filter((entry) => entry.version === version);
+  if (chosen.length === 0) return { ok: false, error: `Could not find version ${version} of model ${model}` };
+  return {
+    ok: true,
+    versions: chosen.map((entry) => ({
+      version: entry.version,
+      // The server-ready flag off: what is loaded reports as still loading.
+      state: entry.state === 'ready' && !state.ready ? 'LOADING' : tfServingStates[entry.state],
+      status: entry.state === 'failed' ? { error_code: entry.errorCode, error_message: entry.reason } : { error_code: 'OK', error_message: '' },
+    })),
+  };
 }
 
 /** The version a ModelSpec asks for: its Int64Value version, else its version_label, else '' (latest). */
@@ -67,17 +114,18 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
       const spec = pick(call.request, 'model_spec');
       const model = pickString(spec, 'name');
       const version = requestedVersion(spec);
-      const request = { model, version, unknownMessage: unknownModel(model, version) };
+      const request = { model, refusal: tfServingRefusal(state, model, version) };
+      const answering = state.answeringVersion(model, version);
       answerGrpcInference(state, callback, request, () =>
         replyOk(state, call, callback, {
           model_spec: {
             name: model,
             signature_name: pickString(spec, 'signature_name') || 'serving_default',
-            ...versionChoice(state.version),
+            ...versionChoice(answering),
           },
           outputs: {
             [SERVED_BY_FIELD]: stringTensor(state.pod),
-            [MODEL_VERSION_FIELD]: stringTensor(state.version),
+            [MODEL_VERSION_FIELD]: stringTensor(answering),
           },
         }),
       );
@@ -86,13 +134,14 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
       const spec = pick(call.request, 'model_spec');
       const model = pickString(spec, 'name');
       const version = requestedVersion(spec);
-      if (!state.serves(model, version)) {
+      const refusal = tfServingRefusal(state, model, version);
+      if (refusal !== undefined) {
         state.notFound += 1;
-        replyError(state, callback, grpc.status.NOT_FOUND, unknownModel(model, version));
+        replyError(state, callback, refusal.code, refusal.message);
         return;
       }
       replyOk(state, call, callback, {
-        model_spec: { name: model, signature_name: '', ...versionChoice(state.version) },
+        model_spec: { name: model, signature_name: '', ...versionChoice(state.answeringVersion(model, version)) },
         metadata: {},
       });
     },
@@ -120,28 +169,23 @@ export function handleTfServingHttp(state: FakeServerState, request: FakeHttpReq
   if (action === ':predict' ? method !== 'POST' : method !== 'GET') {
     return methodNotAllowed(response, action === ':predict' ? 'POST' : 'GET');
   }
-  if (!state.serves(model, version)) {
-    state.notFound += 1;
-    return sendJson(response, 404, { error: unknownModel(model, version), ...identity });
-  }
-
   if (action === undefined) {
-    // Model status. Real TF Serving answers 200 with state LOADING while not ready; the fake answers 503 so
-    // that plain HTTP health checks see the difference.
-    return sendJson(response, state.ready ? 200 : 503, {
-      model_version_status: [
-        {
-          version: state.version,
-          state: state.ready ? 'AVAILABLE' : 'LOADING',
-          status: { error_code: 'OK', error_message: '' },
-        },
-      ],
-      ...identity,
-    });
+    const status = tfServingModelStatus(state, model, version);
+    if (!status.ok) {
+      state.notFound += 1;
+      return sendJson(response, 404, { error: status.error, ...identity });
+    }
+    return sendJson(response, 200, { model_version_status: status.versions, ...identity });
+  }
+  if (action === ':predict') state.requestsByModel.set(model, (state.requestsByModel.get(model) ?? 0) + 1);
+  const refusal = tfServingRefusal(state, model, version);
+  if (refusal !== undefined) {
+    state.notFound += 1;
+    return sendJson(response, refusal.httpStatus, { error: refusal.message, ...identity });
   }
   if (action === '/metadata') {
     return sendJson(response, 200, {
-      model_spec: { name: model, signature_name: '', version: state.version },
+      model_spec: { name: model, signature_name: '', version: state.answeringVersion(model, version) },
       metadata: {},
       ...identity,
     });

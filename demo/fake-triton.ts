@@ -1,6 +1,25 @@
 /**
  * The Triton personality of the fake model server: KServe v2 gRPC (inference.GRPCInferenceService) and
  * KServe v2 REST (/v2/...), plus client helpers for the same gRPC service.
+ *
+ * Model readiness follows real Triton (server/src/http_server.cc, core/src/model_lifecycle.cc,
+ * core/src/model_repository_manager.cc, core/src/server.cc):
+ * - POST /v2/repository/index, body {} or {"ready": true} (ready ones only) -> 200 [{name, version, state,
+ *   reason}], state READY / LOADING / UNLOADING / UNAVAILABLE (reason "unloaded" after an unload, the load
+ *   error after a failed load). Answered whether or not the server is ready.
+ * - GET /v2/models/M[/versions/V]/ready -> 200 ready; 400 not ready, unknown or unloaded (ModelIsReady answers
+ *   ready=false without an error); 503 when the whole server is not ready (ModelIsReady fails with
+ *   UNAVAILABLE "Server not ready"). gRPC ModelReady: {ready} / UNAVAILABLE likewise.
+ * - Inference (and model metadata) on a model that is not ready: ModelLifeCycle::GetModel's error, prefixed
+ *   "Request for unknown model: " by ModelRepositoryManager::GetModel, mapped by HttpCodeFromError
+ *   (NOT_FOUND -> 404, UNAVAILABLE -> 503) and GrpcStatusUtil::CodeToStatus (same names) on gRPC:
+ *     no version given, none READY (unloaded, loading, failed): NOT_FOUND "'M' has no available versions" -> 404
+ *     version V not in the repository:                      NOT_FOUND "'M' version V is not found"     -> 404
+ *     version V known but not READY:                         UNAVAILABLE "'M' version V is not at ready state" -> 503
+ *     model never in the repository:                         NOT_FOUND "'M' is not found" -> 404
+ *   The last is what Triton releases before model namespacing answer; newer ones fail earlier in
+ *   ModelRepositoryManager::FindModelIdentifier with INVALID_ARG (HTTP 400, gRPC INVALID_ARGUMENT) and the same
+ *   text. The fake keeps NOT_FOUND / 404 so existing callers see one stable answer for "no such model".
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
@@ -14,6 +33,7 @@ import {
   type FakeHttpResponse,
   type FakeServerState,
   type InferenceIdentity,
+  type Refusal,
   type ServingClient,
   type UnaryHandler,
   loadService,
@@ -36,10 +56,37 @@ export function loadTritonService(): ServiceDefinition {
   return loadService(protoFile, TRITON_SERVICE);
 }
 
-function unknownModel(model: string, version: string): string {
-  return version === ''
-    ? `Request for unknown model: '${model}' is not found`
-    : `Request for unknown model: '${model}' version ${version} is not found`;
+/** Why Triton would refuse inference on `model` / `version` here, or undefined if it is ready (see header). */
+export function tritonRefusal(state: FakeServerState, model: string, version: string): Refusal | undefined {
+  const repository = state.repository;
+  if (repository.isReady(model, version)) return undefined;
+  const prefix = 'Request for unknown model: ';
+  const notFound = (message: string): Refusal => ({ code: grpc.status.NOT_FOUND, httpStatus: 404, message: prefix + message });
+  if (!repository.known(model)) return notFound(`'${model}' is not found`);
+  if (version === '') return notFound(`'${model}' has no available versions`);
+  if (repository.status(model, version) === undefined) return notFound(`'${model}' version ${version} is not found`);
+  return { code: grpc.status.UNAVAILABLE, httpStatus: 503, message: `${prefix}'${model}' version ${version} is not at ready state` };
+}
+
+const tritonStates = {
+  start: 'LOADING',
+  loading: 'LOADING',
+  ready: 'READY',
+  unloading: 'UNLOADING',
+  unloaded: 'UNAVAILABLE',
+  failed: 'UNAVAILABLE',
+} as const;
+
+/** The repository index as Triton reports it; `readyOnly` keeps READY versions only. */
+export function tritonRepositoryIndex(state: FakeServerState, readyOnly: boolean): { name: string; version: string; state: string; reason: string }[] {
+  return state.repository
+    .index()
+    .filter((entry) => !readyOnly || entry.state === 'ready')
+    .map((entry) => ({ name: entry.model, version: entry.version, state: tritonStates[entry.state], reason: entry.reason }));
+}
+
+function readyVersions(state: FakeServerState, model: string): string[] {
+  return state.repository.versions(model).filter((entry) => entry.state === 'ready').map((entry) => entry.version);
 }
 
 /** The one output every fake model declares (and fills with the pod name). */
@@ -53,20 +100,24 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
     ServerLive: (call, callback) => replyOk(state, call, callback, { live: true }),
     ServerReady: (call, callback) => replyOk(state, call, callback, { ready: state.ready }),
     ModelReady: (call, callback) => {
-      const ready = state.ready && state.serves(pickString(call.request, 'name'), pickString(call.request, 'version'));
-      replyOk(state, call, callback, { ready });
+      if (!state.ready) {
+        replyError(state, callback, grpc.status.UNAVAILABLE, 'Server not ready');
+        return;
+      }
+      replyOk(state, call, callback, { ready: state.serves(pickString(call.request, 'name'), pickString(call.request, 'version')) });
     },
     ModelMetadata: (call, callback) => {
       const name = pickString(call.request, 'name');
       const version = pickString(call.request, 'version');
-      if (!state.serves(name, version)) {
+      const refusal = tritonRefusal(state, name, version);
+      if (refusal !== undefined) {
         state.notFound += 1;
-        replyError(state, callback, grpc.status.NOT_FOUND, unknownModel(name, version));
+        replyError(state, callback, refusal.code, refusal.message);
         return;
       }
       replyOk(state, call, callback, {
         name,
-        versions: [state.version],
+        versions: readyVersions(state, name),
         platform,
         inputs: [],
         outputs: [servedByOutput],
@@ -75,11 +126,11 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
     ModelInfer: (call, callback) => {
       const model = pickString(call.request, 'model_name');
       const version = pickString(call.request, 'model_version');
-      const request = { model, version, unknownMessage: unknownModel(model, version) };
+      const request = { model, refusal: tritonRefusal(state, model, version) };
       answerGrpcInference(state, callback, request, () =>
         replyOk(state, call, callback, {
           model_name: model,
-          model_version: state.version,
+          model_version: state.answeringVersion(model, version),
           id: pickString(call.request, 'id'),
           parameters: { [SERVED_BY_FIELD]: { string_param: state.pod } },
           outputs: [
@@ -118,6 +169,14 @@ export function handleTritonHttp(state: FakeServerState, request: FakeHttpReques
     return sendJson(response, 200, { name: 'triton', version: 'infermesh-fake', extensions: [], ...identity });
   }
 
+  if (path === '/v2/repository/index') {
+    if (method !== 'POST') return methodNotAllowed(response, 'POST');
+    const parsed = parseJsonBody(body);
+    if (!parsed.ok) return sendJson(response, 400, { error: parsed.error });
+    // A bare JSON array: there is no room for the identity fields here (the headers still carry it).
+    return sendJson(response, 200, tritonRepositoryIndex(state, pick(parsed.value, 'ready') === true));
+  }
+
   const match = modelPath.exec(path);
   if (match === null) return sendJson(response, 404, { error: `no such endpoint: ${method} ${path}` });
   const model = decodeSegment(match[1]);
@@ -126,24 +185,25 @@ export function handleTritonHttp(state: FakeServerState, request: FakeHttpReques
   if (model === null || model === undefined || version === null) {
     return sendJson(response, 400, { error: 'malformed percent-encoding in path' });
   }
-  const known = state.serves(model, version);
+  const refusal = tritonRefusal(state, model, version);
 
   if (action === 'ready') {
     if (method !== 'GET') return methodNotAllowed(response, 'GET');
-    if (!known) state.notFound += 1;
-    const ready = known && state.ready;
-    return sendJson(response, known ? (ready ? 200 : 400) : 404, { name: model, ready, ...identity });
+    if (!state.ready) return sendJson(response, 503, { error: 'Server not ready', ...identity });
+    if (refusal !== undefined) state.notFound += 1;
+    return sendJson(response, refusal === undefined ? 200 : 400, { name: model, ready: refusal === undefined, ...identity });
   }
   if (action === undefined && method !== 'GET') return methodNotAllowed(response, 'GET');
   if (action === 'infer' && method !== 'POST') return methodNotAllowed(response, 'POST');
-  if (!known) {
+  if (action === 'infer') state.requestsByModel.set(model, (state.requestsByModel.get(model) ?? 0) + 1);
+  if (refusal !== undefined) {
     state.notFound += 1;
-    return sendJson(response, 404, { error: unknownModel(model, version), ...identity });
+    return sendJson(response, refusal.httpStatus, { error: refusal.message, ...identity });
   }
   if (action === undefined) {
     return sendJson(response, 200, {
       name: model,
-      versions: [state.version],
+      versions: readyVersions(state, model),
       platform,
       inputs: [],
       outputs: [servedByOutput],
@@ -159,7 +219,7 @@ export function handleTritonHttp(state: FakeServerState, request: FakeHttpReques
   state.answerAdmitted(admission, () =>
     sendJson(response, 200, {
       model_name: model,
-      model_version: state.version,
+      model_version: state.answeringVersion(model, version),
       ...(typeof id === 'string' ? { id } : {}),
       parameters: { [SERVED_BY_FIELD]: state.pod },
       outputs: [{ ...servedByOutput, data: [state.pod] }],

@@ -311,13 +311,14 @@ describe('readiness', () => {
     triton.setReady(false);
     expect(triton.ready).toBe(false);
     await expect(tritonServerReady(tritonClient)).resolves.toBe(false);
-    await expect(tritonModelReady(tritonClient, 'resnet50')).resolves.toBe(false);
+    // Real Triton: ModelIsReady fails with UNAVAILABLE "Server not ready" (HTTP 503) while the server is not ready.
+    expect(await outcome(() => tritonModelReady(tritonClient, 'resnet50'))).toBe(grpc.status.UNAVAILABLE);
     await expect(callUnary(tritonClient, 'ServerLive', {})).resolves.toMatchObject({ message: { live: true } });
     const health = await fetch(`${base}/v2/health/ready`);
     expect(health.status).toBe(400);
     expect(await json(health)).toMatchObject({ ready: false, served_by: 'resnet50-v1-0' });
     const modelReady = await fetch(`${base}/v2/models/resnet50/ready`);
-    expect(modelReady.status).toBe(400);
+    expect(modelReady.status).toBe(503);
     await modelReady.arrayBuffer();
 
     triton.setReady(true);
@@ -327,11 +328,11 @@ describe('readiness', () => {
     await healthy.arrayBuffer();
   });
 
-  it('setReady(false) makes the TF Serving model status answer 503 LOADING', async () => {
+  it('setReady(false) makes the TF Serving model status answer 200 LOADING, as real TF Serving does', async () => {
     const url = `http://${tfserving.httpAddress()}/v1/models/mnist`;
     tfserving.setReady(false);
     const notReady = await fetch(url);
-    expect(notReady.status).toBe(503);
+    expect(notReady.status).toBe(200);
     expect(await json(notReady)).toMatchObject({ model_version_status: [{ state: 'LOADING' }] });
     tfserving.setReady(true);
     const ready = await fetch(url);
