@@ -14,6 +14,7 @@ export interface Metrics {
   snapshotVersion: Gauge;
   grpcRouteTableBytes: Gauge;
   models: Gauge<'state'>;
+  modelEndpoints: Gauge<'model' | 'state'>;
   policyErrors: Gauge<'kind'>;
   events: Counter<'outcome'>;
   rollout: Gauge<'state'>;
@@ -56,6 +57,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     snapshotVersion: new Gauge({ name: 'infermesh_snapshot_version', help: 'Sequence number of the snapshot being served.', registers }),
     grpcRouteTableBytes: new Gauge({ name: 'infermesh_grpc_route_table_bytes', help: "Encoded size of the header-routed gRPC target's route table (every model); gRPC clients refuse over 4 MiB by default.", registers }),
     models: new Gauge({ name: 'infermesh_models', help: 'Models by state: serving, stale (last good kept), rejected, conflict.', labelNames: ['state'] as const, registers }),
+    modelEndpoints: new Gauge({
+      name: 'infermesh_model_endpoints',
+      help: "Endpoints of each served model by what its model server says: ready, loading, not-loaded, probe-failing, unprobed (probing off or no answer yet: routes by pod readiness), draining.",
+      labelNames: ['model', 'state'] as const,
+      registers,
+    }),
     policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
     rollout: new Gauge({ name: 'infermesh_model_rollout', help: "Models by the state of their latest change on the connected proxies: pending, live (every proxy using it ACKed), degraded (a proxy NACKed it).", labelNames: ['state'] as const, registers }),
     convergenceSeconds: new Histogram({
