@@ -48,6 +48,7 @@ interface Pod {
   timer?: unknown;
   queued: boolean;
   inFlight?: AbortController;
+  timeoutTimer?: unknown;
   /** Models were added while a probe was in flight: probe again as soon as it ends. */
   again: boolean;
 }
@@ -196,6 +197,8 @@ export class Prober implements ReadinessSource {
     pod.timer = undefined;
     pod.inFlight?.abort(new ProbeError('failure', 'probe cancelled'));
     pod.inFlight = undefined;
+    if (pod.timeoutTimer !== undefined) this.#timers.clear(pod.timeoutTimer);
+    pod.timeoutTimer = undefined;
     pod.queued = false;
     this.#pods.delete(pod.key);
     const address = `${pod.target.address}:${pod.target.port}`;
@@ -239,6 +242,7 @@ export class Prober implements ReadinessSource {
       () => controller.abort(new ProbeError('timeout', `timed out after ${this.#timeoutMs} ms`)),
       this.#timeoutMs,
     );
+    pod.timeoutTimer = timeout;
     const target = pod.target;
     let outcome: { ok: true; answers: ReadonlyMap<string, ModelAnswer> } | { ok: false; kind: ProbeFailureKind; message: string };
     try {
@@ -253,6 +257,7 @@ export class Prober implements ReadinessSource {
       outcome = { ok: false, kind, message: error instanceof Error ? error.message : String(error) };
     } finally {
       this.#timers.clear(timeout);
+      if (pod.timeoutTimer === timeout) pod.timeoutTimer = undefined;
       this.#running -= 1;
     }
     const current = this.#pods.get(pod.key) === pod && pod.inFlight === controller && !this.#closed;
