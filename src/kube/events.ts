@@ -88,8 +88,16 @@ export class PolicyEventRecorder {
     return true;
   }
 
+  /**
+   * Writes one Event on a ConfigMap through the same sink, rate limit and deduplication as policy Events
+   * (for other reporters, e.g. readiness-events.ts). `forget` runs when it could not be written.
+   */
+  report(cm: ConfigMapObject, type: 'Warning' | 'Normal', reason: string, message: string, action: string, forget: () => void): Promise<void> {
+    return this.#emit(cm, type, reason, message, forget, action);
+  }
+
   /** `forget` un-reports the problem when it could not be written, so a later reconcile tries again. */
-  async #emit(cm: ConfigMapObject, type: 'Warning' | 'Normal', reason: string, message: string, forget: () => void): Promise<void> {
+  async #emit(cm: ConfigMapObject, type: 'Warning' | 'Normal', reason: string, message: string, forget: () => void, action = 'Validate'): Promise<void> {
     const { sink, logger, onOutcome } = this.#options;
     if (!this.#take()) {
       forget();
@@ -106,7 +114,7 @@ export class PolicyEventRecorder {
         await sink.repeat(cm.namespace, earlier.name, earlier.count, at);
       } else {
         const name = `${cm.name}.${at.getTime().toString(16)}${(++this.#sequence).toString(16)}`;
-        await sink.create(cm.namespace, this.#event(cm, name, type, reason, message, at));
+        await sink.create(cm.namespace, this.#event(cm, name, type, reason, message, at, action));
         this.#written.set(dedupKey, { name, count: 1 });
       }
       onOutcome?.('written');
@@ -118,7 +126,7 @@ export class PolicyEventRecorder {
     }
   }
 
-  #event(cm: ConfigMapObject, name: string, type: string, reason: string, message: string, at: Date): k8s.CoreV1Event {
+  #event(cm: ConfigMapObject, name: string, type: string, reason: string, message: string, at: Date, action: string): k8s.CoreV1Event {
     return {
       apiVersion: 'v1',
       kind: 'Event',
@@ -130,7 +138,7 @@ export class PolicyEventRecorder {
       source: { component: 'infermesh' },
       reportingComponent: 'infermesh.io/control-plane',
       reportingInstance: this.#options.instance,
-      action: 'Validate',
+      action,
       firstTimestamp: at,
       lastTimestamp: at,
       count: 1,
