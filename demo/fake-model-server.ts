@@ -28,7 +28,7 @@ import { FakeServerState, httpListener, type FakeHttpRequest, type FakeHttpRespo
 import { startRestPort, type RestPort } from './fake-rest-port.ts';
 import { handleAdmin } from './fake-admin.ts';
 import type { LoadOptions, VersionState, VersionStatus } from './fake-repository.ts';
-import { handleTfServingHttp, loadTfServingService, tfServingGrpcImplementation } from './fake-tfserving.ts';
+import { handleTfServingHttp, loadTfServingModelService, loadTfServingService, tfServingGrpcImplementation, tfServingModelServiceImplementation } from './fake-tfserving.ts';
 import { handleTritonHttp, loadTritonService, tritonGrpcImplementation } from './fake-triton.ts';
 
 export {
@@ -48,15 +48,19 @@ export {
 export type { LoadOptions, VersionState, VersionStatus } from './fake-repository.ts';
 export {
   createTritonClient,
+  tritonGetRepositoryIndex,
   tritonInfer,
   tritonModelReady,
   tritonServerReady,
   type TritonClient,
+  type TritonIndexEntry,
   type TritonInferOptions,
 } from './fake-triton.ts';
 export {
   createTfServingClient,
+  createTfServingModelClient,
   tfServingGetModelMetadata,
+  tfServingGetModelStatus,
   tfServingPredict,
   type TfServingClient,
   type TfServingPredictOptions,
@@ -125,8 +129,7 @@ export interface FakeModelServer {
 }
 
 interface Personality {
-  service: grpc.ServiceDefinition;
-  grpcImplementation: Record<string, UnaryHandler>;
+  services: { service: grpc.ServiceDefinition; implementation: Record<string, UnaryHandler> }[];
   http: HttpHandler;
 }
 
@@ -138,14 +141,15 @@ function adminOr(state: FakeServerState, request: FakeHttpRequest, response: Fak
 function personality(kind: FakeServerKind, state: FakeServerState): Personality {
   if (kind === 'triton') {
     return {
-      service: loadTritonService(),
-      grpcImplementation: tritonGrpcImplementation(state),
+      services: [{ service: loadTritonService(), implementation: tritonGrpcImplementation(state) }],
       http: (request, response, body) => adminOr(state, request, response) || handleTritonHttp(state, request, response, body),
     };
   }
   return {
-    service: loadTfServingService(),
-    grpcImplementation: tfServingGrpcImplementation(state),
+    services: [
+      { service: loadTfServingService(), implementation: tfServingGrpcImplementation(state) },
+      { service: loadTfServingModelService(), implementation: tfServingModelServiceImplementation(state) },
+    ],
     http: (request, response, body) => adminOr(state, request, response) || handleTfServingHttp(state, request, response, body),
   };
 }
@@ -283,10 +287,10 @@ class RunningFakeModelServer implements FakeModelServer {
 
 export async function startFakeModelServer(options: FakeModelServerOptions): Promise<FakeModelServer> {
   const state = new FakeServerState({ pod: options.pod, version: options.version, models: options.models });
-  const { service, grpcImplementation, http } = personality(options.kind, state);
+  const { services, http } = personality(options.kind, state);
 
   const grpcServer = new grpc.Server();
-  grpcServer.addService(service, grpcImplementation);
+  for (const { service, implementation } of services) grpcServer.addService(service, implementation);
   let restPort: RestPort | undefined;
   try {
     const grpcPort = await bindGrpc(grpcServer, options.host, options.grpcPort ?? 0);

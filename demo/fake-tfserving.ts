@@ -9,6 +9,8 @@
  *   error_code/error_message after a failed load). 404 {"error": "Could not find any versions of model M"}
  *   (or "Could not find version V of model M") for a model / version the server never had. While the fake's
  *   server-ready flag is off, its AVAILABLE versions report LOADING (still 200).
+ *   gRPC ModelService/GetModelStatus answers the same (NOT_FOUND with the same message for an unknown one;
+ *   versions that are not numbers are left out, the proto's version being int64).
  * - Predict / metadata on a model with no AVAILABLE version (unknown, loading, unloaded, failed): the manager
  *   finds no servable: gRPC NOT_FOUND "Servable not found for request: Latest(M)" (or Specific(M, V)); REST
  *   maps NOT_FOUND to 404 {"error": "..."} (ToHTTPStatusCode in tensorflow_serving/util/net_http / http_rest_api_util).
@@ -41,11 +43,17 @@ import {
 } from './fake-server-core.ts';
 
 export const TFSERVING_SERVICE = 'tensorflow.serving.PredictionService';
+export const TFSERVING_MODEL_SERVICE = 'tensorflow.serving.ModelService';
 const protoFile = 'tfserving/prediction_service.proto';
 
 /** Loads the service definition from protos/ (not at import time). */
 export function loadTfServingService(): ServiceDefinition {
   return loadService(protoFile, TFSERVING_SERVICE);
+}
+
+/** ModelService (GetModelStatus), served on the same gRPC port as PredictionService, as real TF Serving does. */
+export function loadTfServingModelService(): ServiceDefinition {
+  return loadService('tfserving/model_service.proto', TFSERVING_MODEL_SERVICE);
 }
 
 /** Why TF Serving would refuse Predict on `model` / `version` here, or undefined if it is AVAILABLE (see header). */
@@ -144,6 +152,21 @@ export function tfServingGrpcImplementation(state: FakeServerState): Record<stri
         model_spec: { name: model, signature_name: '', ...versionChoice(state.answeringVersion(model, version)) },
         metadata: {},
       });
+    },
+  };
+}
+
+export function tfServingModelServiceImplementation(state: FakeServerState): Record<string, UnaryHandler> {
+  return {
+    GetModelStatus: (call, callback) => {
+      const spec = pick(call.request, 'model_spec');
+      const status = tfServingModelStatus(state, pickString(spec, 'name'), requestedVersion(spec));
+      if (!status.ok) {
+        state.notFound += 1;
+        replyError(state, callback, grpc.status.NOT_FOUND, status.error);
+        return;
+      }
+      replyOk(state, call, callback, { model_version_status: status.versions.filter((entry) => /^\d+$/.test(entry.version)) });
     },
   };
 }
@@ -260,4 +283,28 @@ export async function tfServingGetModelMetadata(
 ): Promise<{ model: string; version: string }> {
   const { message } = await callUnary(client, 'GetModelMetadata', { model_spec: modelSpec(model, options), metadata_field: [] }, options);
   return { model: pickString(message, 'model_spec', 'name'), version: requestedVersion(pick(message, 'model_spec')) };
+}
+
+/** A client for tensorflow.serving.ModelService (GetModelStatus) at `target`. */
+export function createTfServingModelClient(target: string, credentials?: grpc.ChannelCredentials): TfServingClient {
+  return createServingClient('tfserving', loadTfServingModelService(), target, credentials);
+}
+
+/** GetModelStatus: every version of `model` (or the one asked for) with its state and status. */
+export async function tfServingGetModelStatus(
+  client: TfServingClient,
+  model: string,
+  options: CallOptions & { version?: string } = {},
+): Promise<{ version: string; state: string; errorCode: string; errorMessage: string }[]> {
+  const { message } = await callUnary(client, 'GetModelStatus', { model_spec: modelSpec(model, options) }, options);
+  const versions = message['model_version_status'];
+  return (Array.isArray(versions) ? versions : []).map((entry: unknown) => {
+    const version = pick(entry, 'version');
+    return {
+      version: typeof version === 'string' || typeof version === 'number' ? String(version) : '',
+      state: pickString(entry, 'state'),
+      errorCode: pickString(entry, 'status', 'error_code'),
+      errorMessage: pickString(entry, 'status', 'error_message'),
+    };
+  });
 }

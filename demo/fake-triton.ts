@@ -7,6 +7,7 @@
  * - POST /v2/repository/index, body {} or {"ready": true} (ready ones only) -> 200 [{name, version, state,
  *   reason}], state READY / LOADING / UNLOADING / UNAVAILABLE (reason "unloaded" after an unload, the load
  *   error after a failed load). Answered whether or not the server is ready.
+ *   gRPC RepositoryIndex answers the same entries.
  * - GET /v2/models/M[/versions/V]/ready -> 200 ready; 400 not ready, unknown or unloaded (ModelIsReady answers
  *   ready=false without an error); 503 when the whole server is not ready (ModelIsReady fails with
  *   UNAVAILABLE "Server not ready"). gRPC ModelReady: {ready} / UNAVAILABLE likewise.
@@ -78,7 +79,7 @@ const tritonStates = {
 } as const;
 
 /** The repository index as Triton reports it; `readyOnly` keeps READY versions only. */
-export function tritonRepositoryIndex(state: FakeServerState, readyOnly: boolean): { name: string; version: string; state: string; reason: string }[] {
+export function tritonIndexEntries(state: FakeServerState, readyOnly: boolean): { name: string; version: string; state: string; reason: string }[] {
   return state.repository
     .index()
     .filter((entry) => !readyOnly || entry.state === 'ready')
@@ -105,6 +106,9 @@ export function tritonGrpcImplementation(state: FakeServerState): Record<string,
         return;
       }
       replyOk(state, call, callback, { ready: state.serves(pickString(call.request, 'name'), pickString(call.request, 'version')) });
+    },
+    RepositoryIndex: (call, callback) => {
+      replyOk(state, call, callback, { models: tritonIndexEntries(state, pick(call.request, 'ready') === true) });
     },
     ModelMetadata: (call, callback) => {
       const name = pickString(call.request, 'name');
@@ -174,7 +178,7 @@ export function handleTritonHttp(state: FakeServerState, request: FakeHttpReques
     const parsed = parseJsonBody(body);
     if (!parsed.ok) return sendJson(response, 400, { error: parsed.error });
     // A bare JSON array: there is no room for the identity fields here (the headers still carry it).
-    return sendJson(response, 200, tritonRepositoryIndex(state, pick(parsed.value, 'ready') === true));
+    return sendJson(response, 200, tritonIndexEntries(state, pick(parsed.value, 'ready') === true));
   }
 
   const match = modelPath.exec(path);
@@ -272,4 +276,23 @@ export async function tritonModelReady(
 ): Promise<boolean> {
   const { message } = await callUnary(client, 'ModelReady', { name: model, version: options.version ?? '' }, options);
   return message['ready'] === true;
+}
+
+export interface TritonIndexEntry {
+  name: string;
+  version: string;
+  state: string;
+  reason: string;
+}
+
+/** gRPC RepositoryIndex; `ready` asks for ready models only. */
+export async function tritonGetRepositoryIndex(client: TritonClient, options: CallOptions & { ready?: boolean } = {}): Promise<TritonIndexEntry[]> {
+  const { message } = await callUnary(client, 'RepositoryIndex', { repository_name: '', ready: options.ready ?? false }, options);
+  const models = message['models'];
+  return (Array.isArray(models) ? models : []).map((entry: unknown) => ({
+    name: pickString(entry, 'name'),
+    version: pickString(entry, 'version'),
+    state: pickString(entry, 'state'),
+    reason: pickString(entry, 'reason'),
+  }));
 }

@@ -9,9 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   callUnary,
   createTfServingClient,
+  createTfServingModelClient,
   createTritonClient,
   startFakeModelServer,
+  tfServingGetModelStatus,
   tfServingPredict,
+  tritonGetRepositoryIndex,
   tritonInfer,
   tritonModelReady,
   type FakeModelServer,
@@ -93,6 +96,18 @@ describe('fake Triton model repository', () => {
     await get.arrayBuffer();
     triton.unload('resnet50', '2');
     triton.unload('resnet50', '3');
+  });
+
+  it('gRPC RepositoryIndex answers the same entries as the REST index', async () => {
+    triton.setModelState('resnet50', '3', 'loading');
+    try {
+      const rest = await index();
+      await expect(tritonGetRepositoryIndex(tritonClient)).resolves.toEqual(rest.body);
+      await expect(tritonGetRepositoryIndex(tritonClient, { ready: true })).resolves.toEqual((await index(true)).body);
+      expect((await tritonGetRepositoryIndex(tritonClient)).find((entry) => entry.version === '3')).toEqual({ name: 'resnet50', version: '3', state: 'LOADING', reason: '' });
+    } finally {
+      triton.unload('resnet50', '3');
+    }
   });
 
   it('model ready: 200 ready, 400 not ready or unknown, 503 when the server is not ready; gRPC ModelReady agrees', async () => {
@@ -207,6 +222,21 @@ describe('fake TF Serving model repository', () => {
       status: 200,
       body: { model_version_status: [{ version: '1', state: 'END', status: { error_code: 'NOT_FOUND', error_message: 'Could not find SavedModel' } }] },
     });
+  });
+
+  it('gRPC ModelService/GetModelStatus answers the same states, NOT_FOUND for an unknown model', async () => {
+    const client = createTfServingModelClient(tfserving.address());
+    try {
+      await expect(tfServingGetModelStatus(client, 'bert')).resolves.toEqual([
+        { version: '1', state: 'END', errorCode: 'NOT_FOUND', errorMessage: 'Could not find SavedModel' },
+      ]);
+      await expect(tfServingGetModelStatus(client, 'mnist', { version: '3' })).resolves.toEqual([
+        { version: '3', state: 'AVAILABLE', errorCode: 'OK', errorMessage: '' },
+      ]);
+      expect(await failure(() => tfServingGetModelStatus(client, 'nope'))).toEqual({ code: grpc.status.NOT_FOUND, details: 'Could not find any versions of model nope' });
+    } finally {
+      client.close();
+    }
   });
 
   it('Predict on a model that is not AVAILABLE: gRPC NOT_FOUND "Servable not found for request", REST 404', async () => {
