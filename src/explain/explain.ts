@@ -1,5 +1,6 @@
 import type { ReconcileResult } from '../controller/reconcile.ts';
 import type { MeshSettings, ModelPolicy } from '../model/types.ts';
+import type { EndpointState, ModelEndpoints } from '../status/model-endpoints.ts';
 import type { Route } from '../envoy/messages.ts';
 import { closestMatch } from '../util/suggest.ts';
 import { firstMatchingRoute } from './route-match.ts';
@@ -8,7 +9,18 @@ export interface ExplainedBackend {
   cluster: string;
   weight?: number;
   share?: string;
-  endpoints: { address: string; zone?: string; health: string }[];
+  endpoints: ExplainedEndpoint[];
+}
+
+export interface ExplainedEndpoint {
+  address: string;
+  zone?: string;
+  health: string;
+  /** From a running control plane's /status (explain --admin): what the model server says. */
+  pod?: string;
+  state?: EndpointState | 'unknown';
+  reason?: string;
+  fallback?: string;
 }
 
 export interface ExplainedSetting {
@@ -26,6 +38,8 @@ export interface Explanation {
   route: { name: string; outcome: string };
   backends: ExplainedBackend[];
   settings: ExplainedSetting[];
+  /** Where the endpoints' per-model readiness comes from, or why it is not shown. */
+  readiness: string;
 }
 
 
@@ -56,6 +70,8 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['circuitBreaker.maxPendingRequests', String(cb?.maxPendingRequests ?? 'Envoy default')],
     ['circuitBreaker.maxRequests', String(cb?.maxRequests ?? 'Envoy default')],
     ['circuitBreaker.maxRetries', String(cb?.maxRetries ?? 'Envoy default')],
+    ['probe.enabled', String(policy.probe.enabled)],
+    ['probe.port', String(policy.probe.port)],
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {
@@ -79,8 +95,43 @@ function describeOutcome(route: Route | undefined, clusterEndpoints: Map<string,
   return { outcome: `weighted split across ${backends.length} backends`, backends };
 }
 
-/** Explains how a request for a model (and version) would be routed, from one reconcile of the sources. */
-export function explainModel(result: ReconcileResult, settings: MeshSettings, name: string, version: string | undefined): Explanation {
+const EDS_HEALTH = { healthy: 'HEALTHY', unhealthy: 'UNHEALTHY', draining: 'DRAINING' } as const;
+
+/**
+ * Endpoints with a running control plane's view: its health (which includes what the model servers say)
+ * and each endpoint's readiness state; an endpoint it does not know (yet) is `unknown`.
+ */
+function withLive(backends: ExplainedBackend[], live: ModelEndpoints): ExplainedBackend[] {
+  const byCluster = new Map(live.backends.map((b) => [b.cluster, new Map(b.endpoints.map((e) => [e.address, e]))]));
+  return backends.map((backend) => ({
+    ...backend,
+    endpoints: backend.endpoints.map((endpoint): ExplainedEndpoint => {
+      const known = byCluster.get(backend.cluster)?.get(endpoint.address);
+      if (!known) return { ...endpoint, state: 'unknown' };
+      return {
+        ...endpoint,
+        health: EDS_HEALTH[known.health],
+        ...(known.pod ? { pod: known.pod } : {}),
+        state: known.state,
+        ...(known.reason ? { reason: known.reason } : {}),
+        ...(known.fallback ? { fallback: known.fallback } : {}),
+      };
+    }),
+  }));
+}
+
+function readinessNote(policy: ModelPolicy, live: { from: string; view: ModelEndpoints | undefined } | undefined): string {
+  if (!policy.probe.enabled) return 'probing is off for this model: its endpoints route by pod readiness';
+  if (!live) return `probing is on (port ${policy.probe.port}): only a running control plane knows which endpoints have the model loaded; give --server HOST:PORT to ask one`;
+  if (!live.view) return `the control plane at ${live.from} does not serve this model`;
+  return `from the control plane at ${live.from}`;
+}
+
+/**
+ * Explains how a request for a model (and version) would be routed, from one reconcile of the sources;
+ * with `live` (a running control plane's /status), each endpoint's readiness for the model too.
+ */
+export function explainModel(result: ReconcileResult, settings: MeshSettings, name: string, version: string | undefined, live?: { from: string; models: readonly ModelEndpoints[] }): Explanation {
   const policy = result.served.find((p) => p.model === name || p.aliases.includes(name));
   const status = result.statuses.find((s) => s.model === (policy?.model ?? name));
   if (!policy) {
@@ -105,7 +156,9 @@ export function explainModel(result: ReconcileResult, settings: MeshSettings, na
       return [json.cluster_name, list];
     }),
   );
-  const { outcome, backends } = describeOutcome(route, endpoints);
+  const { outcome, backends: routed } = describeOutcome(route, endpoints);
+  const liveView = live ? { from: live.from, view: live.models.find((m) => m.model === policy.model) } : undefined;
+  const backends = liveView?.view ? withLive(routed, liveView.view) : routed;
   const source = `${policy.source.namespace}/${policy.source.configMap} key "${policy.source.key}" [doc ${policy.source.index}]`;
   return {
     model: policy.model,
@@ -116,5 +169,6 @@ export function explainModel(result: ReconcileResult, settings: MeshSettings, na
     route: { name: String(route?.['name'] ?? '-'), outcome },
     backends,
     settings: settingsOf(policy),
+    readiness: readinessNote(policy, liveView),
   };
 }
