@@ -4,6 +4,7 @@
  * at `timeoutMs` and `maxResponseBytes`. Steady: a pod is probe-failing only after N consecutive failures and
  * restored after M successes. Listeners hear of changes coalesced: once when the probes running together
  * have all finished (or at latest `maxNotifyDelayMs` after the first change), never while nothing changed.
+ * Lookups see each answer as soon as it lands, so a lookup may be ahead of the notification it will bring.
  */
 import * as http from 'node:http';
 import type { Logger } from '../logging/logger.ts';
