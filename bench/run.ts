@@ -15,6 +15,8 @@
  *   bench/serve-process.ts: ready time and RSS; BENCH_SERVE_MODELS overrides the counts)
  *   BENCH_ENVOY_LIKE (default 1; 0 leaves out the Envoy-like SotW initial sync against `infermesh serve` and the floor,
  *   bench/envoy-like-sync.ts: BENCH_CLIENTS grpc-go clients, BENCH_NETWORK_MODELS models; needs Go)
+ *   BENCH_PROBE (default 1; 0 leaves out the model-readiness probe cost, bench/probe-cost.ts: 1,000 models on 50
+ *   Triton and 50 TF Serving fake pods, probes per interval and prober CPU against bare HTTP; its own variables there)
  *   BENCH_ONLY=build runs only the build rows (build, one-model change, heap, PGV, bytes) for BENCH_MODELS
  */
 import { execFile, spawn } from 'node:child_process';
@@ -36,6 +38,7 @@ import { measureNetwork } from './network.ts';
 import { measureStalledRows } from './stalled.ts';
 import { envoyLikeRows, measureEnvoyLikeSync } from './envoy-like-sync.ts';
 import { measurePolicyParse } from './policy-parse.ts';
+import { probeCostRows, PROBE_COST_SCRIPT, type ProbeCostFigures } from './probe-cost.ts';
 import { modelPolicy, syntheticWorld } from './world.ts';
 
 const CLIENTS = Number(process.env['BENCH_CLIENTS'] ?? 1000);
@@ -47,6 +50,7 @@ const DATA_PLANE = process.env['BENCH_DATA_PLANE'] !== '0';
 const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
 const SERVE = process.env['BENCH_SERVE'] !== '0';
 const ENVOY_LIKE = process.env['BENCH_ENVOY_LIKE'] !== '0';
+const PROBE = process.env['BENCH_PROBE'] !== '0';
 const SERVE_MODELS = (process.env['BENCH_SERVE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
@@ -136,6 +140,14 @@ async function measureDataPlaneRows(): Promise<void> {
   }
 }
 
+/** The prober's cost in a process of its own (its CPU is the process's), the fake pods in another. */
+async function measureProbeRows(): Promise<void> {
+  const { stdout } = await promisify(execFile)(process.execPath, [PROBE_COST_SCRIPT], { maxBuffer: 1 << 20 });
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ProbeCostFigures;
+  results['probeCost'] = result;
+  rows.push(...probeCostRows(result));
+}
+
 /** /healthz round trips while the largest mesh reconciles in the server's slices. */
 async function measureHealthzRows(models: number): Promise<void> {
   const figures = await measureHealthz(models, new ResourceCodec(root));
@@ -175,6 +187,8 @@ if (!ONLY_BUILD) {
     rows.push(...stalled.rows);
   }
   if (CHURN_SECONDS > 0) await measureChurn();
+  if (PROBE) await measureProbeRows();
+  else console.log('probe cost: left out (BENCH_PROBE=0)');
   if (DATA_PLANE) await measureDataPlaneRows();
   else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
 }
