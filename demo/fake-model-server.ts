@@ -97,7 +97,10 @@ export interface FakeModelServer {
   readonly requests: number;
   /** Inference calls failed by the failure mode. */
   readonly failures: number;
-  /** Calls (any method) naming a model or version that is not ready here (unknown, loading, unloaded, failed). */
+  /**
+   * Inference and metadata calls naming a model or version that is not ready here (unknown, loading, unloaded,
+   * failed). Readiness, status and index queries are not counted: a control plane's prober makes them all the time.
+   */
   readonly notFound: number;
   readonly ready: boolean;
   /** Inference calls held by the delay mode right now, and the most held at once since `resetCounters`. */

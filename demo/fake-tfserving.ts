@@ -162,7 +162,6 @@ export function tfServingModelServiceImplementation(state: FakeServerState): Rec
       const spec = pick(call.request, 'model_spec');
       const status = tfServingModelStatus(state, pickString(spec, 'name'), requestedVersion(spec));
       if (!status.ok) {
-        state.notFound += 1;
         replyError(state, callback, grpc.status.NOT_FOUND, status.error);
         return;
       }
@@ -195,7 +194,6 @@ export function handleTfServingHttp(state: FakeServerState, request: FakeHttpReq
   if (action === undefined) {
     const status = tfServingModelStatus(state, model, version);
     if (!status.ok) {
-      state.notFound += 1;
       return sendJson(response, 404, { error: status.error, ...identity });
     }
     return sendJson(response, 200, { model_version_status: status.versions, ...identity });

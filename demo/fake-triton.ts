@@ -194,7 +194,6 @@ export function handleTritonHttp(state: FakeServerState, request: FakeHttpReques
   if (action === 'ready') {
     if (method !== 'GET') return methodNotAllowed(response, 'GET');
     if (!state.ready) return sendJson(response, 503, { error: 'Server not ready', ...identity });
-    if (refusal !== undefined) state.notFound += 1;
     return sendJson(response, refusal === undefined ? 200 : 400, { name: model, ready: refusal === undefined, ...identity });
   }
   if (action === undefined && method !== 'GET') return methodNotAllowed(response, 'GET');

@@ -2,6 +2,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { parse } from 'yaml';
 import { startFakeModelServer, type FakeModelServer, type FakeServerKind } from '../../demo/fake-model-server.ts';
 import { startServer, type RunningServer } from '../../src/cli/serve.ts';
 import { silentLogger } from '../../src/logging/logger.ts';
@@ -15,6 +16,29 @@ export interface PodSpec {
   models: string[];
   version: string;
   zone?: string;
+  /**
+   * true: the pod has exactly `models` loaded (plus what the test loads: `mesh.pod(...).load(model)`), so a
+   * policy routing another model to its Service finds it not loaded once the control plane probes it.
+   * Default false: every model a policy of this Mesh routes to the pod's Service is loaded too (at the pod's
+   * version) when the policy is written, so pods serve every model routed to them, as before probing existed.
+   */
+  onlyListedModels?: boolean;
+}
+
+/** The model a policy document names and the Services its backends send to; undefined if it does not parse. */
+export function policyRouting(policy: string): { model: string; services: string[] } | undefined {
+  let document: unknown;
+  try {
+    document = parse(policy);
+  } catch {
+    return undefined;
+  }
+  if (typeof document !== 'object' || document === null || !('model' in document) || typeof document.model !== 'string') return undefined;
+  const backends = 'backends' in document && Array.isArray(document.backends) ? document.backends : [];
+  const services = backends.flatMap((backend: unknown) =>
+    typeof backend === 'object' && backend !== null && 'service' in backend && typeof backend.service === 'string' ? [backend.service] : [],
+  );
+  return { model: document.model, services };
 }
 
 /** Channel options pointing a @grpc/grpc-js-xds channel at this control plane, with its own node id. */
@@ -105,9 +129,11 @@ export class Mesh {
     this.server = await this.startControlPlane(`127.0.0.1:${port}`);
   }
 
-  pod(name: string): FakeModelServer {
-    const pod = this.pods.get(name);
-    if (!pod) throw new Error(`no pod ${name}`);
+  /** A pod by name, or by its index in the specs given to start. */
+  pod(nameOrIndex: string | number): FakeModelServer {
+    const name = typeof nameOrIndex === 'number' ? this.specs[nameOrIndex]?.pod : nameOrIndex;
+    const pod = name === undefined ? undefined : this.pods.get(name);
+    if (!pod) throw new Error(`no pod ${String(nameOrIndex)}`);
     return pod;
   }
 
@@ -123,8 +149,20 @@ export class Mesh {
     await rename(temporary, target);
   }
 
+  /** Writes a policy ConfigMap; first loads its model on the pods of its Services (see PodSpec.onlyListedModels). */
   async writePolicy(name: string, policy: string): Promise<void> {
+    await this.loadRoutedModel(policy);
     await this.writeFileAtomically(`${name}.yaml`, policyConfigMapYaml(name, this.namespace, policy));
+  }
+
+  private async loadRoutedModel(policy: string): Promise<void> {
+    const routing = policyRouting(policy);
+    if (routing === undefined) return;
+    for (const spec of this.specs) {
+      if (spec.onlyListedModels === true || !routing.services.includes(spec.service)) continue;
+      const pod = this.pods.get(spec.pod);
+      if (pod !== undefined && !pod.models().some((entry) => entry.model === routing.model)) await pod.load(routing.model);
+    }
   }
 
   async writeSlices(): Promise<void> {
