@@ -1,7 +1,8 @@
 /**
  * TF Serving has no batch status API: one `GET /v1/models/M` per distinct model of the pod, which answers 200
  * with every version's state (AVAILABLE = ready; START / LOADING = loading; UNLOADING / END / UNKNOWN = not
- * loaded) or 404 for a model it does not know. Cost is pods x models for this server kind only.
+ * loaded) or 404 for a model it does not know. Cost is pods x models for this server kind only. A version
+ * that is not a number is a version label: `GET /v1/models/M/labels/L` answers for the version it points at.
  */
 import { modelRefKey, type ModelAnswer, type ModelRef, type ProbePod, type ProbeTarget } from './types.ts';
 import { ProbeError, requestJson } from './bounded-http.ts';
@@ -68,24 +69,47 @@ export function tfServingAnswers(
   return answers;
 }
 
+/** TF Serving versions are int64; any other version a policy names is a version label. */
+export function isVersionLabel(version: string | undefined): version is string {
+  return version !== undefined && !/^\d+$/.test(version);
+}
+
+/**
+ * The status requests a pod's refs need: one per model for unversioned and numeric-version refs, plus one per
+ * version label (`/labels/L` answers with the version the label points at).
+ */
+export function tfServingRequests(models: readonly ModelRef[]): { path: string; refs: ModelRef[]; label: boolean }[] {
+  const requests = new Map<string, { path: string; refs: ModelRef[]; label: boolean }>();
+  for (const ref of models) {
+    const label = isVersionLabel(ref.version);
+    const path = `/v1/models/${encodeURIComponent(ref.model)}${label ? `/labels/${encodeURIComponent(ref.version as string)}` : ''}`;
+    const request = requests.get(path) ?? { path, refs: [], label };
+    request.refs.push(ref);
+    requests.set(path, request);
+  }
+  return [...requests.values()];
+}
+
 export function createTfServingProbe(options: HttpProbeOptions): ProbePod {
   return async (target: ProbeTarget, signal: AbortSignal) => {
-    const byModel = new Map<string, ModelRef[]>();
-    for (const ref of target.models) byModel.set(ref.model, [...(byModel.get(ref.model) ?? []), ref]);
     const results = await Promise.all(
-      [...byModel].map(async ([model, refs]) => {
+      tfServingRequests(target.models).map(async ({ path, refs, label }) => {
         const response = await requestJson({
           host: target.address,
           port: target.port,
           method: 'GET',
-          path: `/v1/models/${encodeURIComponent(model)}`,
+          path,
           timeoutMs: options.timeoutMs,
           maxBytes: options.maxResponseBytes,
           signal,
           acceptStatus: [200, 404],
           ...(options.agent === undefined ? {} : { agent: options.agent }),
         });
-        return tfServingAnswers(response, refs);
+        if (!label) return tfServingAnswers(response, refs);
+        // The answer lists the labelled version (by number): any of it ready is the label ready.
+        const answers = tfServingAnswers(response, [{ model: refs[0]?.model ?? '' }]);
+        const answer = [...answers.values()][0];
+        return new Map(refs.flatMap((ref) => (answer === undefined ? [] : [[modelRefKey(ref), answer] as const])));
       }),
     );
     return new Map(results.flatMap((answers) => [...answers]));

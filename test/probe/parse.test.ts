@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProbeError } from '../../src/probe/bounded-http.ts';
 import { parseTritonIndex, tritonAnswers } from '../../src/probe/triton-probe.ts';
-import { parseTfServingStatus, tfServingAnswers } from '../../src/probe/tfserving-probe.ts';
+import { parseTfServingStatus, tfServingAnswers, tfServingRequests } from '../../src/probe/tfserving-probe.ts';
 import { modelRefKey, type ModelAnswer, type ModelRef } from '../../src/probe/types.ts';
 
 function answerOf(answers: ReadonlyMap<string, ModelAnswer>, ref: ModelRef): ModelAnswer | undefined {
@@ -145,5 +145,20 @@ describe('TF Serving model status', () => {
       probeFailure(() => parseTfServingStatus({ model_version_status: [{ version: '1', state: 'END', status: { error_message: 3 } }] }))
         .message,
     ).toMatch(/error_message" is a number/);
+  });
+
+  it('asks once per model, plus once per version label', () => {
+    const requests = tfServingRequests([
+      { model: 'm' },
+      { model: 'm', version: '1' },
+      { model: 'm', version: 'canary' },
+      { model: 'm', version: 'canary' },
+      { model: 'a/b', version: '2' },
+    ]);
+    expect(requests.map((request) => [request.path, request.refs.length, request.label])).toEqual([
+      ['/v1/models/m', 2, false],
+      ['/v1/models/m/labels/canary', 2, true],
+      ['/v1/models/a%2Fb', 1, false],
+    ]);
   });
 });

@@ -121,6 +121,26 @@ describe('Prober against the fake model servers', () => {
     expect(look(resnet)?.reason).toMatch(/END/);
   });
 
+  it('asks TF Serving about a version label through /labels/L', async () => {
+    const labelled = await startFakeModelServer({ kind: 'tfserving', host: '127.0.0.225', pod: 'tfs-canary', models: ['resnet50'], version: 'canary' });
+    const port = labelled.httpPort;
+    const canary: ModelRef = { model: 'resnet50', version: 'canary' };
+    prober.setTargets([...targets(), { server: 'tfserving', address: '127.0.0.225', port, models: [canary, { model: 'resnet50', version: 'stable' }] }]);
+    try {
+      await eventually(() => expect(prober.lookup('127.0.0.225', port, canary)).toEqual({ state: 'ready' }), { timeoutMs: 3000 });
+      // The fake's 404 for /labels/stable (a plain status request would say "version stable not listed").
+      expect(prober.lookup('127.0.0.225', port, { model: 'resnet50', version: 'stable' })).toEqual({
+        state: 'not-loaded',
+        reason: expect.stringMatching(/^Could not find .*stable/),
+      });
+      labelled.unload('resnet50');
+      await eventually(() => expect(prober.lookup('127.0.0.225', port, canary)?.state).toBe('not-loaded'), { timeoutMs: 3000 });
+    } finally {
+      prober.setTargets(targets());
+      await labelled.close();
+    }
+  });
+
   it('a server answering garbage, huge, slowly or 500 becomes probe-failing with the reason, and recovers', async () => {
     const look = () => prober.lookup(BAD_HOST, badPort, resnet);
     await eventually(() => expect(look()).toEqual({ state: 'ready' }), { timeoutMs: 3000 });
