@@ -90,4 +90,18 @@ describe('infermesh_model_endpoints{model,state}', () => {
     expect(second).toEqual({ 'bert/ready': 0, 'bert/loading': 0, 'bert/not-loaded': 0, 'bert/probe-failing': 1, 'bert/unprobed': 0, 'bert/draining': 0 });
     expect(await metrics.registry.metrics()).toContain('infermesh_model_endpoints{model="bert",state="probe-failing"} 1');
   });
+
+  it('sets a model again in full when it comes back after going away, and keeps values across identical reconciles', async () => {
+    const metrics = createMetrics();
+    const gauge = new ModelEndpointsGauge(metrics.modelEndpoints);
+    const views = allModelEndpoints([mixedModel('resnet50')]);
+    gauge.record(views);
+    gauge.record(views);
+    expect(await values(metrics)).toMatchObject({ 'resnet50/ready': 1, 'resnet50/draining': 1 });
+    gauge.record([]);
+    expect(await values(metrics)).toEqual({});
+    gauge.record(views);
+    expect(Object.keys(await values(metrics))).toHaveLength(6);
+    expect(await values(metrics)).toMatchObject({ 'resnet50/ready': 1, 'resnet50/probe-failing': 0 });
+  });
 });
