@@ -130,9 +130,8 @@ function attempt(request: JsonRequest, mayRetry: boolean): Promise<JsonResponse>
         });
       },
     );
-    req.on('socket', (socket) => {
+    req.on('socket', () => {
       reusedSocket = req.reusedSocket;
-      void socket;
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (settled) return;
