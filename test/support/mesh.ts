@@ -84,6 +84,14 @@ ${indented}
 `;
 }
 
+/** How a Mesh's control planes probe model readiness (serve's --probe-* flags); defaults as serve's. */
+export interface MeshOptions {
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
+  /** false: no probing at all (serve --no-probes). */
+  probes?: boolean;
+}
+
 /** Fake model pods, a folder describing them, and the control plane serving that folder over real gRPC. */
 export class Mesh {
   readonly dir: string;
@@ -92,14 +100,16 @@ export class Mesh {
   readonly specs: PodSpec[];
   server!: RunningServer;
   settings: MeshSettings = DEFAULT_SETTINGS;
+  options: MeshOptions = {};
 
   private constructor(dir: string, specs: PodSpec[]) {
     this.dir = dir;
     this.specs = specs;
   }
 
-  static async start(specs: PodSpec[], policies: Record<string, string>, settings: MeshSettings = DEFAULT_SETTINGS): Promise<Mesh> {
+  static async start(specs: PodSpec[], policies: Record<string, string>, settings: MeshSettings = DEFAULT_SETTINGS, options: MeshOptions = {}): Promise<Mesh> {
     const mesh = new Mesh(await mkdtemp(path.join(tmpdir(), 'infermesh-e2e-')), specs);
+    mesh.options = options;
     for (const spec of specs) {
       mesh.pods.set(spec.pod, await startFakeModelServer({ kind: spec.kind, host: spec.host, pod: spec.pod, models: spec.models, version: spec.version }));
     }
@@ -119,6 +129,11 @@ export class Mesh {
       settings,
       logger: silentLogger(),
       holdoffMs: 20,
+      probes: {
+        ...(this.options.probeIntervalMs !== undefined ? { intervalMs: this.options.probeIntervalMs } : {}),
+        ...(this.options.probeTimeoutMs !== undefined ? { timeoutMs: this.options.probeTimeoutMs } : {}),
+        ...(this.options.probes !== undefined ? { enabled: this.options.probes } : {}),
+      },
     });
   }
 
