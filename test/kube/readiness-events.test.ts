@@ -35,7 +35,7 @@ function setup(options: { leader?: () => boolean; fail?: () => boolean } = {}) {
 
 describe('NoReadyEndpoints Events on the policy ConfigMap', () => {
   it('writes one Warning when a model loses its last ready endpoint, naming backend and why, and nothing while it stays so', async () => {
-    const { created, recorder, seen } = setup();
+    const { created, repeated, recorder, seen } = setup();
     await recorder.observe([cm], [model(ep('10.0.0.1', { readiness: { state: 'ready' } }), notLoaded('10.0.0.2'))]);
     expect(created).toEqual([]);
     await recorder.observe([cm], [model(notLoaded('10.0.0.1'), notLoaded('10.0.0.2'))]);
@@ -43,6 +43,7 @@ describe('NoReadyEndpoints Events on the policy ConfigMap', () => {
     expect(seen()).toEqual([['Warning', 'NoReadyEndpoints', 'model resnet50 has no ready endpoints, its requests fail: backend stable (models/resnet50-triton:grpc): 2 not loaded (unknown model)']]);
     expect(created[0]?.involvedObject).toMatchObject({ kind: 'ConfigMap', namespace: 'models', name: 'resnet50-policy', uid: 'uid-1' });
     expect(created[0]?.action).toBe('Route');
+    expect(repeated).toEqual([]);
   });
 
   it('writes a Normal EndpointsReady when the model has ready endpoints again, once', async () => {
