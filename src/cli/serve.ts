@@ -17,6 +17,8 @@ import { XDS_LIMIT_HELP, XDS_LIMIT_OPTIONS, xdsLimitsFromFlags } from './xds-lim
 import { XDS_TLS_HELP, XDS_TLS_OPTIONS, xdsTlsFromFlags } from './xds-tls-flags.ts';
 import { xdsTlsCredentials, type XdsTlsFiles } from '../xds/tls-credentials.ts';
 import type { XdsLimits } from '../xds/stream-limits.ts';
+import { Prober } from '../probe/prober.ts';
+import { DEFAULT_PROBE_SETTINGS, PROBE_HELP, PROBE_OPTIONS, probeSettingsFromFlags, type ProbeSettings } from './probe-flags.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
 
@@ -28,11 +30,11 @@ Options:
   --config-dir DIR        folder of policy ConfigMaps and EndpointSlices ("a cluster in a folder")
   --kubeconfig FILE       read from the Kubernetes API server this kubeconfig names
   --namespace NS          watch only these namespaces (repeatable; default all)
-  --no-events             do not write Kubernetes Events about rejected policies
+  --no-events             do not write Kubernetes Events (rejected policies, models without ready endpoints)
   --xds-address H:P       ADS gRPC address (default 0.0.0.0:18000)
   --admin-address H:P     /metrics, /healthz, /readyz, /status (default 0.0.0.0:9090)
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
-${XDS_TLS_HELP}${XDS_LIMIT_HELP}${SETTINGS_HELP}`;
+${XDS_TLS_HELP}${XDS_LIMIT_HELP}${PROBE_HELP}${SETTINGS_HELP}`;
 
 export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
 
@@ -57,6 +59,8 @@ export interface ServeOptions {
   holdoffMs?: number;
   /** Limits on what one xDS client may cost (README, "Limits on the xDS port"); unset ones default. */
   xdsLimits?: Partial<XdsLimits>;
+  /** Asking model servers which models each pod has loaded (default on, every 5s). */
+  probes?: Partial<ProbeSettings>;
   /** TLS (mTLS with clientCaFile) on the xDS port; plain text without it. */
   xdsTls?: XdsTlsFiles;
 }
@@ -98,7 +102,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       rollout();
     }, 20);
   };
+  const probeSettings = { ...DEFAULT_PROBE_SETTINGS, ...options.probes };
+  const prober = probeSettings.enabled
+    ? new Prober({ intervalMs: probeSettings.intervalMs, timeoutMs: probeSettings.timeoutMs, concurrency: probeSettings.concurrency, metrics, logger: logger.child({ component: 'probe' }) })
+    : undefined;
   const controller = new Controller({
+    ...(prober ? { readiness: prober } : {}),
     source: parts.source,
     store,
     codec: new ResourceCodec(root),
@@ -106,6 +115,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     logger,
     metrics,
     ...(parts.onProblems ? { onProblems: parts.onProblems } : {}),
+    ...(parts.onEndpoints ? { onEndpoints: parts.onEndpoints } : {}),
     onPublish: (snapshot, changed, current) => {
       tracker.recordSnapshot(changed.map((change) => ({ ...change, sequence: snapshot.sequence })), current);
       rollout();
@@ -134,6 +144,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     closing = true;
     parts.stop();
     controller.stop();
+    prober?.close();
     if (evaluation) clearTimeout(evaluation);
     // close() alone waits for every open connection, and a keep-alive scraper may never close its own.
     const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
@@ -162,6 +173,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       ...SETTINGS_OPTIONS,
       ...XDS_LIMIT_OPTIONS,
       ...XDS_TLS_OPTIONS,
+      ...PROBE_OPTIONS,
     },
     HELP,
   );
@@ -180,6 +192,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     adminAddress: values['admin-address'],
     settings: settingsFromFlags(values),
     xdsLimits: xdsLimitsFromFlags(values),
+    probes: usage(() => probeSettingsFromFlags(values)),
     ...tlsOption(values),
     logger,
   });
@@ -198,6 +211,14 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+
+function usage<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new UsageError((error as Error).message, HELP);
+  }
+}
 
 function tlsOption(values: Parameters<typeof xdsTlsFromFlags>[0]): { xdsTls?: XdsTlsFiles } {
   try {

@@ -14,6 +14,10 @@ import { debounce, realTimers, type Timers } from './debounce.ts';
 import { excerpt, printableLine } from '../util/printable.ts';
 import { runInSlices, runToEnd, type Steps } from '../util/cooperative.ts';
 import { EMPTY_LAST_GOOD, reconcileSteps, type LastGood, type ModelStatus } from './reconcile.ts';
+import type { ReadinessSource } from '../probe/types.ts';
+import type { Model } from '../model/types.ts';
+import { EndpointReport, servedModels } from '../status/endpoint-report.ts';
+import type { ModelEndpoints } from '../status/model-endpoints.ts';
 
 /** What the controller needs from a source: a full read, and a change notification. */
 export interface WorldSource {
@@ -36,6 +40,13 @@ export interface ControllerOptions {
   onPublish?: (snapshot: Snapshot, changed: readonly PublishedModel[], current: ReadonlySet<string>) => void;
   /** Told every reconcile's policy problems (e.g. to write Kubernetes Events); its failures never stop serving. */
   onProblems?: (configMaps: readonly ConfigMapObject[], errors: readonly PolicyError[]) => Promise<void>;
+  /** Told every reconcile's served models with their endpoints' readiness (e.g. NoReadyEndpoints Events); failures never stop serving. */
+  onEndpoints?: (configMaps: readonly ConfigMapObject[], models: readonly Model[]) => Promise<void>;
+  /**
+   * What the model servers say about each model on each pod (src/probe): endpoints where it is not ready
+   * get no traffic. Told the pods to probe after every reconcile; a change in its answers triggers one.
+   */
+  readiness?: ReadinessSource;
 }
 
 /** A model whose served version changed in a published snapshot. */
@@ -59,6 +70,8 @@ export interface ControllerStatus {
   policyErrors: string[];
   readErrors: { origin: string; message: string }[];
   warnings: { model: string; message: string }[];
+  /** Per served model, backend and endpoint: health and what the model server says (status/model-endpoints.ts). */
+  modelEndpoints?: ModelEndpoints[];
 }
 
 /** Where each served model's policy lives: one pass, so publishing 10,000 models is not 10,000 searches. */
@@ -83,11 +96,14 @@ export class Controller {
   #sequence = 0;
   #running: Promise<void> = Promise.resolve();
   #debounced: ReturnType<typeof debounce>;
+  #stopReadiness: (() => void) | undefined;
   #onReconciled = new Set<() => void>();
   #firstChangeAt: number | undefined;
+  #endpointReport: EndpointReport;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
+    this.#endpointReport = new EndpointReport(options.metrics);
     this.#debounced = debounce(() => void this.refresh(), options.holdoffMs ?? 100, options.maxDelayMs ?? 1_000, options.timers ?? realTimers);
   }
 
@@ -97,15 +113,18 @@ export class Controller {
 
   /** Watch for changes, then the first complete read and publish (a change during that read triggers another). */
   async start(): Promise<void> {
-    this.#options.source.watch?.(() => {
+    const changed = () => {
       this.#firstChangeAt ??= Date.now();
       this.#debounced.trigger();
-    });
+    };
+    this.#options.source.watch?.(changed);
+    this.#stopReadiness = this.#options.readiness?.subscribe(changed);
     await this.refresh();
   }
 
   stop(): void {
     this.#debounced.cancel();
+    this.#stopReadiness?.();
     this.#options.source.close?.();
   }
 
@@ -148,7 +167,8 @@ export class Controller {
     const observedAt = this.#firstChangeAt ?? Date.now();
     this.#firstChangeAt = undefined;
     const stopBuild = metrics.buildSeconds.startTimer();
-    const result = yield* reconcileSteps(world, this.#lastGood, codec, settings);
+    const result = yield* reconcileSteps(world, this.#lastGood, codec, settings, this.#options.readiness);
+    this.#options.readiness?.setTargets(result.probeTargets);
     const assembled = yield* assembleSteps(result.encoded, settings, codec, this.#sequence + 1);
     stopBuild();
     metrics.encodeSeconds.observe(codec.takeEncodeSeconds());
@@ -180,6 +200,7 @@ export class Controller {
     metrics.grpcRouteTableBytes.set(budget.bytes);
     if (budget.warning && budget.warning !== this.#tableWarning) logger.warn({ bytes: budget.bytes }, budget.warning);
     this.#tableWarning = budget.warning;
+    const models = servedModels(result);
     this.#status = {
       ready: true,
       ...(served ? { snapshotVersion: served.version, snapshotSequence: served.sequence } : {}),
@@ -187,10 +208,12 @@ export class Controller {
       policyErrors: result.policyErrors.map(formatPolicyError),
       readErrors: world.readErrors.map((e) => ({ origin: excerpt(e.origin, 512), message: printableLine(e.message) })),
       warnings: [...result.warnings, ...(budget.warning ? [{ model: `xds:///${settings.grpcTarget}`, message: budget.warning }] : [])],
+      modelEndpoints: this.#endpointReport.update(models),
     };
     this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
     const ours = world.configMaps.filter((cm) => isPolicyConfigMap(cm) || isDefaultsConfigMap(cm));
     this.#options.onProblems?.(ours, result.policyErrors).catch((error: unknown) => logger.warn({ err: error }, 'reporting policy problems failed'));
+    this.#options.onEndpoints?.(ours, models).catch((error: unknown) => logger.warn({ err: error }, 'reporting endpoint readiness failed'));
     return served;
   }
 

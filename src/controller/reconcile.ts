@@ -1,5 +1,6 @@
 import { buildModelSteps } from '../model/build.ts';
-import type { MeshSettings, ModelPolicy, PolicySource } from '../model/types.ts';
+import type { MeshSettings, Model, ModelPolicy, PolicySource } from '../model/types.ts';
+import type { ProbeTarget, ReadinessSource } from '../probe/types.ts';
 import {
   checkNamespaceBoundary,
   isPolicyConfigMap,
@@ -52,6 +53,10 @@ export interface ReconcileResult {
   buildFailures: string[];
   warnings: { model: string; message: string }[];
   lastGood: LastGood;
+  /** The joined models (policies, endpoints and what the model servers say of them), for status and metrics. */
+  models: Model[];
+  /** The model-server pods to probe and the models each should have (empty without a readiness source). */
+  probeTargets: ProbeTarget[];
 }
 
 type Location = Pick<PolicySource, 'namespace' | 'configMap' | 'key' | 'index'>;
@@ -130,8 +135,8 @@ function parseOnce(cm: ConfigMapObject, layers: { layers: PolicyDefaults[]; key:
 }
 
 /** reconcileSteps run to the end at once: for the one-shot commands. */
-export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): ReconcileResult {
-  return runToEnd(reconcileSteps(world, lastGood, codec, settings));
+export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings, readiness?: ReadinessSource): ReconcileResult {
+  return runToEnd(reconcileSteps(world, lastGood, codec, settings, readiness));
 }
 
 /**
@@ -139,7 +144,7 @@ export function reconcileWorld(world: SourceWorld, lastGood: LastGood, codec: Re
  * translate and validate each model on its own. A model whose latest policy fails keeps its last good
  * version; every other model is untouched. Yields after each ConfigMap and each model (see cooperative.ts).
  */
-export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings): Steps<ReconcileResult> {
+export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: ResourceCodec, settings: MeshSettings, readiness?: ReadinessSource): Steps<ReconcileResult> {
   const { controlPlaneNamespace, crossNamespaceTargets } = settings;
   const defaults = effectiveDefaults(world, lastGood, controlPlaneNamespace);
   const parsed: ParsedConfigMap[] = [];
@@ -160,7 +165,7 @@ export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: R
   yield;
   const ownership = resolveOwnership(policies);
   yield;
-  const built = yield* buildModelSteps(ownership.winners, world.endpointSlices);
+  const built = yield* buildModelSteps(ownership.winners, world.endpointSlices, readiness);
 
   const policyByLocation = new Map<string, ModelPolicy>();
   const encodedByModel = new Map<string, EncodedModel>();
@@ -210,6 +215,8 @@ export function* reconcileSteps(world: SourceWorld, lastGood: LastGood, codec: R
     buildFailures,
     warnings: built.warnings,
     lastGood: { policyByLocation, encodedByModel, defaultsByLocation: defaults.byLocation },
+    models: built.models,
+    probeTargets: built.probeTargets,
   };
 }
 

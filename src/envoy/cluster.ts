@@ -51,6 +51,9 @@ export function backendCluster(model: Model, backend: Backend): Cluster {
   if (outlier) cluster.outlier_detection = outlierDetection(outlier);
   if (circuitBreaker) cluster.circuit_breakers = circuitBreakers(circuitBreaker);
   if (protocol === 'grpc') cluster.typed_extension_protocol_options = http2Upstream();
+  // Endpoints whose model server says the model is not ready are UNHEALTHY; by default Envoy would send to them
+  // anyway once fewer than half are healthy (panic mode). With probing, an unhealthy host never gets traffic.
+  if (model.policy.probe.enabled) cluster.common_lb_config = { healthy_panic_threshold: { value: 0 } };
   cluster.metadata = backendMetadata(model, backend);
   return cluster;
 }

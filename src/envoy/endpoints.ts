@@ -18,10 +18,12 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const HEALTH_STATUS = { healthy: 'HEALTHY', draining: 'DRAINING', unhealthy: 'UNHEALTHY' } as const;
+
 function lbEndpoint(endpoint: Endpoint): LbEndpoint {
   return {
     endpoint: { address: { socket_address: { address: endpoint.address, port_value: endpoint.port } } },
-    health_status: endpoint.health === 'healthy' ? 'HEALTHY' : 'DRAINING',
+    health_status: HEALTH_STATUS[endpoint.health],
   };
 }
 

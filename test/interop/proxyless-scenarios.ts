@@ -85,9 +85,11 @@ backends:
 retries: { attempts: 2, retryOn: [unavailable] }
 `,
   // Retries off: its routes carry an explicit empty retry policy, which every client must accept and obey.
+  // The pod knows the model as flaky, not by this policy's name: probing would (rightly) find it not loaded.
   'flaky-no-retries-policy': `
 model: flaky-no-retries
 server: triton
+probe: { enabled: false }
 backends:
   - { name: main, service: flaky, port: grpc, weight: 100 }
 retries: { attempts: 0 }
@@ -358,6 +360,7 @@ export function perModelTargetScenarios(mesh: () => Mesh, call: ClientRun): void
       await mesh().writePolicy(policy, `
 model: ${model}
 server: tfserving
+probe: { enabled: false }
 backends:
   - { name: main, service: bert, port: grpc, weight: 100 }
 `);
