@@ -6,7 +6,7 @@ Usage: grpc_python_client.py TARGET triton|tfserving MODEL CALLS HEADER=VALUE...
        (GRPC_XDS_BOOTSTRAP names the bootstrap file)
 Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message},
 "outcomes": [pod or code, per call in order], "grpcio": version}. INFERMESH_CALL_GAP_MS (default 0) pauses
-between calls. The same command line and output as go/main.go (grpc-go).
+between calls; INFERMESH_MODEL_VERSION (Triton only) puts a model_version in the request body. The same command line and output as go/main.go (grpc-go).
 
 No generated code: the request is encoded by hand (field 1: ModelInferRequest.model_name, or
 PredictRequest.model_spec with its field 1, name) and the pod is read from the x-served-by response header,
@@ -30,15 +30,18 @@ def field1(payload: bytes) -> bytes:
     return b"\x0a" + bytes([len(payload)]) + payload
 
 
-def encode_request(kind: str, model: str) -> bytes:
+def encode_request(kind: str, model: str, version: str) -> bytes:
     name = field1(model.encode())
-    return name if kind == "triton" else field1(name)
+    if kind != "triton":
+        return field1(name)
+    # ModelInferRequest.model_version is field 2.
+    return name + (b"\x12" + bytes([len(version)]) + version.encode() if version else b"")
 
 
 def main() -> int:
     target, kind, model, calls, *pairs = sys.argv[1:]
     metadata = [tuple(pair.split("=", 1)) for pair in pairs]
-    request = encode_request(kind, model)
+    request = encode_request(kind, model, os.environ.get("INFERMESH_MODEL_VERSION", ""))
     pods: dict = {}
     errors: dict = {}
     messages: dict = {}
