@@ -6,6 +6,7 @@ import type { MeshSettings } from '../model/types.ts';
 import { EVENTS_LEASE_NAME } from './api-usage.ts';
 import { kubernetesEventSink } from './event-sink.ts';
 import { PolicyEventRecorder } from './events.ts';
+import { ReadinessEventRecorder } from './readiness-events.ts';
 import { loadKubeConfig } from './kube-config.ts';
 import { LeaseElector } from './leader.ts';
 import { KubernetesSource } from './source.ts';
@@ -24,6 +25,7 @@ export interface KubernetesChoice {
 export interface SourceParts {
   source: WorldSource;
   onProblems?: ControllerOptions['onProblems'];
+  onEndpoints?: ControllerOptions['onEndpoints'];
   start(): void;
   stop(): void;
 }
@@ -39,9 +41,11 @@ export function kubernetesParts(choice: KubernetesChoice, settings: MeshSettings
   const recorder = elector
     ? new PolicyEventRecorder({ sink: kubernetesEventSink(config), isLeader: () => elector.isLeader(), logger, instance: identity, onOutcome: (outcome) => metrics.events.inc({ outcome }) })
     : undefined;
+  const readiness = recorder && elector ? new ReadinessEventRecorder({ report: (...args) => recorder.report(...args), isLeader: () => elector.isLeader() }) : undefined;
   return {
     source,
     ...(recorder ? { onProblems: (configMaps, errors) => recorder.observe(configMaps, errors) } : {}),
+    ...(readiness ? { onEndpoints: (configMaps, models) => readiness.observe(configMaps, models) } : {}),
     start() {
       source.start();
       elector?.start();

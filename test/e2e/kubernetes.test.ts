@@ -104,6 +104,29 @@ describe('Kubernetes mode, driven through the API server', () => {
     await eventually(async () => expect(await servedBy()).toEqual(['v1-a']));
   });
 
+  it('writes NoReadyEndpoints on the policy ConfigMap once when the model has no pod left, and EndpointsReady when it has one again', async () => {
+    put('EndpointSlice', slice('v1', [{ pod: 'v1-a', ready: false }]));
+    put('EndpointSlice', slice('v2', [{ pod: 'v2-a', ready: false }]));
+    await eventually(() => expect(kube.events().some((e) => e['reason'] === 'NoReadyEndpoints')).toBe(true));
+    // Another reconcile while nothing serves: no second Event (nor a repeat of the first).
+    const fingerprint = () => server.controller.status().models.find((m) => m.model === 'resnet50')?.fingerprint;
+    const before = fingerprint();
+    put('ConfigMap', resnetPolicy(90, 10));
+    await eventually(() => expect(fingerprint()).not.toBe(before));
+    expect(server.controller.status().modelEndpoints?.find((m) => m.model === 'resnet50')?.backends.map((b) => b.endpoints.length)).toEqual([0, 0]);
+    put('EndpointSlice', slice('v1', [{ pod: 'v1-a' }]));
+    put('EndpointSlice', slice('v2', [{ pod: 'v2-a' }]));
+    put('ConfigMap', resnetPolicy(100, 0));
+    await eventually(() => expect(kube.events().some((e) => e['reason'] === 'EndpointsReady')).toBe(true));
+    const warnings = kube.events().filter((e) => e['reason'] === 'NoReadyEndpoints');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.['type']).toBe('Warning');
+    expect(warnings[0]?.['count']).toBe(1);
+    expect(warnings[0]?.['involvedObject']).toMatchObject({ kind: 'ConfigMap', name: 'resnet50', namespace: NS });
+    expect(warnings[0]?.['message']).toBe(`model resnet50 has no ready endpoints, its requests fail: backend stable (${NS}/v1:grpc): no pods; backend canary (${NS}/v2:grpc): no pods`);
+    expect(await servedBy()).toEqual(['v1-a']);
+  });
+
   it('keeps the last good policy on a broken edit, writes a Warning Event, then a Normal one when fixed', async () => {
     put('ConfigMap', policy('resnet50', 'model: resnet50\nbackends: [{ name: stable, service: v1, port: grpc, wieght: 5 }]\n'));
     await eventually(() => expect(kube.events().some((e) => e['reason'] === 'PolicyRejected' && String(e['message']).includes('wieght'))).toBe(true));
