@@ -132,3 +132,8 @@ export function grpcGoClient(): Lookup<{ path: string; version: string }> {
 export function opensslBinary(): Lookup<string> {
   return executable('OPENSSL', '/usr/bin/openssl', 'install it with `apt-get install openssl` (scripts/tools.sh does as root)');
 }
+
+/** Prometheus from Debian's `prometheus` package (it brings promtool too), for the monitoring tests. */
+export function prometheusBinary(): Lookup<string> {
+  return executable('PROMETHEUS', '/usr/bin/prometheus', 'install it with `apt-get install prometheus` (Debian\'s package, with promtool; scripts/tools.sh does as root)');
+}
