@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every external tool the tests run, pinned, into the project-local cache .cache/ (git-ignored):
 # the Envoys (scripts/envoy.sh), kustomize, and the gRPC clients (scripts/grpc-clients.sh). Debian packages
-# (python3-grpcio, gRPC C-core 1.51) are installed with apt-get when running as root, as in CI.
+# (python3-grpcio, gRPC C-core 1.51; prometheus with promtool) are installed with apt-get when running as
+# root, as in CI.
 # Idempotent: what is already there at the pinned version is not touched (a second run takes about a
 # second). `npm test` and .ci/run call this. With INFERMESH_SKIP_MISSING_TOOLS=1 a tool that cannot be
 # installed is reported and skipped (its tests then show as skipped); otherwise it stops with an error.
@@ -43,6 +44,17 @@ if ! [ -x /usr/bin/openssl ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
   else
     echo "scripts/tools.sh: openssl is missing and this is not root: run  sudo apt-get install openssl" >&2
+  fi
+fi
+
+# Prometheus and promtool for test/monitoring (the rules' unit tests and the end-to-end query test):
+# Debian's package (2.42 on Debian 12). Its postinst may try to start a service; there is no init in CI,
+# and tests start their own Prometheus on loopback.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+  else
+    echo "scripts/tools.sh: prometheus/promtool are missing and this is not root: run  sudo apt-get install prometheus" >&2
   fi
 fi
 

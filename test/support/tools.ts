@@ -137,3 +137,8 @@ export function opensslBinary(): Lookup<string> {
 export function prometheusBinary(): Lookup<string> {
   return executable('PROMETHEUS', '/usr/bin/prometheus', 'install it with `apt-get install prometheus` (Debian\'s package, with promtool; scripts/tools.sh does as root)');
 }
+
+/** promtool, from the same Debian package: checks and unit-tests manifests/monitoring's rules. */
+export function promtoolBinary(): Lookup<string> {
+  return executable('PROMTOOL', '/usr/bin/promtool', 'install it with `apt-get install prometheus` (Debian\'s package brings promtool; scripts/tools.sh does as root)');
+}
