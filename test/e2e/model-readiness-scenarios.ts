@@ -60,6 +60,9 @@ export const figures: Record<string, Record<string, number>> = {};
  */
 const CALLS = 600;
 
+/** Envoy's default common_lb_config.update_merge_window, plus a margin. */
+const ENVOY_MERGE_WINDOW_MS = 1_200;
+
 /** Resolves once `pod` got a call, so a batch started in the background is really flowing. */
 async function flowing(pod: FakeModelServer, model: string, timeoutMs = 15_000): Promise<void> {
   await watch(pod, model).firstArrival(performance.now(), timeoutMs);
@@ -132,6 +135,9 @@ export function readinessScenarios(mesh: () => Mesh, plane: DataPlane, adminPort
     const late = mesh().pod(LATE_POD);
     await late.load('resnet50');
     await eventually(async () => expect(await stateOf(adminPort(), 'resnet50', LATE_POD)).toBe('ready'), { timeoutMs: WITHIN_MS + 5_000 });
+    // Envoy merges endpoint updates that change only health into one per update_merge_window (1 s by
+    // default, counted from the last update): an unload right after the load's update would wait for it.
+    await new Promise((resolve) => setTimeout(resolve, ENVOY_MERGE_WINDOW_MS));
     const batch = plane.batch('resnet50', CALLS, { 'x-model': 'resnet50' }, { gapMs: 2 });
     await flowing(late, 'resnet50');
     const before = arrivals(late, 'resnet50');
