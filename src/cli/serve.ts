@@ -123,7 +123,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
   });
   const controlPlaneId = `infermesh@${hostname()}`;
-  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon, ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) });
+  const nackCauses = (after: number, through: number) => tracker.changesBetween(after, through).map((change) => ({ model: change.model, ...(change.source ? { source: `${change.source.namespace}/${change.source.configMap} key "${change.source.key}"` } : {}) }));
+  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon, nackCauses, ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) });
   xds = server;
   // Rollout counts the proxies connected to this replica only: `infermesh status --model` merges every replica.
   const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), replica: controlPlaneId, scope: 'this replica', rollout: rollout() }) });

@@ -10,6 +10,7 @@ import type { Snapshot } from '../snapshot/snapshot.ts';
 import type { ConfigMapObject, SourceWorld } from '../sources/types.ts';
 import type { SnapshotStore } from '../xds/snapshot-store.ts';
 import { diffStatuses, hasChanges } from './changes.ts';
+import { logModelChanges } from '../logging/model-change-log.ts';
 import { debounce, realTimers, type Timers } from './debounce.ts';
 import { excerpt, printableLine } from '../util/printable.ts';
 import { runInSlices, runToEnd, type Steps } from '../util/cooperative.ts';
@@ -177,7 +178,8 @@ export class Controller {
       return store.current();
     }
     codec.endGeneration();
-    const changes = diffStatuses(this.#status.models, result.statuses);
+    const before = this.#status.models;
+    const changes = diffStatuses(before, result.statuses);
     this.#lastGood = result.lastGood;
     const previous = store.current();
     const changed = !previous || RESOURCE_KINDS.some((kind) => previous.typeVersion(kind) !== assembled.snapshot.typeVersion(kind));
@@ -210,14 +212,14 @@ export class Controller {
       warnings: [...result.warnings, ...(budget.warning ? [{ model: `xds:///${settings.grpcTarget}`, message: budget.warning }] : [])],
       modelEndpoints: this.#endpointReport.update(models),
     };
-    this.#record(result.statuses, result.policyErrors.length, changes, world.readErrors);
+    this.#record(before, result.statuses, result.policyErrors.length, changes, world.readErrors);
     const ours = world.configMaps.filter((cm) => isPolicyConfigMap(cm) || isDefaultsConfigMap(cm));
     this.#options.onProblems?.(ours, result.policyErrors).catch((error: unknown) => logger.warn({ err: error }, 'reporting policy problems failed'));
     this.#options.onEndpoints?.(ours, models).catch((error: unknown) => logger.warn({ err: error }, 'reporting endpoint readiness failed'));
     return served;
   }
 
-  #record(statuses: ModelStatus[], errorCount: number, changes: ReturnType<typeof diffStatuses>, readErrors: SourceWorld['readErrors']): void {
+  #record(before: readonly ModelStatus[], statuses: ModelStatus[], errorCount: number, changes: ReturnType<typeof diffStatuses>, readErrors: SourceWorld['readErrors']): void {
     const { metrics, logger } = this.#options;
     for (const state of ['serving', 'stale', 'rejected', 'conflict'] as const) {
       metrics.models.set({ state }, statuses.filter((s) => s.state === state).length);
@@ -225,12 +227,16 @@ export class Controller {
     metrics.policyErrors.set({ kind: 'policy' }, errorCount);
     metrics.policyErrors.set({ kind: 'source' }, readErrors.length);
     for (const error of readErrors) logger.warn({ origin: excerpt(error.origin, 512) }, printableLine(`cannot use ${error.origin}: ${error.message}`));
-    for (const status of statuses.filter((s) => s.state !== 'serving')) {
+    // A model newly rejected gets its model-change line below; one still rejected is repeated here.
+    const rejectedNow = new Set(changes.rejected);
+    for (const status of statuses.filter((s) => s.state !== 'serving' && !rejectedNow.has(s.model))) {
       const where = status.source ? `${status.source.namespace}/${status.source.configMap} key "${status.source.key}"` : '';
       logger.warn({ model: status.model, state: status.state, source: where, problems: status.problems }, printableLine(`model ${status.model} ${status.state}: ${status.problems.join('; ')}`));
     }
     if (hasChanges(changes)) {
-      logger.info({ ...changes, snapshot: this.#status.snapshotVersion }, `models: +${changes.added.length} added, ~${changes.changed.length} changed, -${changes.removed.length} removed, !${changes.rejected.length} rejected`);
+      const context = { ...(this.#status.snapshotVersion ? { snapshot: this.#status.snapshotVersion } : {}), ...(this.#status.snapshotSequence !== undefined ? { sequence: this.#status.snapshotSequence } : {}) };
+      const unlogged = logModelChanges(logger, before, statuses, changes, context);
+      logger.info({ event: 'models-changed', ...changes, ...context, ...(unlogged > 0 ? { unloggedModelChanges: unlogged } : {}) }, `models: +${changes.added.length} added, ~${changes.changed.length} changed, -${changes.removed.length} removed, !${changes.rejected.length} rejected`);
     }
   }
 }

@@ -15,7 +15,8 @@ import { SotwStream, mergePushes, newSharedWork, type Push, type SharedWork } fr
 import { EncodedResponseCache } from './response-cache.ts';
 import { StreamWriter, WriteLimiter } from './stream-writer.ts';
 import { StreamLimits, boundNode, isRefusal, type XdsLimits } from './stream-limits.ts';
-import { StreamLogs } from './stream-log.ts';
+import { StreamLogs, type NackCause } from './stream-log.ts';
+import { PushSummary } from '../logging/push-summary.ts';
 
 const ADS_SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -32,6 +33,10 @@ export interface XdsServerOptions {
   maxConcurrentWrites?: number;
   /** What one client may cost (stream-limits.ts); defaults in DEFAULT_XDS_LIMITS. */
   limits?: Partial<XdsLimits>;
+  /** The model changes published after snapshot `after` up to `through` (RolloutTracker): named in NACK logs. */
+  nackCauses?: (after: number, through: number) => readonly NackCause[];
+  /** How long pushes are gathered into one summary log line (default 1s). */
+  pushSummaryMs?: number;
 }
 
 const CSDS_SERVICE = '/envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -95,6 +100,7 @@ export class XdsServer {
   #unsubscribe: (() => void) | undefined;
   readonly #limits: StreamLimits;
   readonly #logs: StreamLogs;
+  readonly #pushSummary: PushSummary;
   /**
    * The listening socket and every connection are ours, not grpc-js's. After forceShutdown, Node ends each
    * connection politely (FIN) and waits for the peer to close its side: a peer that stopped reading never
@@ -110,6 +116,7 @@ export class XdsServer {
     this.#limits = new StreamLimits(options.limits);
     const { maxNodeBytes, logIntervalMs, logsPerInterval, connectLogsPerInterval } = this.#limits.limits;
     this.#logs = new StreamLogs({ intervalMs: logIntervalMs, globalPerInterval: logsPerInterval, lifecyclePerInterval: connectLogsPerInterval });
+    this.#pushSummary = new PushSummary(options.logger, options.pushSummaryMs !== undefined ? { windowMs: options.pushSummaryMs } : {});
     // Node is field 2 of DiscoveryRequest, 1 of DeltaDiscoveryRequest.
     const decode = boundNode(discoveryRequestDecoder(options.root), 2, maxNodeBytes);
     this.#server.addService(adsServiceDefinition(decode, boundNode(deltaRequestDecoder(options.root), 1, maxNodeBytes)), {
@@ -150,6 +157,7 @@ export class XdsServer {
     listener.on('error', (error) => this.#options.logger.error({ err: error }, 'xDS listener error'));
     this.#listener = listener;
     this.#unsubscribe = this.#options.snapshots.subscribe((snapshot) => {
+      this.#pushSummary.flush();
       for (const { protocol } of this.#streams.values()) protocol.onSnapshot(snapshot);
     });
     return (listener.address() as net.AddressInfo).port;
@@ -180,6 +188,7 @@ export class XdsServer {
     });
     this.#server.forceShutdown();
     for (const socket of this.#sockets) socket.destroy();
+    this.#pushSummary.flush();
   }
 
   #onStream(call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void {
@@ -205,7 +214,7 @@ export class XdsServer {
       this.#limiter,
       { merge: mergePushes },
     );
-    const protocol = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(log), () => new Date(), this.#sotwShared);
+    const protocol: SotwStream = new SotwStream(id, (push) => writer.enqueue(push), this.#streamEvents(id, log, () => protocol), () => new Date(), this.#sotwShared);
     this.#serve(id, call, protocol, log, () => {
       writer.close();
       for (const complete of unfinished) complete();
@@ -220,7 +229,7 @@ export class XdsServer {
     const { logger, controlPlaneId } = this.#options;
     const id = `d${++this.#nextStreamId}`;
     const log = logger.child({ stream: id, peer: call.getPeer(), delta: true });
-    const protocol = new DeltaStream(
+    const protocol: DeltaStream = new DeltaStream(
       id,
       (push) => {
         const key = `${push.typeUrl}\n${push.version}\n${push.nonce}\n${push.removed.join('\n')}`;
@@ -229,7 +238,7 @@ export class XdsServer {
         );
         return new Promise<void>((written) => call.write(message, () => written()));
       },
-      this.#streamEvents<DeltaDiscoveryRequest>(log),
+      this.#streamEvents<DeltaDiscoveryRequest>(id, log, () => protocol),
       () => new Date(),
       this.#differ,
     );
@@ -289,14 +298,16 @@ export class XdsServer {
     });
   }
 
-  #streamEvents<R extends { typeUrl: string }>(log: Logger): StreamEvents<R> {
-    const { metrics } = this.#options;
+  /** `stream`: the stream's own view, for what it had accepted before a NACK (there once it is constructed). */
+  #streamEvents<R extends { typeUrl: string }>(id: string, log: Logger, stream: () => ClientStream): StreamEvents<R> {
+    const { metrics, snapshots, nackCauses } = this.#options;
     const sampled = this.#logs.forStream(log);
     return {
       push: (kind, resourceCount, bytes) => {
         metrics.pushes.inc({ type: kind });
         metrics.pushedBytes.inc({ type: kind }, bytes);
         log.debug({ type: kind, resources: resourceCount, bytes }, 'pushed');
+        this.#pushSummary.record(id, kind, resourceCount, bytes, snapshots.current());
       },
       ack: (kind, node, version) => {
         metrics.acks.inc({ type: kind });
@@ -304,7 +315,8 @@ export class XdsServer {
       },
       nack: (kind, node, nack) => {
         metrics.nacks.inc({ type: kind });
-        sampled.nack(kind, node, nack);
+        const causes = nackCauses && (() => nackCauses(stream().syncState().get(kind)?.syncedThrough ?? 0, nack.sequence));
+        sampled.nack(kind, node, nack, causes);
       },
       ignored: (reason, request) => sampled.ignored(request.typeUrl, reason),
     };

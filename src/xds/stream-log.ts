@@ -17,6 +17,25 @@ export interface StreamLogOptions {
 
 type Level = 'debug' | 'info' | 'warn';
 
+/** A model change that went into a version a client rejected, and where its policy lives. */
+export interface NackCause {
+  model: string;
+  source?: string;
+}
+
+/** Models (and their policies) named in one NACK line; a snapshot of 10,000 changes names the first few. */
+export const LOG_NACK_MODELS = 20;
+
+function causeFields(causes: readonly NackCause[]): Record<string, unknown> {
+  const models = [...new Set(causes.map((cause) => cause.model))];
+  const sources = [...new Set(causes.flatMap((cause) => (cause.source ? [cause.source] : [])))];
+  return {
+    models: models.slice(0, LOG_NACK_MODELS),
+    ...(models.length > LOG_NACK_MODELS ? { modelsTotal: models.length } : {}),
+    ...(sources.length > 0 ? { sources: sources.slice(0, LOG_NACK_MODELS) } : {}),
+  };
+}
+
 const nodeId = (node: NodeInfo | undefined) => (node ? truncate(node.id, LOG_NODE_ID_CHARS) : undefined);
 
 /**
@@ -76,11 +95,21 @@ export class StreamLog {
     this.#emit('info', 'close', { node: nodeId(node), ...fields, ...(Object.keys(left).length > 0 ? { unloggedEvents: left } : {}) }, 'xDS stream closed');
   }
 
-  nack(type: string, node: NodeInfo | undefined, nack: NackRecord): void {
+  /** `causes`: the model changes that went into the rejected version (computed only if the line is logged). */
+  nack(type: string, node: NodeInfo | undefined, nack: NackRecord, causes?: () => readonly NackCause[]): void {
     this.#emit(
       'warn',
       `nack:${type}`,
-      { type, node: nodeId(node), rejectedVersion: nack.version, keptVersion: truncate(nack.keptVersion, LOG_NODE_ID_CHARS), error: truncate(nack.message, LOG_MESSAGE_CHARS) },
+      () => ({
+        event: 'nack',
+        type,
+        node: nodeId(node),
+        rejectedVersion: nack.version,
+        keptVersion: truncate(nack.keptVersion, LOG_NODE_ID_CHARS),
+        sequence: nack.sequence,
+        ...(causes ? causeFields(causes()) : {}),
+        error: truncate(nack.message, LOG_MESSAGE_CHARS),
+      }),
       'NACK: client rejected configuration',
     );
   }
@@ -94,13 +123,13 @@ export class StreamLog {
     this.#emit('warn', `ended:${reason}`, { reason }, `xDS stream ended: ${details}`);
   }
 
-  #emit(level: Level, key: string, fields: Record<string, unknown>, message: string): void {
+  #emit(level: Level, key: string, fields: Record<string, unknown> | (() => Record<string, unknown>), message: string): void {
     if (!this.#log.isLevelEnabled(level)) return;
     const own = this.#own.take(key);
     if (own === undefined) return;
     const global = this.#global.take(key);
     if (global === undefined) return;
     const counts = { ...(own > 0 ? { unloggedOnStream: own } : {}), ...(global > 0 ? { unloggedAcrossStreams: global } : {}) };
-    this.#log[level]({ ...fields, ...counts }, message);
+    this.#log[level]({ ...(typeof fields === 'function' ? fields() : fields), ...counts }, message);
   }
 }
