@@ -3,9 +3,8 @@ import { createAdminServer, listenHttp } from '../admin/server.ts';
 import { Controller } from '../controller/controller.ts';
 import type { KubernetesChoice, SourceParts } from '../kube/serve-source.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
-import { createLogger, type Logger } from '../logging/logger.ts';
+import { LOG_FORMATS, createLogger, isLogFormat, type LogFormat, type Logger } from '../logging/logger.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
-import { ModelProblemsGauge, rolloutProblems } from '../metrics/model-problems.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
 import { FolderSource } from '../sources/folder.ts';
@@ -35,6 +34,8 @@ Options:
   --xds-address H:P       ADS gRPC address (default 0.0.0.0:18000)
   --admin-address H:P     /metrics, /healthz, /readyz, /status (default 0.0.0.0:9090)
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
+  --log-format FORMAT     json (one JSON object per line, for a log pipeline) or pretty (one human line
+                          per event, for a terminal) (default json, or $LOG_FORMAT)
 ${XDS_TLS_HELP}${XDS_LIMIT_HELP}${PROBE_HELP}${SETTINGS_HELP}`;
 
 export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
@@ -93,12 +94,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let xds: XdsServer | undefined;
   let evaluation: NodeJS.Timeout | undefined;
   let closing = false;
-  const problems = new ModelProblemsGauge(metrics.modelProblem);
-  const rollout = () => {
-    const rollouts = tracker.evaluate(xds?.streams() ?? []);
-    problems.record(rolloutProblems(rollouts));
-    return rollouts;
-  };
+  const rollout = () => tracker.evaluate(xds?.streams() ?? []);
   // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK. Streams closing
   // during shutdown must not arm a new timer after close() has cleared the last one.
   const evaluateSoon = () => {
@@ -177,6 +173,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       'xds-address': { type: 'string', default: '0.0.0.0:18000' },
       'admin-address': { type: 'string', default: '0.0.0.0:9090' },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       ...SETTINGS_OPTIONS,
       ...XDS_LIMIT_OPTIONS,
       ...XDS_TLS_OPTIONS,
@@ -192,7 +189,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
   const source: SourceChoice = values['config-dir']
     ? { kind: 'folder', dir: values['config-dir'] }
     : { kind: 'kubernetes', ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}), namespaces: values.namespace ?? [], events: !values['no-events'] };
-  const logger = createLogger(values['log-level']);
+  const logger = createLogger(values['log-level'], undefined, logFormat(values['log-format']));
   const server = await startServer({
     source,
     xdsAddress: values['xds-address'],
@@ -218,6 +215,12 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
 }
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+
+function logFormat(flag: string | undefined): LogFormat {
+  const [value, origin] = flag !== undefined ? [flag, '--log-format'] : [process.env['LOG_FORMAT'] ?? 'json', 'LOG_FORMAT'];
+  if (!isLogFormat(value)) throw new UsageError(`${origin} must be one of ${LOG_FORMATS.join(', ')}, not "${value}"`, HELP);
+  return value;
+}
 
 function usage<T>(read: () => T): T {
   try {
