@@ -5,6 +5,7 @@ import type { KubernetesChoice, SourceParts } from '../kube/serve-source.ts';
 import { loadEnvoyProtos } from '../envoy/protos.ts';
 import { LOG_FORMATS, createLogger, isLogFormat, type LogFormat, type Logger } from '../logging/logger.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { ModelProblemsGauge, rolloutProblems } from '../metrics/model-problems.ts';
 import type { MeshSettings } from '../model/types.ts';
 import { ResourceCodec } from '../snapshot/codec.ts';
 import { FolderSource } from '../sources/folder.ts';
@@ -94,7 +95,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let xds: XdsServer | undefined;
   let evaluation: NodeJS.Timeout | undefined;
   let closing = false;
-  const rollout = () => tracker.evaluate(xds?.streams() ?? []);
+  const problems = new ModelProblemsGauge(metrics.modelProblem);
+  const rollout = () => {
+    const rollouts = tracker.evaluate(xds?.streams() ?? []);
+    problems.record(rolloutProblems(rollouts));
+    return rollouts;
+  };
   // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK. Streams closing
   // during shutdown must not arm a new timer after close() has cleared the last one.
   const evaluateSoon = () => {

@@ -19,6 +19,7 @@ import type { ReadinessSource } from '../probe/types.ts';
 import type { Model } from '../model/types.ts';
 import { EndpointReport, servedModels } from '../status/endpoint-report.ts';
 import type { ModelEndpoints } from '../status/model-endpoints.ts';
+import { BackendInfoGauge, ModelProblemsGauge, policyProblems } from '../metrics/model-problems.ts';
 
 /** What the controller needs from a source: a full read, and a change notification. */
 export interface WorldSource {
@@ -101,10 +102,14 @@ export class Controller {
   #onReconciled = new Set<() => void>();
   #firstChangeAt: number | undefined;
   #endpointReport: EndpointReport;
+  #backendInfo: BackendInfoGauge;
+  #problems: ModelProblemsGauge;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
     this.#endpointReport = new EndpointReport(options.metrics);
+    this.#backendInfo = new BackendInfoGauge(options.metrics.backendInfo);
+    this.#problems = new ModelProblemsGauge(options.metrics.modelProblem);
     this.#debounced = debounce(() => void this.refresh(), options.holdoffMs ?? 100, options.maxDelayMs ?? 1_000, options.timers ?? realTimers);
   }
 
@@ -212,6 +217,8 @@ export class Controller {
       warnings: [...result.warnings, ...(budget.warning ? [{ model: `xds:///${settings.grpcTarget}`, message: budget.warning }] : [])],
       modelEndpoints: this.#endpointReport.update(models),
     };
+    this.#backendInfo.record(models);
+    this.#problems.record(policyProblems(result.statuses, this.#status.modelEndpoints ?? []));
     this.#record(before, result.statuses, result.policyErrors.length, changes, world.readErrors);
     const ours = world.configMaps.filter((cm) => isPolicyConfigMap(cm) || isDefaultsConfigMap(cm));
     this.#options.onProblems?.(ours, result.policyErrors).catch((error: unknown) => logger.warn({ err: error }, 'reporting policy problems failed'));

@@ -15,6 +15,10 @@ export interface Metrics {
   grpcRouteTableBytes: Gauge;
   models: Gauge<'state'>;
   modelEndpoints: Gauge<'model' | 'state'>;
+  /** 1 per served backend with its version ("" when none): the recording rules join it onto Envoy's stats. */
+  backendInfo: Gauge<'model' | 'backend' | 'version'>;
+  /** 1 while a model is in a problem state (model-problems.ts); no series otherwise. */
+  modelProblem: Gauge<'model' | 'problem'>;
   policyErrors: Gauge<'kind'>;
   events: Counter<'outcome'>;
   rollout: Gauge<'state'>;
@@ -61,6 +65,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'infermesh_model_endpoints',
       help: "Endpoints of each served model by what its model server says: ready, loading, not-loaded, probe-failing, unprobed (probing off or no answer yet: routes by pod readiness), draining.",
       labelNames: ['model', 'state'] as const,
+      registers,
+    }),
+    backendInfo: new Gauge({
+      name: 'infermesh_backend_info',
+      help: 'One series per served model backend, with the version its policy gives ("" when none); always 1.',
+      labelNames: ['model', 'backend', 'version'] as const,
+      registers,
+    }),
+    modelProblem: new Gauge({
+      name: 'infermesh_model_problem',
+      help: 'Set to 1 while a model has a problem: degraded (a proxy NACKed its change), not_live (a proxy has not ACKed it yet), rejected, conflict, stale (last good policy kept), no_ready_endpoints. No series otherwise.',
+      labelNames: ['model', 'problem'] as const,
       registers,
     }),
     policyErrors: new Gauge({ name: 'infermesh_policy_errors', help: 'Current policy problems, by kind.', labelNames: ['kind'] as const, registers }),
