@@ -39,6 +39,8 @@ export function yamlFiles(dir: string): string[] {
 }
 
 export const isKustomization = (file: string): boolean => /(^|\/)kustomization\.ya?ml$/.test(file);
+/** manifests/monitoring: Prometheus rules and Prometheus Operator objects, not Kubernetes API types (test/monitoring checks them). */
+export const isMonitoring = (file: string): boolean => file.startsWith('monitoring/');
 
 /** Every document of a YAML stream; a syntax error or a document that is not an object throws, naming the file. */
 export function parseStream(text: string, origin: string): unknown[] {
@@ -51,10 +53,10 @@ export function parseStream(text: string, origin: string): unknown[] {
   return values;
 }
 
-/** Every Kubernetes object in every YAML file under manifests/ except the kustomization files. */
+/** Every Kubernetes object in every YAML file under manifests/ except the kustomization files and monitoring/. */
 export function loadManifestObjects(): LoadedObject[] {
   const loaded: LoadedObject[] = [];
-  for (const file of yamlFiles(MANIFESTS).filter((f) => !isKustomization(f))) {
+  for (const file of yamlFiles(MANIFESTS).filter((f) => !isKustomization(f) && !isMonitoring(f))) {
     for (const value of parseStream(readFileSync(path.join(MANIFESTS, file), 'utf8'), file)) {
       if (!isKubeObject(value)) throw new Error(`${file}: not a Kubernetes object (apiVersion, kind and metadata.name): ${JSON.stringify(value).slice(0, 120)}`);
       loaded.push({ file, object: value });
