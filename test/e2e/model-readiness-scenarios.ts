@@ -10,6 +10,7 @@ import type { Mesh } from '../support/mesh.ts';
 import {
   arrivals,
   LATE_POD,
+  LATE_TF_POD,
   LOADING_POD,
   PROBE_INTERVAL_MS,
   watch,
@@ -82,6 +83,8 @@ export function readinessScenarios(mesh: () => Mesh, plane: DataPlane, adminPort
     mesh().pod(LOADING_POD).unload('inception');
     await eventually(async () => expect(await stateOf(adminPort(), 'resnet50', LATE_POD)).toBe('not-loaded'), { timeoutMs: 10 * PROBE_INTERVAL_MS + 5_000 });
     await eventually(async () => expect(await stateOf(adminPort(), 'inception', LOADING_POD)).toBe('not-loaded'), { timeoutMs: 10 * PROBE_INTERVAL_MS + 5_000 });
+    mesh().pod(LATE_TF_POD).unload('bert');
+    await eventually(async () => expect(await stateOf(adminPort(), 'bert', LATE_TF_POD)).toBe('not-loaded'), { timeoutMs: 10 * PROBE_INTERVAL_MS + 5_000 });
   });
 
   afterAll(() => {
@@ -190,5 +193,42 @@ export function readinessScenarios(mesh: () => Mesh, plane: DataPlane, adminPort
     expect(tally.errors).toEqual({});
     expect(tally.pods['mnist-a']).toBeGreaterThan(50);
     expect(tally.pods['mnist-b']).toBeGreaterThan(50);
+  });
+
+  it('TF Serving: sends none of 300 bert calls to the pod without it, and traffic within 2 probe intervals of its loading it', async () => {
+    const tally = await plane.batch('bert', 300, { 'x-model': 'bert' }, { kind: 'tfserving' });
+    expect(tally.errors).toEqual({});
+    expect(tally.pods[LATE_TF_POD]).toBeUndefined();
+    expect((tally.pods['bert-a'] ?? 0) + (tally.pods['bert-b'] ?? 0)).toBe(300);
+    const late = mesh().pod(LATE_TF_POD);
+    const batch = plane.batch('bert', CALLS, { 'x-model': 'bert' }, { kind: 'tfserving', gapMs: 2 });
+    await flowing(mesh().pod('bert-a'), 'bert');
+    const started = performance.now();
+    await late.load('bert');
+    const ms = await watch(late, 'bert').firstArrival(started, WITHIN_MS + 3_000);
+    const loaded = await batch;
+    record('tfServingTrafficAfterLoadMs', ms);
+    expect(loaded.errors).toEqual({});
+    expect(ms).toBeLessThanOrEqual(WITHIN_MS);
+  });
+
+  it('TF Serving: stops traffic within 2 probe intervals of an unload; calls fail only NOT_FOUND in the gap (no retry condition names it)', async () => {
+    const late = mesh().pod(LATE_TF_POD);
+    await new Promise((resolve) => setTimeout(resolve, ENVOY_MERGE_WINDOW_MS));
+    const batch = plane.batch('bert', CALLS, { 'x-model': 'bert' }, { kind: 'tfserving', gapMs: 2 });
+    await flowing(late, 'bert');
+    const before = arrivals(late, 'bert');
+    const started = performance.now();
+    late.unload('bert');
+    const last = await watch(late, 'bert').lastArrival(started, WITHIN_MS + 1_000);
+    const reached = arrivals(late, 'bert') - before;
+    const others = mesh().pod('bert-a').requestsFor('bert');
+    const tally = await batch;
+    expect(mesh().pod('bert-a').requestsFor('bert')).toBeGreaterThan(others);
+    record('tfServingLastCallAfterUnloadMs', last);
+    record('tfServingFailuresInGap', tally.errors['NOT_FOUND'] ?? 0);
+    expect(Object.keys(tally.errors).filter((code) => code !== 'NOT_FOUND')).toEqual([]);
+    expect(tally.errors['NOT_FOUND'] ?? 0).toBeLessThanOrEqual(reached);
+    expect(last).toBeLessThanOrEqual(WITHIN_MS);
   });
 }

@@ -5,7 +5,7 @@
  * starts or stops reaching a pod is measured where it arrives, so it is the same clock for every data plane.
  */
 import * as grpc from '@grpc/grpc-js';
-import { tritonInfer, type FakeModelServer, type TritonClient } from '../../demo/fake-model-server.ts';
+import { tfServingPredict, tritonInfer, type FakeModelServer, type InferenceIdentity, type TfServingClient, type TritonClient } from '../../demo/fake-model-server.ts';
 import type { PodSpec } from '../support/mesh.ts';
 
 /** The probe interval every control plane of these tests runs with (the default is 5 s). */
@@ -21,7 +21,8 @@ export const WITHIN_MS = 2 * PROBE_INTERVAL_MS + SLACK_MS;
 /**
  * Three pods behind one Service `multi`: a and b hold resnet50 (and densenet), c only densenet. inception
  * v1 on its own Service; its v2 pod starts with nothing loaded (it loads v2 during the test). mnist pods
- * are probed on a port nothing listens on. `base` is "127.0.0.N": pods take N .. N+6.
+ * are probed on a port nothing listens on. TF Serving: bert-a and bert-b hold bert, bert-c nothing. `base`
+ * is "127.0.0.N": pods take N .. N+9.
  */
 export function readinessPods(base: string): PodSpec[] {
   const prefix = base.slice(0, base.lastIndexOf('.') + 1);
@@ -35,17 +36,22 @@ export function readinessPods(base: string): PodSpec[] {
     { kind: 'triton', host: host(4), pod: 'inception-v2-a', service: 'inception-v2', models: ['densenet'], version: '2', onlyListedModels: true },
     { kind: 'triton', host: host(5), pod: 'mnist-a', service: 'mnist', models: ['mnist'], version: '1', onlyListedModels: true },
     { kind: 'triton', host: host(6), pod: 'mnist-b', service: 'mnist', models: ['mnist'], version: '1', onlyListedModels: true },
+    { kind: 'tfserving', host: host(7), pod: 'bert-a', service: 'bert', models: ['bert'], version: '1', onlyListedModels: true },
+    { kind: 'tfserving', host: host(8), pod: 'bert-b', service: 'bert', models: ['bert'], version: '1', onlyListedModels: true },
+    { kind: 'tfserving', host: host(9), pod: 'bert-c', service: 'bert', models: [], version: '1', onlyListedModels: true },
   ];
 }
 
-/** The pod that does not hold resnet50 at first, and the one loading inception v2. */
+/** The pods that do not hold resnet50 (Triton) and bert (TF Serving) at first, and the one loading inception v2. */
 export const LATE_POD = 'multi-c';
+export const LATE_TF_POD = 'bert-c';
 export const LOADING_POD = 'inception-v2-a';
 
 /**
- * Retries cover the gap between a pod unloading a model and the next probe: real Triton (and the fake)
- * answer an inference for an unloaded model with UNAVAILABLE, so `unavailable` retries it, on another host
- * (the previous_hosts predicate every retry policy carries). A per-try timeout keeps a retry in the budget.
+ * Retries cover the gap between a pod unloading a model and the next probe where they can: real Triton (and
+ * the fake) answer inference naming an unloaded version UNAVAILABLE, which `unavailable` retries on another
+ * host (the previous_hosts predicate every retry policy carries); naming no version, NOT_FOUND, which no
+ * gRPC retry condition names. TF Serving answers NOT_FOUND either way.
  */
 export function readinessPolicies(closedPort: number): Record<string, string> {
   return {
@@ -70,6 +76,13 @@ backends:
   - { name: v2, service: inception-v2, port: grpc, version: "2", weight: 0 }
 retries: { attempts: 0 }
 probe: { enabled: true }
+`,
+    'bert-policy': `
+model: bert
+server: tfserving
+backends:
+  - { name: main, service: bert, port: grpc, weight: 100 }
+outlierDetection: null
 `,
     // Probing cannot work: the probe port is closed on every pod. Routing must stay as without probing.
     'mnist-policy': `
@@ -135,6 +148,8 @@ export interface Tally {
 }
 
 export interface BatchOptions {
+  /** The server's API to call: Triton ModelInfer (default) or TF Serving Predict. */
+  kind?: 'triton' | 'tfserving';
   /** Pause between calls (default 0). */
   gapMs?: number;
   /** model_version in the request body (Triton answers an unloaded version UNAVAILABLE, no version NOT_FOUND). */
@@ -172,11 +187,19 @@ export async function inProcessBatch(
   return tally;
 }
 
-/** One ModelInfer through `client` (an xds: channel, or a plain one to an Envoy sidecar), as an Outcome. */
-export function callTriton(client: TritonClient, model: string, headers: Record<string, string>, version: string | undefined): Promise<Outcome> {
-  const options = { metadata: headers, timeoutMs: 10_000, ...(version === undefined ? {} : { version }) };
-  return tritonInfer(client, model, options).then(
+function outcome(call: Promise<InferenceIdentity>): Promise<Outcome> {
+  return call.then(
     (identity): Outcome => ({ ok: true, pod: identity.pod }),
     (error: grpc.ServiceError): Outcome => ({ ok: false, code: grpc.status[error.code] ?? String(error.code), error: error.details }),
   );
+}
+
+/** One ModelInfer through `client` (an xds: channel, or a plain one to an Envoy sidecar), as an Outcome. */
+export function callTriton(client: TritonClient, model: string, headers: Record<string, string>, version: string | undefined): Promise<Outcome> {
+  return outcome(tritonInfer(client, model, { metadata: headers, timeoutMs: 10_000, ...(version === undefined ? {} : { version }) }));
+}
+
+/** One TF Serving Predict, likewise. */
+export function callTfServing(client: TfServingClient, model: string, headers: Record<string, string>, version: string | undefined): Promise<Outcome> {
+  return outcome(tfServingPredict(client, model, { metadata: headers, timeoutMs: 10_000, ...(version === undefined ? {} : { version }) }));
 }

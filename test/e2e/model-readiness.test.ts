@@ -1,7 +1,7 @@
 /**
  * Issue 14 acceptance, proxyless: traffic only to pods that have the model loaded, as the control plane's
  * prober learns it from Triton's repository index, through @grpc/grpc-js-xds (in this process) and gRPC C-core
- * (grpcio from PyPI, as a process). One Mesh, probed every 300 ms; pods on 127.0.0.230-236. The sidecar
+ * (grpcio from PyPI, as a process). One Mesh, probed every 300 ms; pods on 127.0.0.230-239. The sidecar
  * twin is test/sidecar/model-readiness.test.ts.
  *
  * Unload, and what retries can cover: real Triton answers inference on a model it unloaded with NOT_FOUND
@@ -15,14 +15,14 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe } from 'vitest';
-import type { TritonClient } from '../../demo/fake-model-server.ts';
+import type { TfServingClient, TritonClient } from '../../demo/fake-model-server.ts';
 import { writeBootstrap } from '../interop/proxyless-scenarios.ts';
 import { freePort } from '../support/envoy-process.ts';
 import { Mesh } from '../support/mesh.ts';
 import { describeWithTool, pypiGrpcio } from '../support/tools.ts';
-import { tritonOverXds } from '../support/xds-client.ts';
+import { tfServingOverXds, tritonOverXds } from '../support/xds-client.ts';
 import { readinessScenarios } from './model-readiness-scenarios.ts';
-import { callTriton, inProcessBatch, readinessPods, readinessPolicies, PROBE_INTERVAL_MS, type DataPlane, type Tally } from './model-readiness-support.ts';
+import { callTfServing, callTriton, inProcessBatch, readinessPods, readinessPolicies, PROBE_INTERVAL_MS, type DataPlane, type Tally } from './model-readiness-support.ts';
 
 const run = promisify(execFile);
 let mesh: Mesh;
@@ -37,15 +37,22 @@ afterAll(async () => {
 
 describe('@grpc/grpc-js-xds as the data plane', () => {
   let client: TritonClient | undefined;
+  let tfClient: TfServingClient | undefined;
   const plane: DataPlane = {
     name: 'grpc-js-xds',
     batch: (model, calls, headers, options) => {
-      client ??= tritonOverXds(mesh.channelOptions('readiness-grpc-js'));
-      const open = client;
+      if (options?.kind === 'tfserving') {
+        const open = (tfClient ??= tfServingOverXds(mesh.channelOptions('readiness-grpc-js-tf')));
+        return inProcessBatch((m, h, v) => callTfServing(open, m, h, v), model, calls, headers, options);
+      }
+      const open = (client ??= tritonOverXds(mesh.channelOptions('readiness-grpc-js')));
       return inProcessBatch((m, h, v) => callTriton(open, m, h, v), model, calls, headers, options);
     },
   };
-  afterAll(() => client?.close());
+  afterAll(() => {
+    client?.close();
+    tfClient?.close();
+  });
   readinessScenarios(() => mesh, plane);
 });
 
@@ -59,8 +66,8 @@ describeWithTool(grpcio.found ? `gRPC C-core ${grpcio.value.version} (grpcio fro
   // Each batch is one process dialling anew (grpc_python_client.py), as test/interop runs it.
   const plane: DataPlane = {
     name: `gRPC C-core ${version}`,
-    batch: async (model, calls, headers, { gapMs = 0, version: modelVersion } = {}) => {
-      const argv = [CLIENT, 'infermesh', 'triton', model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
+    batch: async (model, calls, headers, { gapMs = 0, version: modelVersion, kind = 'triton' } = {}) => {
+      const argv = [CLIENT, 'infermesh', kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
       const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap, GRPC_VERBOSITY: 'ERROR', INFERMESH_CALL_GAP_MS: String(gapMs), INFERMESH_MODEL_VERSION: modelVersion ?? '' };
       const { stdout } = await run(python, argv, { env, timeout: 60_000 });
       return JSON.parse(stdout) as Tally;
