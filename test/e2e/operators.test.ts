@@ -78,6 +78,8 @@ describe('operators: is my change live on every proxy?', () => {
     await answer(TYPE_URLS.route, seen);
     await eventually(() => expect(mesh.server.rollout().find((r) => r.model === 'm')).toMatchObject({ state: 'live', proxies: { relevant: 3, live: 3 } }));
     await eventually(async () => expect(await mesh.metrics()).toMatch(/infermesh_model_convergence_seconds_count [1-9]/));
+    // Live everywhere: no problem series for m (manifests/monitoring's alerts read them).
+    expect(await mesh.metrics()).not.toMatch(/infermesh_model_problem\{model="m"/);
   });
 
   it('reports a NACK: the proxy NACKED with its error, the model degraded and traced to its ConfigMap key', async () => {
@@ -106,6 +108,7 @@ describe('operators: is my change live on every proxy?', () => {
     const placements = (JSON.parse(byModel.out) as { proxies: { node: string; state: string }[] }).proxies;
     expect(Object.fromEntries(placements.map((p) => [p.node, p.state]))).toEqual({ 'client-a': 'live', 'client-b': 'live', 'raw-proxy.edge': 'refused' });
     expect(await mesh.metrics()).toMatch(/infermesh_model_rollout\{state="degraded"\} 1/);
+    expect(await mesh.metrics()).toMatch(/infermesh_model_problem\{model="m",problem="degraded"\} 1/);
   });
 
   it('serves the same answer to any CSDS client, with resource contents unless excluded', async () => {
