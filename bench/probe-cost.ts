@@ -1,15 +1,17 @@
 /**
  * Probe cost (issue 14): the control plane's prober (src/probe/prober.ts, as `serve` runs it) asking 50 fake
- * pods of one server kind, each holding 1,000 models, which models are ready. Triton answers all of a pod's
- * models in one POST /v2/repository/index; TF Serving has no batch API, so it is one GET /v1/models/M per
- * model per pod. Reported per probe interval: pod probes, HTTP requests and the prober's CPU (process.cpuUsage
+ * pods of one server kind, each holding 1,000 models (and, for TF Serving, also 1,000 models spread 20 to a
+ * pod), which models are ready. Triton answers all of a pod's models in one POST /v2/repository/index;
+ * TF Serving has no batch API, so it is one GET /v1/models/M per model per pod. Reported per probe interval: pod probes, HTTP requests and the prober's CPU (process.cpuUsage
  * of this process: the fakes run in a child process), against a floor measured in the same run: the same
  * HTTP requests (method, path, body, agent, concurrency) to the same fakes, each body read and dropped.
  *
  *   node bench/probe-cost.ts            prints one JSON line (ProbeCostFigures)
  *   BENCH_PROBE_PODS (50)  BENCH_PROBE_MODELS (1000)  BENCH_PROBE_INTERVAL_MS (5000)  BENCH_PROBE_INTERVALS (3)
  *
- * With `pods KIND COUNT MODELS` it is the child: starts the fakes and prints their REST addresses.
+ * With `pods KIND COUNT MODELS PER_POD` it is the child: starts the fakes and prints their REST addresses.
+ * All fakes of a run share that one process, so it bounds how fast they answer (about 2,500 requests/s on
+ * a 2-core machine): the 50,000 requests an interval of the TF Serving row needs cannot all be answered.
  */
 import { spawn } from 'node:child_process';
 import * as http from 'node:http';
@@ -29,6 +31,8 @@ export interface KindFigures {
   server: ProbedServerKind;
   pods: number;
   models: number;
+  /** Models each pod holds (and is asked about): all of them, or a share. */
+  modelsPerPod: number;
   intervalMs: number;
   /** Pod probes and HTTP requests a full interval needs: every pod once. */
   podProbesNeeded: number;
@@ -58,13 +62,19 @@ function modelNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `model-${String(i).padStart(4, '0')}`);
 }
 
-/** The child: `count` fake pods of `kind` on 127.0.<2|3>.N, each with every model loaded. */
-async function runPods(kind: ProbedServerKind, count: number, models: number): Promise<void> {
+/** The models of pod `index`: all of them, or `perPod` of them in turn (each model on pods x perPod / models pods). */
+function podModels(names: readonly string[], index: number, perPod: number): string[] {
+  if (perPod >= names.length) return [...names];
+  return Array.from({ length: perPod }, (_, j) => names[(index * perPod + j) % names.length] as string);
+}
+
+/** The child: `count` fake pods of `kind` on 127.0.<2|3>.N, each with its models loaded. */
+async function runPods(kind: ProbedServerKind, count: number, models: number, perPod: number): Promise<void> {
   const names = modelNames(models);
   const third = kind === 'triton' ? 2 : 3;
   const pods: FakeModelServer[] = [];
   for (let i = 0; i < count; i += 1) {
-    pods.push(await startFakeModelServer({ kind, host: `127.0.${third}.${i + 1}`, pod: `${kind}-${i}`, models: names, version: '1' }));
+    pods.push(await startFakeModelServer({ kind, host: `127.0.${third}.${i + 1}`, pod: `${kind}-${i}`, models: podModels(names, i, perPod), version: '1' }));
   }
   console.log(JSON.stringify(pods.map((pod): PodAddress => ({ address: pod.host, port: pod.httpPort }))));
   // Runs until the parent closes stdin.
@@ -74,8 +84,8 @@ async function runPods(kind: ProbedServerKind, count: number, models: number): P
   process.exit(0);
 }
 
-async function startPods(kind: ProbedServerKind, count: number, models: number): Promise<{ pods: PodAddress[]; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [import.meta.filename, 'pods', kind, String(count), String(models)], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startPods(kind: ProbedServerKind, count: number, models: number, perPod: number): Promise<{ pods: PodAddress[]; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [import.meta.filename, 'pods', kind, String(count), String(models), String(perPod)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
@@ -107,21 +117,23 @@ function bareRequest(agent: http.Agent, pod: PodAddress, method: string, request
 }
 
 /** Every pod once, CONCURRENCY pods at a time, each pod's requests together (as the probes send them). */
-async function floorRound(kind: ProbedServerKind, pods: readonly PodAddress[], models: readonly string[], agent: http.Agent): Promise<void> {
+async function floorRound(kind: ProbedServerKind, pods: readonly PodAddress[], modelsOf: (index: number) => readonly string[], agent: http.Agent): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < pods.length) {
-      const pod = pods[next++] as PodAddress;
+      const index = next++;
+      const pod = pods[index] as PodAddress;
       if (kind === 'triton') await bareRequest(agent, pod, 'POST', '/v2/repository/index', '{}');
-      else await Promise.all(models.map((model) => bareRequest(agent, pod, 'GET', `/v1/models/${encodeURIComponent(model)}`)));
+      else await Promise.all(modelsOf(index).map((model) => bareRequest(agent, pod, 'GET', `/v1/models/${encodeURIComponent(model)}`)));
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-export async function measureKind(kind: ProbedServerKind, podCount: number, modelCount: number, intervalMs: number, intervals: number): Promise<KindFigures> {
-  const { pods, stop } = await startPods(kind, podCount, modelCount);
-  const models = modelNames(modelCount);
+export async function measureKind(kind: ProbedServerKind, podCount: number, modelCount: number, intervalMs: number, intervals: number, perPod = modelCount): Promise<KindFigures> {
+  const { pods, stop } = await startPods(kind, podCount, modelCount, perPod);
+  const names = modelNames(modelCount);
+  const modelsOf = (index: number) => podModels(names, index, perPod);
   try {
     // As Prober's constructor builds them, with a count around each call.
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4, timeout: 1000 });
@@ -141,8 +153,8 @@ export async function measureKind(kind: ProbedServerKind, podCount: number, mode
       }
     };
     const prober = new Prober({ intervalMs, timeoutMs: TIMEOUT_MS, concurrency: CONCURRENCY, probes: { [kind]: counted } });
-    const targets: ProbeTarget[] = pods.map((pod, i) => ({ server: kind, address: pod.address, port: pod.port, podName: `${kind}-${i}`, models: models.map((model) => ({ model })) }));
-    const allReady = () => pods.every((pod) => models.every((model) => prober.lookup(pod.address, pod.port, { model })?.state === 'ready'));
+    const targets: ProbeTarget[] = pods.map((pod, i) => ({ server: kind, address: pod.address, port: pod.port, podName: `${kind}-${i}`, models: modelsOf(i).map((model) => ({ model })) }));
+    const allReady = () => pods.every((pod, i) => modelsOf(i).every((model) => prober.lookup(pod.address, pod.port, { model })?.state === 'ready'));
     prober.setTargets(targets);
     // Warm up: every pod answered once (new pods are probed at once), then a whole window of steady state.
     const warmDeadline = performance.now() + 120_000;
@@ -158,10 +170,10 @@ export async function measureKind(kind: ProbedServerKind, podCount: number, mode
 
     const floorAgent = new http.Agent({ keepAlive: true, maxSockets: 4, timeout: 1000 });
     // One round to warm up, one measured (a TF Serving round is 50,000 requests).
-    await floorRound(kind, pods, models, floorAgent);
+    await floorRound(kind, pods, modelsOf, floorAgent);
     const floorBefore = process.cpuUsage();
     const floorStarted = performance.now();
-    await floorRound(kind, pods, models, floorAgent);
+    await floorRound(kind, pods, modelsOf, floorAgent);
     const floorCpu = cpuMs(process.cpuUsage(floorBefore));
     const floorRoundMs = performance.now() - floorStarted;
     floorAgent.destroy();
@@ -169,9 +181,10 @@ export async function measureKind(kind: ProbedServerKind, podCount: number, mode
       server: kind,
       pods: podCount,
       models: modelCount,
+      modelsPerPod: Math.min(perPod, modelCount),
       intervalMs,
       podProbesNeeded: podCount,
-      requestsNeeded: kind === 'triton' ? podCount : podCount * modelCount,
+      requestsNeeded: kind === 'triton' ? podCount : podCount * Math.min(perPod, modelCount),
       podProbesPerInterval: window.podProbes / intervals,
       requestsPerInterval: window.requests / intervals,
       cpuMsPerInterval: cpu / intervals,
@@ -189,7 +202,7 @@ export async function measureKind(kind: ProbedServerKind, podCount: number, mode
 export function probeCostRows(result: ProbeCostFigures): string[][] {
   const ms = (n: number) => `${n >= 100 ? n.toFixed(0) : n.toFixed(1)} ms`;
   return result.figures.flatMap((f) => {
-    const what = `${f.models} models on ${f.pods} ${f.server} pods`;
+    const what = f.modelsPerPod === f.models ? `${f.models} models on each of ${f.pods} ${f.server} pods` : `${f.models} models over ${f.pods} ${f.server} pods, ${f.modelsPerPod} each`;
     const how = f.server === 'triton' ? 'one POST /v2/repository/index per pod' : 'one GET /v1/models/M per model per pod';
     // The floor for the requests the prober really made (it may fall behind when a round outlasts the interval).
     const floorCpu = (f.floorCpuMsPerRound / f.requestsNeeded) * f.requestsPerInterval;
@@ -207,11 +220,13 @@ export async function measureProbeCost(): Promise<ProbeCostFigures> {
   const intervals = Number(process.env['BENCH_PROBE_INTERVALS'] ?? 3);
   const figures: KindFigures[] = [];
   for (const kind of ['triton', 'tfserving'] as const) figures.push(await measureKind(kind, pods, models, intervalMs, intervals));
+  // TF Serving's cost is pods x models: the same 1,000 models spread 20 to a pod is 1,000 requests an interval.
+  figures.push(await measureKind('tfserving', pods, models, intervalMs, intervals, Math.max(1, Math.round(models / pods))));
   return { figures };
 }
 
 if (process.argv[1] === import.meta.filename) {
-  if (process.argv[2] === 'pods') await runPods(process.argv[3] as ProbedServerKind, Number(process.argv[4]), Number(process.argv[5]));
+  if (process.argv[2] === 'pods') await runPods(process.argv[3] as ProbedServerKind, Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]));
   else {
     console.log(JSON.stringify(await measureProbeCost()));
     process.exit(0);
