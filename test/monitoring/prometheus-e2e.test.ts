@@ -186,8 +186,11 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
     const byBackend = async (record: string) => new Map((await prometheus!.query(`${record}{model="${MODEL}"}`)).map((s) => [s.metric['backend'], s.value]));
     const errors = await byBackend('model_backend_version:envoy_cluster_upstream_rq_errors:ratio_rate1m');
     expect(errors.get('stable')).toBe(0);
-    // Every canary answer was a 503, first tries and retries alike.
-    expect(errors.get('canary')).toBe(1);
+    // The canary answered every call 503, retries too: 1, but for rate()'s extrapolation at the edges of the
+    // window, which differs between series that started at other times. (Envoy counts the retried attempt's
+    // 503 under retry_upstream_rq_xx only: a ratio over upstream_rq_total read 0.5 here.)
+    expect(errors.get('canary')).toBeGreaterThan(0.9);
+    expect(errors.get('canary')).toBeLessThan(1.1);
     const [modelErrors] = await prometheus!.query(`model:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${MODEL}"}`);
     expect(modelErrors!.value).toBeGreaterThan(0);
     expect(modelErrors!.value).toBeLessThan(errors.get('canary')!);
