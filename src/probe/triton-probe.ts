@@ -57,8 +57,15 @@ function entryAnswer(entry: TritonIndexEntry): ModelAnswer {
 /** The answer for each ref: with a version, that version's entry; without, the best of the model's entries. */
 export function tritonAnswers(entries: readonly TritonIndexEntry[], models: readonly ModelRef[]): Map<string, ModelAnswer> {
   const answers = new Map<string, ModelAnswer>();
+  // By name once: a pod with a thousand models must not cost a thousand scans of its index.
+  const byName = new Map<string, TritonIndexEntry[]>();
+  for (const entry of entries) {
+    const list = byName.get(entry.name);
+    if (list) list.push(entry);
+    else byName.set(entry.name, [entry]);
+  }
   for (const ref of models) {
-    const matching = entries.filter((entry) => entry.name === ref.model && (ref.version === undefined || entry.version === ref.version));
+    const matching = (byName.get(ref.model) ?? []).filter((entry) => ref.version === undefined || entry.version === ref.version);
     const answer = bestAnswer(matching.map(entryAnswer));
     answers.set(
       modelRefKey(ref),
