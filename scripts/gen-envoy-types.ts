@@ -29,6 +29,7 @@ export const ROOT_TYPES = [
   'envoy/extensions/access_loggers/stream/v3/StdoutAccessLog',
   'envoy/config/route/v3/ScopedRouteConfiguration',
   'envoy/extensions/filters/http/on_demand/v3/OnDemand',
+  'envoy/extensions/filters/http/grpc_stats/v3/FilterConfig',
   'envoy/extensions/http/early_header_mutation/header_mutation/v3/HeaderMutation',
 ];
 
@@ -46,6 +47,7 @@ const PROTO_FILES = [
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/config/route/v3/scoped_route.proto',
   'envoy/extensions/filters/http/on_demand/v3/on_demand.proto',
+  'envoy/extensions/filters/http/grpc_stats/v3/config.proto',
   'envoy/extensions/http/early_header_mutation/header_mutation/v3/header_mutation.proto',
 ];
 

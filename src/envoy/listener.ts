@@ -1,5 +1,5 @@
 import type { MeshSettings } from '../model/types.ts';
-import { FAULT_FILTER, HCM_FILTER, ON_DEMAND_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_SCOPES } from './names.ts';
+import { FAULT_FILTER, GRPC_STATS_FILTER, HCM_FILTER, ON_DEMAND_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_SCOPES } from './names.ts';
 import { modelFromPath } from './model-from-path.ts';
 import { durationMessage } from '../util/duration.ts';
 import { sidecarAccessLog } from './access-log.ts';
@@ -11,15 +11,26 @@ import { typedConfig } from './typed-config.ts';
  * HTTP filters. The fault filter carries no faults of its own: error routes switch it on per route (unknown
  * version, missing header), which both Envoy and gRPC clients honour. The router filter is last, as Envoy
  * and gRPC require. Sidecars also run the on-demand filter first: it fetches the table of a model's scope
- * and the clusters a route names (on-demand CDS) when a request first needs them.
+ * and the clusters a route names (on-demand CDS) when a request first needs them, and the gRPC stats filter
+ * just before the router (see GRPC_STATS).
  */
-function httpFilters(onDemand: boolean): HttpFilter[] {
+function httpFilters(sidecar: boolean): HttpFilter[] {
   return [
-    ...(onDemand ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
+    ...(sidecar ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
+    ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }] : []),
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }
+
+/**
+ * A gRPC call that fails with a grpc-status travels as HTTP 200 (trailers-only or after a body), so Envoy's
+ * cluster stats count it as 2xx. This filter counts gRPC calls by their grpc-status per route cluster:
+ * cluster.<cluster>.grpc.{success,failure,total}, which the error-ratio rules read. Per-method stats are off
+ * (stats_for_all_methods false, no allowlist) so the number of stats does not grow with the methods called.
+ * Not on the API listener: proxyless gRPC clients have no stats filter.
+ */
+const GRPC_STATS = typedConfig('grpcStats', { stats_for_all_methods: { value: false } });
 
 const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
 /** How long a first request for a model waits for its clusters (on-demand CDS) before it fails. */

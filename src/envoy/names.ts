@@ -31,4 +31,5 @@ export function nameOfModelTable(grpcTarget: string, resourceName: string): stri
 /** The HCM's scoped-routes name (scopes are per model name, see modelTableName). */
 export const SIDECAR_SCOPES = 'infermesh-scopes';
 export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
+export const GRPC_STATS_FILTER = 'envoy.filters.http.grpc_stats';
 export const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';

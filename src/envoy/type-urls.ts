@@ -21,6 +21,7 @@ export const EXTENSION_TYPES = {
   previousHosts: `${PREFIX}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate`,
   stdoutAccessLog: `${PREFIX}envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`,
   onDemand: `${PREFIX}envoy.extensions.filters.http.on_demand.v3.OnDemand`,
+  grpcStats: `${PREFIX}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig`,
   earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
 } as const;
 

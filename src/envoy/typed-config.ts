@@ -3,6 +3,7 @@ import type {
   EarlyHeaderMutation,
   HTTPFault,
   OnDemand,
+  GrpcStatsFilterConfig,
   HttpConnectionManager,
   PreviousHostsPredicate,
   Router,
@@ -20,6 +21,7 @@ interface ExtensionMessages {
   previousHosts: PreviousHostsPredicate;
   stdoutAccessLog: StdoutAccessLog;
   onDemand: OnDemand;
+  grpcStats: GrpcStatsFilterConfig;
   earlyHeaderMutation: EarlyHeaderMutation;
 }
 
