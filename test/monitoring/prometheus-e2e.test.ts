@@ -2,16 +2,19 @@
  * The SRE's screens against a real Prometheus (issue 15): Prometheus on loopback scrapes a control plane
  * (the Mesh's replica and the sidecar's own, as two replicas of one deployment would be scraped) and a real
  * Envoy sidecar's /stats/prometheus (through the bootstrap's status listener, the port the PodMonitor uses)
- * while the sidecar serves a model split over two backends with versions, one of them failing every 4th
- * call. Then every recording rule of manifests/monitoring/prometheus-rules.yaml and every panel query of
+ * while the sidecar serves a REST model split over two backends with versions, its canary failing every
+ * call (503), and a gRPC model likewise, whose canary fails every call with a grpc-status (HTTP 200: only
+ * the sidecar's gRPC stats filter counts it as an error). Then every recording rule of manifests/monitoring/prometheus-rules.yaml and every panel query of
  * both dashboards goes through /api/v1/query and must return series with the labels it promises.
  *
  * One Envoy, the newest pinned one: what is checked here is the queries, and the series they read (names
  * and stats tags from envoy/bootstrap.yaml) are the same on every pinned version — test/sidecar/
- * observability.test.ts checks those series and labels on each version. Pods on 127.0.0.150-127.0.0.159.
+ * observability.test.ts checks those series and labels on each version (the gRPC stats' names too: run on
+ * each version when they were chosen, see README "Observe it"). Pods on 127.0.0.150-127.0.0.159.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTritonClient, tritonInfer, type TritonClient } from '../../demo/fake-model-server.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { PrometheusProcess, type PromSeries } from '../support/prometheus-process.ts';
@@ -24,9 +27,13 @@ const RULES_FILE = path.join(MONITORING, 'prometheus-rules.yaml');
 const DASHBOARDS = ['infermesh-overview.json', 'infermesh-model.json'];
 
 const MODEL = 'prom-resnet';
+/** Over gRPC, the default protocol. */
+const GRPC_MODEL = 'prom-vit';
 const PODS: PodSpec[] = [
   { kind: 'triton', host: '127.0.0.150', pod: 'prom-stable', service: 'prom-stable', models: [MODEL], version: '1' },
   { kind: 'triton', host: '127.0.0.151', pod: 'prom-canary', service: 'prom-canary', models: [MODEL], version: '2' },
+  { kind: 'triton', host: '127.0.0.153', pod: 'prom-grpc-stable', service: 'prom-grpc-stable', models: [GRPC_MODEL], version: '1' },
+  { kind: 'triton', host: '127.0.0.154', pod: 'prom-grpc-canary', service: 'prom-grpc-canary', models: [GRPC_MODEL], version: '2' },
   // Routed to by prom-unloaded, which it never loads: a model with no ready endpoint.
   { kind: 'tfserving', host: '127.0.0.152', pod: 'prom-empty', service: 'prom-empty', models: [], version: '5', onlyListedModels: true },
 ];
@@ -42,6 +49,12 @@ retries: { attempts: 1, perTryTimeout: 2s, retryOn: [unavailable], backoff: { ba
 
 const POLICIES: Record<string, string> = {
   [MODEL]: resnetPolicy(50),
+  [GRPC_MODEL]: `model: ${GRPC_MODEL}
+server: triton
+backends:
+  - { name: stable, service: prom-grpc-stable, port: grpc, version: "1", weight: 50 }
+  - { name: canary, service: prom-grpc-canary, port: grpc, version: "2", weight: 50 }
+retries: { attempts: 1, perTryTimeout: 2s, retryOn: [unavailable], backoff: { base: 5ms, max: 20ms } }`,
   'prom-unloaded': `model: prom-unloaded
 server: tfserving
 protocol: http
@@ -79,15 +92,32 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
   let mesh: Mesh | undefined;
   let sidecar: Sidecar | undefined;
   let prometheus: PrometheusProcess | undefined;
+  let grpcClient: TritonClient | undefined;
   let traffic: Promise<void> | undefined;
+  let grpcTraffic: Promise<void> | undefined;
   let stopTraffic = false;
   const outcomes = { ok: 0, failed: 0 };
+  const grpcOutcomes = { ok: 0, failed: 0 };
 
   /** A Triton REST inference through the sidecar: the pod that answered, undefined on an error answer. */
   async function call(): Promise<string | undefined> {
     const response = await fetch(`${sidecar!.url}/v2/models/${MODEL}/infer`, { method: 'POST', body: '{"inputs":[]}', signal: AbortSignal.timeout(5_000) });
     const body = (await response.json().catch(() => ({}))) as { served_by?: string };
     return response.status === 200 ? body.served_by : undefined;
+  }
+
+  /** A ModelInfer of the gRPC model through the sidecar: the pod that answered, undefined on a gRPC error. */
+  async function grpcCall(): Promise<string | undefined> {
+    return (await tritonInfer(grpcClient!, GRPC_MODEL, { metadata: { 'x-model': GRPC_MODEL }, timeoutMs: 5_000 }).catch(() => undefined))?.pod;
+  }
+
+  /** ~20 gRPC calls a second until stopped. */
+  async function grpcTrafficLoop(): Promise<void> {
+    while (!stopTraffic) {
+      if ((await grpcCall()) === undefined) grpcOutcomes.failed += 1;
+      else grpcOutcomes.ok += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** ~40 calls a second until stopped: rates and quantiles need traffic inside their 1m windows. */
@@ -115,10 +145,20 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
       if (pod !== undefined) seen.add(pod);
       expect([...seen].sort()).toEqual(['prom-canary', 'prom-stable']);
     }, { timeoutMs: 15_000, intervalMs: 20 });
+    grpcClient = createTritonClient(sidecar.authority);
+    const seenGrpc = new Set<string>();
+    await eventually(async () => {
+      const pod = await grpcCall();
+      if (pod !== undefined) seenGrpc.add(pod);
+      expect([...seenGrpc].sort()).toEqual(['prom-grpc-canary', 'prom-grpc-stable']);
+    }, { timeoutMs: 15_000, intervalMs: 20 });
     // A broken canary from here on: it answers 503 to every call; the sidecar retries once (retryOn:
     // unavailable), the client gets the 503, and outlier detection ejects the pod (5 consecutive errors).
     mesh.pod('prom-canary').setFailure({ kind: 'always' });
+    // The gRPC canary fails every call with UNAVAILABLE in a trailers-only answer (HTTP 200).
+    mesh.pod('prom-grpc-canary').setFailure({ kind: 'always' });
     traffic = trafficLoop();
+    grpcTraffic = grpcTrafficLoop();
     // A change the sidecar uses: a convergence observation and a rollout going live. After Prometheus has
     // scraped every target once, so the convergence counter's step from 0 is in its data.
     await eventually(async () => expect((await prometheus!.query('up == 1')).length).toBe(3), { timeoutMs: 10_000, intervalMs: 200 });
@@ -128,6 +168,7 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
       const split = await prometheus!.query(`model_backend_version:envoy_cluster_upstream_rq:rate1m{model="${MODEL}"} > 0`);
       expect(split.map((s) => `${s.metric['backend']} ${s.metric['version']}`).sort()).toEqual(['canary 2', 'stable 1']);
       expect(await prometheus!.query(`model_backend_version:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${MODEL}",backend="canary"} > 0`)).toHaveLength(1);
+      expect(await prometheus!.query(`model_backend_version:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${GRPC_MODEL}",backend="canary"} > 0.9`)).toHaveLength(1);
       expect(await prometheus!.query('sum(increase(infermesh_model_convergence_seconds_count[1m])) > 0')).toHaveLength(1);
       // Envoy updates its histograms in /stats/prometheus at each stats flush (every 5 s), not per request.
       expect(await prometheus!.query(`model_backend_version:envoy_cluster_upstream_rq_time:p99_1m{model="${MODEL}"} >= 0`)).toHaveLength(2);
@@ -137,6 +178,8 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
   afterAll(async () => {
     stopTraffic = true;
     await traffic?.catch(() => undefined);
+    await grpcTraffic?.catch(() => undefined);
+    grpcClient?.close();
     await prometheus?.stop(failures.failed);
     await sidecar?.stop(failures.failed);
     await mesh?.close();
@@ -150,6 +193,8 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
       'infermesh-sidecar up ',
     ]);
     expect(outcomes.ok).toBeGreaterThan(50);
+    expect(grpcOutcomes.ok).toBeGreaterThan(20);
+    expect(grpcOutcomes.failed).toBeGreaterThan(20);
   });
 
   it('loads every rule group and evaluates every rule, alerts included, without an error', async () => {
@@ -195,6 +240,17 @@ describeWithTool('dashboards and recording rules against a real Prometheus', too
     const [modelErrors] = await prometheus!.query(`model:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${MODEL}"}`);
     expect(modelErrors!.value).toBeGreaterThan(0);
     expect(modelErrors!.value).toBeLessThan(errors.get('canary')!);
+    // The gRPC canary's failures are HTTP 200 to Envoy's cluster stats (its 5xx ratio alone reads 0): the
+    // rule reads them from the gRPC stats filter's grpc_failure / grpc_total.
+    const grpcErrors = new Map((await prometheus!.query(`model_backend_version:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${GRPC_MODEL}"}`)).map((s) => [s.metric['backend'], s.value]));
+    expect(grpcErrors.get('stable')).toBe(0);
+    expect(grpcErrors.get('canary')).toBeGreaterThan(0.9);
+    expect(grpcErrors.get('canary')).toBeLessThan(1.1);
+    const [http5xx] = await prometheus!.query(`sum(rate(envoy_cluster_upstream_rq_xx{infermesh_model="${GRPC_MODEL}",infermesh_backend="canary",envoy_response_code_class="5"}[1m])) or vector(0)`);
+    expect(http5xx!.value).toBe(0);
+    const [grpcModelErrors] = await prometheus!.query(`model:envoy_cluster_upstream_rq_errors:ratio_rate1m{model="${GRPC_MODEL}"}`);
+    expect(grpcModelErrors!.value).toBeGreaterThan(0);
+    expect(grpcModelErrors!.value).toBeLessThan(grpcErrors.get('canary')!);
     const p50 = await byBackend('model_backend_version:envoy_cluster_upstream_rq_time:p50_1m');
     const p99 = await byBackend('model_backend_version:envoy_cluster_upstream_rq_time:p99_1m');
     for (const backend of ['stable', 'canary']) {
