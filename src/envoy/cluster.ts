@@ -3,7 +3,7 @@ import { BLACKHOLE_CLUSTER, CLUSTER_METADATA_NAMESPACE } from './names.ts';
 import type { CircuitBreakers, Cluster, Metadata } from './messages.ts';
 import { outlierDetection } from './outlier-detection.ts';
 import { typedConfig } from './typed-config.ts';
-import { flatStruct, uint32Value } from './wrappers.ts';
+import { flatStruct, percent, uint32Value } from './wrappers.ts';
 import { durationMessage } from '../util/duration.ts';
 
 const CONNECT_TIMEOUT = durationMessage(5000);
@@ -55,7 +55,7 @@ export function backendCluster(model: Model, backend: Backend): Cluster {
   // anyway once fewer than half are healthy (panic mode), and would apply a health-only change up to 1 s late
   // (update_merge_window; measured: traffic to a pod that had unloaded the model went on for about 1 s).
   // With probing, an unhealthy host gets no traffic, from the moment it is pushed.
-  if (model.policy.probe.enabled) cluster.common_lb_config = { healthy_panic_threshold: { value: 0 }, update_merge_window: durationMessage(0) };
+  if (model.policy.probe.enabled) cluster.common_lb_config = { healthy_panic_threshold: percent(0), update_merge_window: durationMessage(0) };
   cluster.metadata = backendMetadata(model, backend);
   return cluster;
 }

@@ -6,6 +6,7 @@ import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
 import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
+import { boolValue } from './wrappers.ts';
 
 /**
  * HTTP filters. The fault filter carries no faults of its own: error routes switch it on per route (unknown
@@ -30,7 +31,7 @@ function httpFilters(sidecar: boolean): HttpFilter[] {
  * (stats_for_all_methods false, no allowlist) so the number of stats does not grow with the methods called.
  * Not on the API listener: proxyless gRPC clients have no stats filter.
  */
-const GRPC_STATS = typedConfig('grpcStats', { stats_for_all_methods: { value: false } });
+const GRPC_STATS = typedConfig('grpcStats', { stats_for_all_methods: boolValue(false) });
 
 const ADS: ConfigSource = { ads: {}, resource_api_version: 'V3' };
 /** How long a first request for a model waits for its clusters (on-demand CDS) before it fails. */

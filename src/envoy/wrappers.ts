@@ -10,6 +10,16 @@ export function uint32Value(value: number): { value?: number } {
   return value === 0 ? {} : { value };
 }
 
+/** google.protobuf.BoolValue; one holding false is an empty (but present) message. */
+export function boolValue(value: boolean): { value?: boolean } {
+  return value ? { value } : {};
+}
+
+/** envoy.type.v3.Percent; 0% is an empty (but present) message. */
+export function percent(value: number): { value?: number } {
+  return value === 0 ? {} : { value };
+}
+
 /** google.protobuf.Struct of flat string, number and bool fields. */
 export function flatStruct(fields: Readonly<Record<string, string | number | boolean>>): Struct {
   const values: NonNullable<Struct['fields']> = {};
