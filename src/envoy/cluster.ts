@@ -56,6 +56,9 @@ export function backendCluster(model: Model, backend: Backend): Cluster {
   // (update_merge_window; measured: traffic to a pod that had unloaded the model went on for about 1 s).
   // With probing, an unhealthy host gets no traffic, from the moment it is pushed.
   if (model.policy.probe.enabled) cluster.common_lb_config = { healthy_panic_threshold: percent(0), update_merge_window: durationMessage(0) };
+  // Session affinity (route-action.ts hashes on the header). ring_hash_lb_config is left out: its defaults (xxHash,
+  // ring of 1024 to 8M entries) are what both Envoy and gRPC clients assume without it (gRFC A42).
+  if (model.policy.affinity) cluster.lb_policy = 'RING_HASH';
   cluster.metadata = backendMetadata(model, backend);
   return cluster;
 }

@@ -61,8 +61,17 @@ function timeouts(model: Model): RouteAction {
   return { timeout, max_stream_duration: { max_stream_duration: timeout } };
 }
 
+/**
+ * Session affinity: hash on the policy's header; the clusters use RING_HASH (cluster.ts), the one consistent
+ * hash both Envoy and proxyless gRPC clients (gRFC A42) apply. A request without the header gets a random pod.
+ */
+function hashPolicy(model: Model): RouteAction {
+  const affinity = model.policy.affinity;
+  return affinity ? { hash_policy: [{ header: { header_name: affinity.header } }] } : {};
+}
+
 function withPolicy(model: Model, target: RouteAction): RouteAction {
-  return { ...target, ...timeouts(model), retry_policy: retryPolicy(model) };
+  return { ...target, ...timeouts(model), retry_policy: retryPolicy(model), ...hashPolicy(model) };
 }
 
 /** Route action sending to exactly one backend (a version pin). */

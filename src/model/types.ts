@@ -69,6 +69,11 @@ export interface ProbePolicy {
   port: string | number;
 }
 
+export interface AffinityPolicy {
+  /** Lowercase HTTP header name whose value picks the pod. */
+  header: string;
+}
+
 export interface BackendPolicy {
   name: string;
   service: string;
@@ -96,6 +101,8 @@ export interface ModelPolicy {
    * generic. `port` is the Service port (name or number) of the server's REST API on each pod.
    */
   probe: ProbePolicy;
+  /** Session affinity: consistent hashing (ring hash) on this request header within a backend; absent = off. */
+  affinity?: AffinityPolicy;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

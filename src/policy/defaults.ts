@@ -3,7 +3,7 @@
  * Nested sections merge field by field; `null` turns a field or section off, and a section turned back on
  * above a `null` starts again from the built-in values.
  */
-import type { BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
+import type { AffinityPolicy, BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
 import type { PolicyDefaultsValues, PolicyDocument } from './schema.ts';
 
 /** Where an effective value came from. */
@@ -165,6 +165,13 @@ function resolveProbe(steps: Step<PolicyDefaultsValues>[], server: ModelPolicy['
   return { enabled: server !== 'generic' && (enabled ?? true), port };
 }
 
+/** Off unless some layer sets it; a later `null` turns it off again. No built-in header. */
+function resolveAffinity(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): AffinityPolicy | undefined {
+  const affinity = section('affinity', sub(steps, 'affinity'), undefined, provenance);
+  const header = affinity && leaf('affinity.header', sub(affinity, 'header'), provenance);
+  return header === undefined ? undefined : { header };
+}
+
 /** Weights as written, or an equal split (1 each) when no backend sets one. */
 function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
   return doc.backends.map((backend) => ({
@@ -192,6 +199,7 @@ export function resolvePolicyWithProvenance(
   const outlierDetection = resolveOutlier(steps, provenance);
   const circuitBreaker = resolveCircuitBreaker(steps, provenance);
   const server = leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server;
+  const affinity = resolveAffinity(steps, provenance);
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
@@ -203,6 +211,7 @@ export function resolvePolicyWithProvenance(
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(circuitBreaker ? { circuitBreaker } : {}),
     probe: resolveProbe(steps, server, provenance),
+    ...(affinity ? { affinity } : {}),
     source: { ...source },
   };
   return { policy, provenance };

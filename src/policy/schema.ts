@@ -132,6 +132,18 @@ const probe = mapping({
   port: port.optional(),
 }, ' (enabled: true/false; port: the Service port of the server\'s REST API)');
 
+/**
+ * A lowercase HTTP header name (RFC 9110 token). Not `-bin` (binary metadata, which gRPC clients leave out of
+ * the hash, gRFC A42), not `grpc-` (reserved by gRPC) and not a pseudo-header (`:authority`...).
+ */
+export const AFFINITY_HEADER = /^(?!grpc-)(?!.*-bin$)[a-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+const AFFINITY_HEADER_RULE =
+  "a lowercase HTTP header name (1-128 of a-z 0-9 and !#$%&'*+.^_`|~-, e.g. x-session-id), not starting with grpc- nor ending in -bin";
+
+const affinity = mapping({
+  header: text(AFFINITY_HEADER, AFFINITY_HEADER_RULE),
+}, ' (header: the request header to hash on, e.g. { header: x-session-id }; or null to turn affinity off)');
+
 /** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
 const defaultable = {
   server: oneOf(['triton', 'tfserving', 'generic']).optional(),
@@ -141,6 +153,7 @@ const defaultable = {
   outlierDetection: outlierDetection.nullable().optional(),
   circuitBreaker: circuitBreaker.nullable().optional(),
   probe: probe.optional(),
+  affinity: affinity.nullable().optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -156,6 +169,7 @@ export const policyDocumentSchema = mapping({
   outlierDetection: defaultable.outlierDetection,
   circuitBreaker: defaultable.circuitBreaker,
   probe: defaultable.probe,
+  affinity: defaultable.affinity,
 }).superRefine((doc, ctx) => {
   const index = doc.aliases?.indexOf(doc.model) ?? -1;
   if (index >= 0) ctx.addIssue({ code: 'custom', path: ['aliases', index], message: `${describeValue(doc.model)} is the model name itself; list only other names` });
