@@ -101,12 +101,30 @@ export function splitBackends(model: Model): Backend[] {
 export function splitAction(model: Model): RouteAction {
   const weighted = splitBackends(model);
   const only = weighted[0];
-  if (weighted.length === 1 && only) return withPolicy(model, { cluster: only.clusterName });
+  if (weighted.length === 1 && only) return { ...withPolicy(model, { cluster: only.clusterName }), ...mirrorPolicies(model) };
   const total = weighted.reduce((sum, backend) => sum + backend.weight, 0);
-  return withPolicy(model, {
-    weighted_clusters: {
-      clusters: weighted.map((backend) => ({ name: backend.clusterName, weight: uint32Value(backend.weight) })),
-      total_weight: uint32Value(total),
-    },
-  });
+  return {
+    ...withPolicy(model, {
+      weighted_clusters: {
+        clusters: weighted.map((backend) => ({ name: backend.clusterName, weight: uint32Value(backend.weight) })),
+        total_weight: uint32Value(total),
+      },
+    }),
+    ...mirrorPolicies(model),
+  };
+}
+
+/**
+ * Shadow traffic (policy `mirror`), on split routes only: a version pin is the caller's choice of one
+ * backend, and copying it (a pin to the mirror backend itself would reach it twice) says nothing about how
+ * the mirror backend handles the production mix. The percent goes as a fraction of a million so that up to
+ * 4 decimal places survive; MILLION is not the enum default (HUNDRED), so the encoding stays canonical.
+ * gRPC clients ignore the field (Envoy only).
+ */
+function mirrorPolicies(model: Model): RouteAction {
+  const mirror = model.policy.mirror;
+  const backend = mirror && model.backends.find((candidate) => candidate.name === mirror.backend);
+  if (!mirror || !backend) return {};
+  const numerator = Math.round(mirror.percent * 10_000);
+  return { request_mirror_policies: [{ cluster: backend.clusterName, runtime_fraction: { default_value: { numerator, denominator: 'MILLION' } } }] };
 }

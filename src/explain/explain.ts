@@ -72,6 +72,7 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['circuitBreaker.maxRetries', String(cb?.maxRetries ?? 'Envoy default')],
     ['probe.enabled', String(policy.probe.enabled)],
     ['probe.port', String(policy.probe.port)],
+    ['mirror', policy.mirror ? `${policy.mirror.percent}% of unpinned calls copied to backend ${policy.mirror.backend}, answers discarded (Envoy only)` : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
   ];
   const provenance = policy.provenance ?? {};

@@ -25,6 +25,24 @@ function probePortsOf(service: { namespace: string; name: string }, port: string
   return { ports: new Map(resolved.endpoints.map((endpoint: Endpoint) => [endpoint.address, endpoint.port])), warnings: resolved.warnings };
 }
 
+/** gRPC clients ignore request_mirror_policies (they accept the route): calls from proxyless clients are not copied. */
+export const MIRROR_PROXYLESS = 'mirror: applies in Envoy sidecars only; calls from proxyless gRPC clients (xds:///) are not copied (not supported by gRPC)';
+
+/**
+ * On-demand CDS loads only the cluster a route sends a request to, never a mirror target, and Envoy skips a
+ * copy whose cluster it does not hold: a weight-0 mirror backend receives copies only on sidecars that have
+ * sent it a request of their own (a version pin).
+ */
+function mirrorWarnings(policy: ModelPolicy): string[] {
+  const mirror = policy.mirror;
+  if (!mirror) return [];
+  const backend = policy.backends.find((candidate) => candidate.name === mirror.backend);
+  const loaded = backend && backend.weight === 0
+    ? [`mirror: backend ${mirror.backend} has weight 0, so a sidecar loads its cluster (on-demand CDS) only once it sends it a request pinned to version ${backend.version ?? '(none)'}; until then that sidecar sends no copies`]
+    : [];
+  return [MIRROR_PROXYLESS, ...loaded];
+}
+
 /** Equal split when no backend sets a weight (the policy layer turns "omitted everywhere" into equal weights). */
 function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof indexSlices>, warnings: BuiltModels['warnings'], probing: Probing | undefined): Model {
   const backends = policy.backends.map((backend) => {
@@ -61,6 +79,7 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
   const models: Model[] = [];
   const probing = readiness && { source: readiness, targets: new ProbeTargets() };
   for (const policy of [...policies].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))) {
+    for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
     models.push(buildModel(policy, slicesByService, warnings, probing));
     yield;
   }

@@ -74,6 +74,14 @@ export interface AffinityPolicy {
   header: string;
 }
 
+/** Shadow traffic: a share of a model's unpinned requests is copied to one of its backends; answers discarded. */
+export interface MirrorPolicy {
+  /** The name of one of the policy's backends. */
+  backend: string;
+  /** Share of requests copied, 0 < percent <= 100, at most 4 decimal places. */
+  percent: number;
+}
+
 export interface BackendPolicy {
   name: string;
   service: string;
@@ -103,6 +111,8 @@ export interface ModelPolicy {
   probe: ProbePolicy;
   /** Session affinity: consistent hashing (ring hash) on this request header within a backend; absent = off. */
   affinity?: AffinityPolicy;
+  /** Envoy sidecars only (proxyless gRPC ignores request_mirror_policies); absent = off. */
+  mirror?: MirrorPolicy;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

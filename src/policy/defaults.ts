@@ -172,6 +172,14 @@ function resolveAffinity(steps: Step<PolicyDefaultsValues>[], provenance: Proven
   return header === undefined ? undefined : { header };
 }
 
+/** Per model only (it names one of the document's backends): the document's value, if any. */
+function resolveMirror(doc: PolicyDocument, provenance: Provenance): ModelPolicy['mirror'] {
+  if (doc.mirror === undefined) return undefined;
+  provenance['mirror.backend'] = 'policy';
+  provenance['mirror.percent'] = 'policy';
+  return { backend: doc.mirror.backend, percent: doc.mirror.percent };
+}
+
 /** Weights as written, or an equal split (1 each) when no backend sets one. */
 function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
   return doc.backends.map((backend) => ({
@@ -211,6 +219,7 @@ export function resolvePolicyWithProvenance(
     ...(outlierDetection ? { outlierDetection } : {}),
     ...(circuitBreaker ? { circuitBreaker } : {}),
     probe: resolveProbe(steps, server, provenance),
+    ...(doc.mirror ? { mirror: resolveMirror(doc, provenance) } : {}),
     ...(affinity ? { affinity } : {}),
     source: { ...source },
   };

@@ -144,6 +144,18 @@ const affinity = mapping({
   header: text(AFFINITY_HEADER, AFFINITY_HEADER_RULE),
 }, ' (header: the request header to hash on, e.g. { header: x-session-id }; or null to turn affinity off)');
 
+/** Mirror percent: > 0, <= 100, at most 4 decimal places (Envoy receives it as a fraction of a million). */
+const MIRROR_PERCENT_RULE = 'a number greater than 0 and at most 100 (up to 4 decimal places)';
+const mirrorPercent = z.number({ error: mustBe(MIRROR_PERCENT_RULE) }).refine(
+  (value) => value > 0 && value <= 100 && Math.abs(value * 10_000 - Math.round(value * 10_000)) < 1e-6,
+  { error: (issue) => mustBe(MIRROR_PERCENT_RULE)({ input: issue.input }) },
+);
+
+const mirror = mapping({
+  backend: text(DNS_LABEL, `the name of one of this policy's backends (${DNS_LABEL_RULE})`),
+  percent: mirrorPercent,
+}, ' (backend: the backend receiving copies; percent: the share of unpinned requests copied, e.g. { backend: canary, percent: 10 })');
+
 /** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
 const defaultable = {
   server: oneOf(['triton', 'tfserving', 'generic']).optional(),
@@ -170,7 +182,18 @@ export const policyDocumentSchema = mapping({
   circuitBreaker: defaultable.circuitBreaker,
   probe: defaultable.probe,
   affinity: defaultable.affinity,
+  /** Per model, not defaultable: it names one of the model's own backends. */
+  mirror: mirror.optional(),
 }).superRefine((doc, ctx) => {
+  if (doc.mirror && !doc.backends.some((b) => b.name === doc.mirror?.backend)) {
+    const names = doc.backends.map((b) => describeValue(b.name)).join(', ');
+    ctx.addIssue({ code: 'custom', path: ['mirror', 'backend'], message: `must name one of this policy's backends (${names}), got ${describeValue(doc.mirror.backend)}` });
+  }
+  const mirrored = doc.backends.find((b) => b.name === doc.mirror?.backend);
+  if (mirrored && mirrored.weight === 0 && mirrored.version === undefined) {
+    const message = `backend ${describeValue(mirrored.name)} has weight 0 and no version: Envoy sidecars load a cluster on demand only when a request is routed to it, never for a mirror, so it would receive no copies; give it a version (a pinned call loads it) or a weight`;
+    ctx.addIssue({ code: 'custom', path: ['mirror', 'backend'], message });
+  }
   const index = doc.aliases?.indexOf(doc.model) ?? -1;
   if (index >= 0) ctx.addIssue({ code: 'custom', path: ['aliases', index], message: `${describeValue(doc.model)} is the model name itself; list only other names` });
   if (doc.server === 'generic' && doc.probe?.enabled === true) {
