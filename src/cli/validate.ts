@@ -39,6 +39,7 @@ export async function validateCommand(argv: string[], out: NodeJS.WritableStream
     err.write(`invalid: ${rendered.problems.length} problem(s) in ${policyCount} policy ConfigMap(s)\n`);
     return 1;
   }
+  for (const warning of rendered.warnings) err.write(`warning: ${warning}\n`);
   const models = rendered.snapshot.resources('cluster').size - 1;
   out.write(`valid: ${policyCount} policy ConfigMap(s), ${models} backend cluster(s)\n`);
   return 0;

@@ -4,6 +4,7 @@ import { modelFromPath } from './model-from-path.ts';
 import { durationMessage } from '../util/duration.ts';
 import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
+import { localRateLimitFilter } from './rate-limit.ts';
 import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
 import { boolValue } from './wrappers.ts';
@@ -13,13 +14,14 @@ import { boolValue } from './wrappers.ts';
  * version, missing header), which both Envoy and gRPC clients honour. The router filter is last, as Envoy
  * and gRPC require. Sidecars also run the on-demand filter first: it fetches the table of a model's scope
  * and the clusters a route names (on-demand CDS) when a request first needs them, and the gRPC stats filter
- * just before the router (see GRPC_STATS).
+ * and the local rate limit filter just before the router (see GRPC_STATS; rate-limit.ts: inactive unless a
+ * model's table switches it on).
  */
 function httpFilters(sidecar: boolean): HttpFilter[] {
   return [
     ...(sidecar ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
-    ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }] : []),
+    ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }, localRateLimitFilter()] : []),
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }

@@ -1,6 +1,7 @@
 import type { MeshSettings } from '../model/types.ts';
 import type { AccessLogFilter, LocalReplyConfig, ResponseMapper } from './messages.ts';
 import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND } from './error-routes.ts';
+import { rateLimitMappers } from './rate-limit.ts';
 import { upstreamErrorMappers } from './upstream-errors.ts';
 import { flatStruct, uint32Value } from './wrappers.ts';
 
@@ -69,6 +70,8 @@ export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
       { filter: when(grpcCaller(true), present(settings.modelHeader), present(settings.versionHeader)), ...grpcAnswer(messages.modelVersion, GRPC_NOT_FOUND) },
       { filter: when(grpcCaller(true), present(settings.modelHeader)), ...grpcAnswer(messages.model, GRPC_NOT_FOUND) },
       { filter: when(grpcCaller(true)), ...grpcAnswer(messages.grpcHeader, GRPC_INVALID_ARGUMENT) },
+      // A model over its rate limit (429, RESOURCE_EXHAUSTED for gRPC: rate-limit.ts).
+      ...rateLimitMappers(grpcCaller(false), grpcCaller(true)),
       // Envoy's own failures on a routed call (overflow, no healthy host, timeout, unreachable pod).
       ...upstreamErrorMappers(grpcCaller(false)),
     ],

@@ -32,4 +32,5 @@ export function nameOfModelTable(grpcTarget: string, resourceName: string): stri
 export const SIDECAR_SCOPES = 'infermesh-scopes';
 export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
 export const GRPC_STATS_FILTER = 'envoy.filters.http.grpc_stats';
+export const LOCAL_RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 export const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';

@@ -23,6 +23,8 @@ export const EXTENSION_TYPES = {
   onDemand: `${PREFIX}envoy.extensions.filters.http.on_demand.v3.OnDemand`,
   grpcStats: `${PREFIX}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig`,
   earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
+  localRateLimit: `${PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
+  routeFilterConfig: `${PREFIX}envoy.config.route.v3.FilterConfig`,
 } as const;
 
 /** The protobuf message name behind a type URL. */

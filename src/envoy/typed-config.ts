@@ -5,6 +5,8 @@ import type {
   OnDemand,
   GrpcStatsFilterConfig,
   HttpConnectionManager,
+  LocalRateLimit,
+  RouteFilterConfig,
   PreviousHostsPredicate,
   Router,
   StdoutAccessLog,
@@ -23,6 +25,8 @@ interface ExtensionMessages {
   onDemand: OnDemand;
   grpcStats: GrpcStatsFilterConfig;
   earlyHeaderMutation: EarlyHeaderMutation;
+  localRateLimit: LocalRateLimit;
+  routeFilterConfig: RouteFilterConfig;
 }
 
 /** A google.protobuf.Any holding `message`, in the `{'@type': url, ...fields}` form protobufjs reads. */

@@ -73,6 +73,7 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['probe.enabled', String(policy.probe.enabled)],
     ['probe.port', String(policy.probe.port)],
     ['mirror', policy.mirror ? `${policy.mirror.percent}% of unpinned calls copied to backend ${policy.mirror.backend}, answers discarded (Envoy only)` : 'off'],
+    ['rateLimit', policy.rateLimit ? `${policy.rateLimit.requestsPerSecond}/s per sidecar, burst ${policy.rateLimit.burst} (Envoy only)` : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
   ];
   const provenance = policy.provenance ?? {};

@@ -82,6 +82,14 @@ export interface MirrorPolicy {
   percent: number;
 }
 
+/** A per-sidecar token bucket on a model's routes (Envoy's local rate limit); proxyless gRPC ignores it. */
+export interface RateLimitPolicy {
+  /** Tokens added each second. */
+  requestsPerSecond: number;
+  /** Bucket size: requests a sidecar lets through at once after a quiet spell (>= requestsPerSecond). */
+  burst: number;
+}
+
 export interface BackendPolicy {
   name: string;
   service: string;
@@ -113,6 +121,8 @@ export interface ModelPolicy {
   affinity?: AffinityPolicy;
   /** Envoy sidecars only (proxyless gRPC ignores request_mirror_policies); absent = off. */
   mirror?: MirrorPolicy;
+  /** Envoy sidecars only; absent = no limit. */
+  rateLimit?: RateLimitPolicy;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

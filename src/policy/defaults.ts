@@ -180,6 +180,14 @@ function resolveMirror(doc: PolicyDocument, provenance: Provenance): ModelPolicy
   return { backend: doc.mirror.backend, percent: doc.mirror.percent };
 }
 
+/** A burst left out is requestsPerSecond (a bucket of one second's tokens), shown as built-in. */
+function resolveRateLimit(doc: PolicyDocument, provenance: Provenance): ModelPolicy['rateLimit'] {
+  if (doc.rateLimit === undefined) return undefined;
+  provenance['rateLimit.requestsPerSecond'] = 'policy';
+  provenance['rateLimit.burst'] = doc.rateLimit.burst === undefined ? 'builtin' : 'policy';
+  return { requestsPerSecond: doc.rateLimit.requestsPerSecond, burst: doc.rateLimit.burst ?? doc.rateLimit.requestsPerSecond };
+}
+
 /** Weights as written, or an equal split (1 each) when no backend sets one. */
 function resolveBackends(doc: PolicyDocument): BackendPolicy[] {
   return doc.backends.map((backend) => ({
@@ -221,6 +229,7 @@ export function resolvePolicyWithProvenance(
     probe: resolveProbe(steps, server, provenance),
     ...(doc.mirror ? { mirror: resolveMirror(doc, provenance) } : {}),
     ...(affinity ? { affinity } : {}),
+    ...(doc.rateLimit ? { rateLimit: resolveRateLimit(doc, provenance) } : {}),
     source: { ...source },
   };
   return { policy, provenance };

@@ -156,6 +156,17 @@ const mirror = mapping({
   percent: mirrorPercent,
 }, ' (backend: the backend receiving copies; percent: the share of unpinned requests copied, e.g. { backend: canary, percent: 10 })');
 
+const rateLimit = mapping({
+  requestsPerSecond: int(1, UINT32_MAX, ' (requests per second each sidecar lets through for this model)'),
+  burst: int(1, UINT32_MAX, ' (requests let through at once; at least requestsPerSecond; default requestsPerSecond)').optional(),
+}, ' (e.g. { requestsPerSecond: 100, burst: 200 })').superRefine((value, ctx) => {
+  // Refinements run even after a field's own issue (zod 4): compare only two valid numbers, one problem each.
+  const valid = (n: number | undefined): n is number => Number.isInteger(n) && (n ?? 0) >= 1;
+  if (valid(value.burst) && valid(value.requestsPerSecond) && value.burst < value.requestsPerSecond) {
+    ctx.addIssue({ code: 'custom', path: ['burst'], message: `must be >= requestsPerSecond (${value.requestsPerSecond}), got ${value.burst}` });
+  }
+});
+
 /** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
 const defaultable = {
   server: oneOf(['triton', 'tfserving', 'generic']).optional(),
@@ -184,6 +195,8 @@ export const policyDocumentSchema = mapping({
   affinity: defaultable.affinity,
   /** Per model, not defaultable: it names one of the model's own backends. */
   mirror: mirror.optional(),
+  /** Per model, not defaultable: a limit is sized for one model's pods. */
+  rateLimit: rateLimit.optional(),
 }).superRefine((doc, ctx) => {
   if (doc.mirror && !doc.backends.some((b) => b.name === doc.mirror?.backend)) {
     const names = doc.backends.map((b) => describeValue(b.name)).join(', ');

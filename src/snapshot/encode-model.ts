@@ -4,7 +4,9 @@ import type { FieldError } from '../protobuf/field-error.ts';
 import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
-import { modelTableBytes, tableRoutes } from './model-table.ts';
+import { modelTableBytes, perFilterConfigOf, tableRoutes } from './model-table.ts';
+import { rateLimitOverride } from '../envoy/rate-limit.ts';
+import { VIRTUAL_HOST } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
 import { hasHealthyEndpoint } from '../envoy/route-action.ts';
@@ -53,6 +55,21 @@ function encodeRoutes(routes: readonly object[], codec: ResourceCodec, failures:
   return encoded;
 }
 
+const VIRTUAL_HOST_TYPE = 'envoy.config.route.v3.VirtualHost';
+
+/**
+ * The model's per-filter configs for the virtual host of each of its tables (one token bucket per table and
+ * sidecar, shared by every route in it), or undefined when it has none.
+ */
+function encodeHostFilters(model: Model, codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array | undefined {
+  const override = rateLimitOverride(model);
+  if (!override) return undefined;
+  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, typed_per_filter_config: override });
+  if (result.ok) return perFilterConfigOf(result.bytes);
+  failures.push({ resource: `virtual host rate limit of ${model.policy.model}`, errors: result.errors });
+  return undefined;
+}
+
 /** A model's clusters and routes: what its policy, the settings and which backends can take traffic decide. */
 interface ServingPart {
   settings: MeshSettings;
@@ -87,7 +104,8 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
   const ownRoutes = [...encodeRoutes(routes.tableVersions, codec, errors), ...routeBytes.path, ...encodeRoutes([routes.tableSplit], codec, errors)];
   const scopes: EncodedResource[] = [];
   const routeConfigs: EncodedResource[] = [];
-  const table = tableRoutes(ownRoutes);
+  const hostFilters = encodeHostFilters(model, codec, errors);
+  const table = tableRoutes(ownRoutes, hostFilters);
   for (const name of modelNames(model)) {
     const tableName = modelTableName(settings.grpcTarget, name);
     routeConfigs.push(codec.fromBytes(TYPE_URLS.route, tableName, modelTableBytes(tableName, table)));
@@ -97,7 +115,7 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
   }
   if (errors.length > 0) return { ok: false, errors };
   const names = new TextEncoder();
-  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...ownRoutes];
+  const allRoutes = [...routeBytes.byName.flatMap((group) => [names.encode(group.name), ...group.routes]), ...ownRoutes, ...(hostFilters ? [hostFilters] : [])];
   const routesVersion = contentVersion(Buffer.concat(allRoutes));
   const routedClusters = clustersNamedBy([...routes.headerRoutes, ...routes.pathRoutes]);
   return { ok: true, part: { settings, healthy, clusters, routeBytes, routeConfigs, scopes, routedClusters, routesVersion } };

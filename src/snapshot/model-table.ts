@@ -13,6 +13,7 @@ import { fieldsOf, routeConfiguration, taggedRoutes, VIRTUAL_HOST_ROUTES, virtua
 
 const ROUTE_ACTION = 2;
 const RETRY_POLICY = 9;
+const VIRTUAL_HOST_PER_FILTER_CONFIG = 15;
 const VIRTUAL_HOST_RETRY_POLICY = 16;
 
 /** The encoded RetryPolicy of a Route's RouteAction (Route.route.retry_policy), if it has one. */
@@ -48,16 +49,26 @@ function sharedPolicy(routes: readonly Uint8Array[]): Uint8Array | undefined {
 export interface TableRoutes {
   routes: readonly Uint8Array[];
   hostRetryPolicy?: Uint8Array;
+  /** Encoded VirtualHost.typed_per_filter_config entries, tags included (the model's rate limit). */
+  hostFilters?: Uint8Array;
+}
+
+/** The typed_per_filter_config entries (tags included) of an encoded VirtualHost. */
+export function perFilterConfigOf(virtualHost: Uint8Array): Uint8Array {
+  return Buffer.concat(fieldsOf(virtualHost).flatMap((f) => (f.number === VIRTUAL_HOST_PER_FILTER_CONFIG ? [f.raw] : [])));
 }
 
 /** Works out once per model what each of its names' tables repeats (aliases share the routes). */
-export function tableRoutes(routes: readonly Uint8Array[]): TableRoutes {
+export function tableRoutes(routes: readonly Uint8Array[], hostFilters?: Uint8Array): TableRoutes {
   const policy = sharedPolicy(routes);
-  return policy ? { routes: routes.map(withoutRetryPolicy), hostRetryPolicy: policy } : { routes };
+  const table: TableRoutes = policy ? { routes: routes.map(withoutRetryPolicy), hostRetryPolicy: policy } : { routes };
+  return hostFilters ? { ...table, hostFilters } : table;
 }
 
 export function modelTableBytes(name: string, table: TableRoutes): Uint8Array {
   const host = virtualHostHead(VIRTUAL_HOST).append(taggedRoutes(VIRTUAL_HOST_ROUTES, table.routes));
+  // Field order as protoc writes it: routes (3), typed_per_filter_config (15), retry_policy (16).
+  if (table.hostFilters) host.raw(table.hostFilters);
   if (table.hostRetryPolicy) host.field(VIRTUAL_HOST_RETRY_POLICY, table.hostRetryPolicy);
   return routeConfiguration(name, host).finish();
 }

@@ -1,4 +1,6 @@
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { validateCommand } from '../../src/cli/validate.ts';
 import { resolvePolicyWithProvenance } from '../../src/policy/defaults.ts';
 import { docWith, problems, validDoc } from './helpers.ts';
 
@@ -51,5 +53,18 @@ describe('policy mirror', () => {
     const plain = resolvePolicyWithProvenance(validDoc(docWith({ backends: TWO })), SOURCE);
     expect(plain.policy.mirror).toBeUndefined();
     expect(Object.keys(plain.provenance).filter((key) => key.startsWith('mirror'))).toEqual([]);
+  });
+});
+
+describe('infermesh validate with a mirror', () => {
+  it('passes, warning per model that proxyless gRPC sends no copies and that a weight-0 backend loads only by a pin', async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const chunks: string[] = [];
+    err.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+    expect(await validateCommand(['test/golden/cases/mirror/input'], out, err)).toBe(0);
+    const warnings = chunks.join('').split('\n').filter((line) => line.startsWith('warning: '));
+    expect(warnings.filter((line) => line.includes('mirror: applies in Envoy sidecars only')).map((line) => line.split(':')[1])).toEqual([' model ranker', ' model scorer']);
+    expect(warnings.some((line) => line.startsWith('warning: model ranker: mirror: backend canary has weight 0'))).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { editDistance, nearest } from '../../src/util/suggest.ts';
 import { policyDefaultsSchema, toFieldProblems } from '../../src/policy/index.ts';
 import { backendWith, docWith, problems } from './helpers.ts';
 
-const TOP = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, mirror';
+const TOP = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, mirror, rateLimit';
 const RETRIES = 'attempts, perTryTimeout, retryOn, backoff';
 
 describe('unknown fields', () => {
