@@ -25,9 +25,6 @@ function probePortsOf(service: { namespace: string; name: string }, port: string
   return { ports: new Map(resolved.endpoints.map((endpoint: Endpoint) => [endpoint.address, endpoint.port])), warnings: resolved.warnings };
 }
 
-/** gRPC has no local rate limit filter: proxyless clients ignore the (optional) per-table override. */
-export const RATE_LIMIT_PROXYLESS = 'rateLimit: applies in Envoy sidecars only; proxyless gRPC clients (xds:///) are not limited (not supported by gRPC)';
-
 /** gRPC clients ignore request_mirror_policies (they accept the route): calls from proxyless clients are not copied. */
 export const MIRROR_PROXYLESS = 'mirror: applies in Envoy sidecars only; calls from proxyless gRPC clients (xds:///) are not copied (not supported by gRPC)';
 
@@ -45,6 +42,10 @@ function mirrorWarnings(policy: ModelPolicy): string[] {
     : [];
   return [MIRROR_PROXYLESS, ...loaded];
 }
+
+/** Measured (test/interop/affinity-proxyless.test.ts): grpc-js-xds 1.14 and grpcio 1.85 hash; Debian's grpcio 1.51 crashes. */
+export const AFFINITY_PROXYLESS =
+  'affinity: proxyless grpc-js-xds and gRPC C-core >= 1.52 hash on the header; gRPC C-core 1.51 (Debian 12 python3-grpcio) crashes (SIGSEGV) on its RING_HASH clusters, for a call to any model through xds:///<grpc target>: such clients must not call this model and must dial other models by their own target (xds:///<grpc target>/<model>)';
 
 /** Equal split when no backend sets a weight (the policy layer turns "omitted everywhere" into equal weights). */
 function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof indexSlices>, warnings: BuiltModels['warnings'], probing: Probing | undefined): Model {
@@ -82,7 +83,7 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
   const models: Model[] = [];
   const probing = readiness && { source: readiness, targets: new ProbeTargets() };
   for (const policy of [...policies].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))) {
-    if (policy.rateLimit) warnings.push({ model: policy.model, message: RATE_LIMIT_PROXYLESS });
+    if (policy.affinity) warnings.push({ model: policy.model, message: AFFINITY_PROXYLESS });
     for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
     models.push(buildModel(policy, slicesByService, warnings, probing));
     yield;
