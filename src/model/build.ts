@@ -25,6 +25,9 @@ function probePortsOf(service: { namespace: string; name: string }, port: string
   return { ports: new Map(resolved.endpoints.map((endpoint: Endpoint) => [endpoint.address, endpoint.port])), warnings: resolved.warnings };
 }
 
+/** gRPC has no local rate limit filter: proxyless clients ignore the (optional) per-table override. */
+export const RATE_LIMIT_PROXYLESS = 'rateLimit: applies in Envoy sidecars only; proxyless gRPC clients (xds:///) are not limited (not supported by gRPC)';
+
 /** gRPC clients ignore request_mirror_policies (they accept the route): calls from proxyless clients are not copied. */
 export const MIRROR_PROXYLESS = 'mirror: applies in Envoy sidecars only; calls from proxyless gRPC clients (xds:///) are not copied (not supported by gRPC)';
 
@@ -84,6 +87,7 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
   const probing = readiness && { source: readiness, targets: new ProbeTargets() };
   for (const policy of [...policies].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))) {
     if (policy.affinity) warnings.push({ model: policy.model, message: AFFINITY_PROXYLESS });
+    if (policy.rateLimit) warnings.push({ model: policy.model, message: RATE_LIMIT_PROXYLESS });
     for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
     models.push(buildModel(policy, slicesByService, warnings, probing));
     yield;
