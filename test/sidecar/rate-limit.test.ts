@@ -2,7 +2,8 @@
  * Per-model rate limit (policy `rateLimit`, README "Policy reference") through a real Envoy sidecar on every
  * pinned version (delta ADS, on-demand scopes and clusters): a burst beyond a model's bucket answers REST
  * callers 429 and gRPC callers RESOURCE_EXHAUSTED, both with x-infermesh-rate-limited naming the model;
- * another model on the same sidecar is not limited; calls pass again once the bucket refills.
+ * another model on the same sidecar is not limited, and an alias has a bucket of its own; calls pass again
+ * once the bucket refills.
  * Pods on 127.0.0.120-127.0.0.139.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -27,7 +28,8 @@ retries: { attempts: 0 }
 ${rest}`;
 
 const POLICIES: Record<string, string> = {
-  limited: model('limited', 'http', `rateLimit: { requestsPerSecond: ${RATE}, burst: ${BURST} }`),
+  limited: model('limited', 'http', `aliases: [limited-alias]
+rateLimit: { requestsPerSecond: ${RATE}, burst: ${BURST} }`),
   limitedgrpc: model('limitedgrpc', 'grpc', `rateLimit: { requestsPerSecond: ${RATE}, burst: ${BURST} }`),
   free: model('free', 'http'),
 };
@@ -37,6 +39,18 @@ const FREE_PATH = '/v2/models/free/infer';
 /** Long enough for an emptied bucket to fill up again (BURST / RATE seconds, filled once a second). */
 const REFILL_MS = Math.ceil(BURST / RATE) * 1_000 + 300;
 const CALLS = 10;
+
+/** A REST call to `limited` by its alias, in the model header. */
+async function aliasInfer(sidecar: Sidecar): Promise<{ status: number; headers: Headers }> {
+  const response = await fetch(`${sidecar.url}/v2/models/limited/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-model': 'limited-alias' },
+    body: '{"inputs":[]}',
+    signal: AbortSignal.timeout(5_000),
+  });
+  await response.text();
+  return { status: response.status, headers: response.headers };
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -78,7 +92,7 @@ describeWithTool('per-model rate limit through a real Envoy sidecar', envoyBinar
         await sidecar?.stop(failures.failed);
       });
 
-      it('REST: a burst beyond the bucket gets 429 naming the model; another model is not limited; calls pass after refill', async () => {
+      it('REST: a burst beyond the bucket gets 429 naming the model; another model is not limited; an alias has its own bucket; calls pass after refill', async () => {
         await sleep(REFILL_MS);
         const outcomes: RestOutcome[] = await Promise.all(Array.from({ length: CALLS }, () => restInfer(sidecar, LIMITED_PATH)));
         const refused = outcomes.filter((o) => o.status === 429);
@@ -93,6 +107,12 @@ describeWithTool('per-model rate limit through a real Envoy sidecar', envoyBinar
         // Same sidecar, same pod, bucket of `limited` empty: `free` has no limit.
         const free = await Promise.all(Array.from({ length: CALLS }, () => restInfer(sidecar, FREE_PATH)));
         expect(free.map((o) => o.status)).toEqual(Array.from({ length: CALLS }, () => 200));
+
+        // An alias has its own table, so its own bucket; its refusals still name the model.
+        const viaAlias = await Promise.all(Array.from({ length: CALLS }, () => aliasInfer(sidecar)));
+        const aliasRefused = viaAlias.filter((o) => o.status === 429);
+        expectBurstLimited(viaAlias.filter((o) => o.status === 200).length, aliasRefused.length);
+        for (const answer of aliasRefused) expect(answer.headers.get(RATE_LIMITED_HEADER)).toBe('limited');
 
         await sleep(REFILL_MS);
         const again = await restInfer(sidecar, LIMITED_PATH);
