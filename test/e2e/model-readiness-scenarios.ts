@@ -56,10 +56,10 @@ async function stateOf(adminPort: number, model: string, pod: string): Promise<s
 export const figures: Record<string, Record<string, number>> = {};
 
 /**
- * Calls in a batch that spans a load or an unload: 2-3 s at 2 ms apart, so calls still flow after every
+ * Calls in a batch that spans a load or an unload: 5-8 s at 2 ms apart, so calls still flow after every
  * watch window ends (asserted: traffic after the window), whatever the data plane's speed.
  */
-const CALLS = 600;
+const CALLS = 1_500;
 
 /** Envoy's default common_lb_config.update_merge_window, plus a margin. */
 const ENVOY_MERGE_WINDOW_MS = 1_200;
@@ -165,7 +165,8 @@ export function readinessScenarios(mesh: () => Mesh, plane: DataPlane, adminPort
     const ready = loading.load('inception', '2', { loadingMs: 4 * PROBE_INTERVAL_MS });
     await eventually(async () => expect(await stateOf(adminPort(), 'inception', LOADING_POD)).toBe('loading'), { timeoutMs: WITHIN_MS + 5_000 });
     const pinned = { 'x-model': 'inception', 'x-model-version': '2' };
-    const batch = plane.batch('inception', 400, pinned, { gapMs: 5, version: '2' });
+    // Long enough to outlast the loading (4 intervals) and the watch window after it, at 5 ms apart.
+    const batch = plane.batch('inception', Math.ceil((8 * PROBE_INTERVAL_MS) / 5), pinned, { gapMs: 5, version: '2' });
     await ready;
     const readyAt = performance.now();
     const reachedWhileLoading = arrivals(loading, 'inception') - base;
