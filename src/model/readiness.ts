@@ -25,8 +25,9 @@ function probedServer(policy: ModelPolicy): ProbedServerKind | undefined {
 
 /**
  * Endpoints as the model server sees them: a pod that is ready but does not have the model (or the version)
- * ready becomes unhealthy, with the server's reason. What was never answered routes by pod readiness; if the
- * probes of every pod-ready endpoint fail (a NetworkPolicy, a wrong port), they all do, and the backend says so.
+ * ready becomes unhealthy, with the server's reason. What was never answered routes by pod readiness; while no
+ * server of the backend answers and some fail (a NetworkPolicy, a wrong port), they all do, and the backend
+ * says so. A pod that fails while others answer is unhealthy.
  */
 export function applyReadiness(
   policy: ModelPolicy,
@@ -41,9 +42,11 @@ export function applyReadiness(
     const answer = source.lookup(endpoint.address, port, ref);
     return answer && { port, readiness: { state: answer.state, ...(answer.reason !== undefined ? { reason: answer.reason } : {}) } satisfies EndpointReadiness };
   });
-  const ready = endpoints.filter((endpoint) => endpoint.health === 'healthy');
+  // No server of this backend has said anything, and some cannot be reached: probing does not work here (yet),
+  // so nobody is judged by it. Waiting for every pod to fail first would mark the first ones to fail
+  // unhealthy while the others are still unanswered, a flap at every start where probes are blocked.
   const probed = answers.filter((answer) => answer !== undefined);
-  const fallback = ready.length > 0 && probed.length === ready.length && probed.every((answer) => answer.readiness.state === 'probe-failing');
+  const fallback = probed.length > 0 && probed.every((answer) => answer.readiness.state === 'probe-failing');
   const signature = answers.map((answer) => (answer ? `${answer.port} ${answer.readiness.state} ${answer.readiness.reason ?? ''}` : '-')).join('\n') + (fallback ? '\nF' : '');
   const key = `${policy.model}\u0000${modelRefKey(ref)}`;
   const byModel = remembered.get(endpoints) ?? new Map<string, Remembered>();

@@ -51,6 +51,12 @@ describe('applyReadiness', () => {
     expect(warning).toMatch(/failed on every endpoint \(said probe-failing\); routing by pod readiness/);
   });
 
+  it('no flap while probes are blocked: the first pods to fail keep pod readiness while the others are unanswered', () => {
+    const endpoints = [endpoint('10.0.0.1'), endpoint('10.0.0.2')];
+    const { endpoints: out } = applyReadiness(policy, ref, endpoints, ports, answers({ [key('10.0.0.1')]: 'probe-failing' }));
+    expect(out.map((e) => [e.health, e.readiness?.fallback])).toEqual([['healthy', true], ['healthy', undefined]]);
+  });
+
   it('returns the same endpoint objects while nothing the servers say changes, new ones when it does', () => {
     const endpoints = [endpoint('10.0.0.1'), endpoint('10.0.0.2')];
     const table: Record<string, ModelReadinessState> = { [key('10.0.0.1')]: 'ready', [key('10.0.0.2')]: 'ready' };
