@@ -73,6 +73,18 @@ export class EnvoyProcess {
 
   /** Starts Envoy with the project's bootstrap (the one `infermesh bootstrap` prints) and waits until it is LIVE. */
   static async start(options: EnvoyOptions): Promise<EnvoyProcess> {
+    // A port found free can be taken by another test before Envoy binds it; Envoy then exits at once. Only
+    // that is retried, with new ports (the bootstrap's admin and status ports are the only ones it binds).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EnvoyProcess.#startOnce(options);
+      } catch (error) {
+        if (attempt >= 3 || !/exited during start[\s\S]*Address already in use/.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  static async #startOnce(options: EnvoyOptions): Promise<EnvoyProcess> {
     const [adminPort, statusPort] = [await freePort(), await freePort()];
     const bootstrap = renderBootstrap(TEMPLATE, {
       xdsAddress: [options.xdsPort, ...(options.moreXdsPorts ?? [])].map((port) => ({ host: '127.0.0.1', port })),
