@@ -247,8 +247,6 @@ export class DeltaStream implements ClientStream {
     state.sentVersion = snapshot.version;
     state.sentSequence = snapshot.sequence;
     state.sentAt = this.#now();
-    state.sentList = resources;
-    state.sentRemoved = removed;
     state.remember(nonce, { version: snapshot.version, sequence: snapshot.sequence, resources, removed });
     const written = this.#send({ kind, typeUrl: TYPE_URLS[kind], version: snapshot.version, nonce, resources, removed });
     const bytes = resources.reduce((sum, r) => sum + r.any.length, 0) + removed.reduce((sum, name) => sum + name.length, 0);

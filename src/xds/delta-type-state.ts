@@ -36,8 +36,6 @@ export class DeltaTypeState implements TypeSyncView {
   sentNonce?: string;
   sentAt?: Date;
   sentSequence?: number;
-  sentList: readonly EncodedResource[] = [];
-  sentRemoved: readonly string[] = [];
   ackedVersion?: string;
   ackedAt?: Date;
   /** The latest snapshot whose content for this type the client has fully accepted. */
@@ -74,11 +72,6 @@ export class DeltaTypeState implements TypeSyncView {
       const resource = all.get(name);
       return resource && (requested.names.has(name) || (requested.wildcard && !hidden.has(name))) ? resource : undefined;
     };
-  }
-
-  /** The resources of the last response. */
-  get sentResources(): ReadonlyMap<string, EncodedResource> {
-    return new Map(this.sentList.map((resource) => [resource.name, resource]));
   }
 
   /** Every resource the client holds once it has what it was sent and what waits to be (computed on demand). */
