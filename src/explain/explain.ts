@@ -79,7 +79,9 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {
-    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
+    // A section turned off (`coldStart: null`) has provenance under its own name, not its fields'.
+    const section = field.includes('.') ? provenance[field.slice(0, field.lastIndexOf('.'))] : undefined;
+    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? section ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
     return { field, value, from: from.startsWith('default:') ? from.slice('default:'.length) : from };
   });
 }
