@@ -167,9 +167,12 @@ const rateLimit = mapping({
   }
 });
 
-/** How long a request may wait for a model's first ready pod: long enough for a load, short of a caller's patience. */
+/**
+ * How long a request may wait for a model's first ready pod. At most 4m: Envoy ends a stream with no activity
+ * after its stream idle timeout (5 min by default, not set by infermesh), which would cut a longer hold.
+ */
 export const COLD_START_HOLD_MIN_MS = 1_000;
-export const COLD_START_HOLD_MAX_MS = 300_000;
+export const COLD_START_HOLD_MAX_MS = 240_000;
 
 const holdFor = duration().superRefine((ms, ctx) => {
   if (ms < COLD_START_HOLD_MIN_MS || ms > COLD_START_HOLD_MAX_MS) {

@@ -30,7 +30,7 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('coldStart: validation', () => {
-  it.each([['1s'], ['30s'], ['5m'], ['1m30s']])('accepts holdFor %s', (holdFor) => {
+  it.each([['1s'], ['30s'], ['4m'], ['1m30s']])('accepts holdFor %s', (holdFor) => {
     expect(problems(docWith({ coldStart: { holdFor } }))).toEqual([]);
   });
 
@@ -39,8 +39,8 @@ describe('coldStart: validation', () => {
   });
 
   it.each([
-    ['too short', { holdFor: '500ms' }, /^coldStart\.holdFor: must be from 1s to 5m, got 500ms$/],
-    ['too long', { holdFor: '6m' }, /^coldStart\.holdFor: must be from 1s to 5m, got 6m$/],
+    ['too short', { holdFor: '500ms' }, /^coldStart\.holdFor: must be from 1s to 4m, got 500ms$/],
+    ['too long (Envoy\'s stream idle timeout is 5m)', { holdFor: '5m' }, /^coldStart\.holdFor: must be from 1s to 4m, got 5m$/],
     ['a number', { holdFor: 30 }, /^coldStart\.holdFor: must be a duration .*add a unit, e.g. 30s/],
     ['not a duration', { holdFor: 'soon' }, /^coldStart\.holdFor: "soon" /],
     ['missing holdFor', {}, /^coldStart\.holdFor: required/],
@@ -117,7 +117,7 @@ describe('coldStart: builders', () => {
         failure_mode_allow: true,
         processing_mode: { request_header_mode: 'SKIP', response_header_mode: 'SKIP' },
         message_timeout: { seconds: 1 },
-        max_message_timeout: { seconds: 310 },
+        max_message_timeout: { seconds: 250 },
         stat_prefix: 'infermesh_cold_start',
         forward_rules: { allowed_headers: { patterns: [{ exact: 'x-model' }, { exact: 'x-model-version' }, { exact: 'content-type' }] } },
       },

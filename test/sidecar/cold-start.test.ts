@@ -3,7 +3,7 @@
  * pinned version: a request sent while its model's only pod does not have it loaded waits (ext_proc to the
  * control plane) and succeeds once the pod loads it, for REST and gRPC callers; with nothing becoming ready
  * it fails after holdFor with the 503 JSON / UNAVAILABLE naming the model; a model without coldStart still
- * fails at once; once ready, requests no longer reach the control plane. Readiness probes every 1 s.
+ * fails at once; once ready, requests no longer reach the control plane; a caller that gives up ends its hold. Readiness probes every 1 s.
  * Pods on 127.0.4.1.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -37,6 +37,7 @@ const POLICIES: Record<string, string> = {
   shortrest: policy('shortrest', 'http', `coldStart: { holdFor: ${SHORT_HOLD_S}s }`),
   shortgrpc: policy('shortgrpc', 'grpc', `coldStart: { holdFor: ${SHORT_HOLD_S}s }`),
   nohold: policy('nohold', 'http'),
+  longrest: policy('longrest', 'http', 'coldStart: { holdFor: 30s }'),
   ...Object.fromEntries(versions.flatMap((version) => [
     [`rest-${tag(version)}`, policy(`rest-${tag(version)}`, 'http', 'coldStart: { holdFor: 30s }')],
     [`grpc-${tag(version)}`, policy(`grpc-${tag(version)}`, 'grpc', 'coldStart: { holdFor: 30s }')],
@@ -146,6 +147,16 @@ describeWithTool('cold-start holds through a real Envoy sidecar', lookup, (binar
         measured.push(`Envoy ${binary.version} gRPC timeout: UNAVAILABLE after ${Math.round(answer.ms)} ms (holdFor ${SHORT_HOLD_S}s)`);
         expect(answer.ms).toBeGreaterThan(SHORT_HOLD_S * 1_000 - 50);
         expect(answer.ms).toBeLessThan(SHORT_HOLD_S * 1_000 + 2_000);
+      });
+
+      it('ends the hold when the caller gives up', async () => {
+        const gone = new AbortController();
+        const call = fetch(`${sidecar.url}/v2/models/longrest/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: gone.signal });
+        await eventually(async () => expect(await heldOn(sidecar, 'longrest')).toBe(1), { timeoutMs: 10_000 });
+        gone.abort();
+        await expect(call).rejects.toThrow();
+        // Well before its 30s holdFor: Envoy closes the ext_proc stream when the downstream goes away.
+        await eventually(async () => expect(await heldOn(sidecar, 'longrest')).toBe(0), { timeoutMs: 5_000 });
       });
 
       it('fails a model without coldStart at once, without asking the control plane', async () => {
