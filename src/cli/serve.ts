@@ -21,6 +21,7 @@ import type { XdsLimits } from '../xds/stream-limits.ts';
 import { Prober } from '../probe/prober.ts';
 import { ColdStartHolds } from '../coldstart/holds.ts';
 import { extProcService } from '../coldstart/ext-proc.ts';
+import { proxySyncIndex } from '../coldstart/proxy-sync.ts';
 import { DEFAULT_PROBE_SETTINGS, PROBE_HELP, PROBE_OPTIONS, probeSettingsFromFlags, type ProbeSettings } from './probe-flags.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
@@ -94,13 +95,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       states: (counts) => Object.entries(counts).forEach(([state, count]) => metrics.rollout.set({ state }, count)),
     },
   });
+  let xds: XdsServer | undefined;
   const holds = new ColdStartHolds({
+    proxySync: () => proxySyncIndex(xds?.streams() ?? []),
     onHeldCount: (model, count) => (count > 0 ? metrics.coldStartHeld.set({ model }, count) : metrics.coldStartHeld.remove({ model })),
     onEnd: (result) => {
       if (result.outcome !== 'not_held') metrics.coldStartHoldSeconds.observe({ model: result.model ?? '', outcome: result.outcome }, result.waitedMs / 1000);
     },
   });
-  let xds: XdsServer | undefined;
   let evaluation: NodeJS.Timeout | undefined;
   let closing = false;
   const problems = new ModelProblemsGauge(metrics.modelProblem);

@@ -21,6 +21,13 @@ interface HeaderValue {
 
 export interface ProcessingRequest {
   request_headers?: { headers?: { headers?: HeaderValue[] } };
+  /** Envoy attributes asked for by the filter's request_attributes, under the filter's name. */
+  attributes?: Record<string, { fields?: Record<string, { stringValue?: string }> }>;
+}
+
+/** The sidecar's node id (the xds.node.id attribute the filter asks for), if sent. */
+export function nodeId(request: ProcessingRequest): string | undefined {
+  return request.attributes?.['envoy.filters.http.ext_proc']?.fields?.['xds.node.id']?.stringValue || undefined;
 }
 
 /** The request's headers by lowercase name. Envoy sends values in raw_value (value on older runtime guards). */
@@ -102,7 +109,7 @@ export function extProcService(options: ExtProcOptions): { definition: grpc.Serv
       if (!request.request_headers) return;
       const headers = requestHeaders(request);
       const name = headers.get(options.modelHeader) ?? '';
-      const hold = options.holds.hold(name, headers.get(options.versionHeader));
+      const hold = options.holds.hold(name, headers.get(options.versionHeader), nodeId(request));
       cancel = hold.cancel;
       if (hold.holdForMs !== undefined) call.write({ override_message_timeout: durationMessage(hold.holdForMs + HOLD_ANSWER_SLACK_MS) });
       void hold.result.then((result) => {

@@ -38,6 +38,11 @@ export interface HoldOptions {
    * go anyway (a NACKing or slow proxy must not keep every hold to its end).
    */
   syncGraceMs?: number;
+  /**
+   * Whether a sidecar (by node id) has ACKed a snapshot at least as new as `sequence` for every type it
+   * holds; undefined when no stream of that node is connected here. Built once per settling, as an index.
+   */
+  proxySync?: () => (node: string, sequence: number) => boolean | undefined;
   /** Told of every hold that ends (metrics, logs). */
   onEnd?: (result: HoldResult) => void;
   /** Told whenever the number of held requests of a model changes. */
@@ -67,6 +72,8 @@ interface ModelState {
 interface Held {
   model: ModelState;
   target: string;
+  /** The holding sidecar's node id, when it sent one. */
+  node?: string;
   startedAt: number;
   timer: unknown;
   finish: (outcome: HoldOutcome) => void;
@@ -136,12 +143,12 @@ export class ColdStartHolds {
    * Holds one request for `name` (and a pinned `version`) until it may go. `cancel` ends it when the caller
    * goes away.
    */
-  hold(name: string, version: string | undefined): { result: Promise<HoldResult>; cancel: () => void; holdForMs?: number } {
+  hold(name: string, version: string | undefined, node?: string): { result: Promise<HoldResult>; cancel: () => void; holdForMs?: number } {
     const model = this.#byName.get(name);
     const target = version ?? SPLIT;
     const now = this.#timers.now();
     const done = (outcome: HoldOutcome, state?: ModelState): HoldResult => ({ outcome, ...(state ? { model: state.model, holdForMs: state.holdForMs } : {}), waitedMs: 0 });
-    if (this.#closed || !model || !model.targets.has(target) || this.#mayGo(model, target, now)) {
+    if (this.#closed || !model || !model.targets.has(target) || this.#mayGo(model, target, node, now, this.#options.proxySync?.())) {
       return { result: Promise.resolve(done(this.#closed ? 'shutdown' : 'not_held', model)), cancel: () => {} };
     }
     if (this.#held.size >= this.#maxHeld) {
@@ -160,7 +167,7 @@ export class ColdStartHolds {
         resolve(ended);
       };
     });
-    const held: Held = { model, target, startedAt: now, timer: undefined, finish };
+    const held: Held = { model, target, ...(node !== undefined ? { node } : {}), startedAt: now, timer: undefined, finish };
     held.timer = this.#timers.setTimeout(() => held.finish('timed_out'), model.holdForMs);
     this.#held.add(held);
     this.#countHeld(model.model);
@@ -182,24 +189,28 @@ export class ColdStartHolds {
   }
 
   /**
-   * Ready, and every proxy using the model on this replica has ACKed a snapshot at least as new as the one
-   * that made it ready (Envoy must hold the ready endpoint before the router picks a host, or it answers "no
-   * healthy upstream"), or syncGraceMs has passed since it became ready.
+   * Ready, and the sidecar holding the request has ACKed a snapshot at least as new as the one that made it
+   * ready (Envoy must hold the ready endpoint before its router picks a host, or it answers "no healthy
+   * upstream"); or syncGraceMs has passed since it became ready. A sidecar connected to another replica
+   * (its node is not known here) waits for the grace; one that sent no node id waits for every proxy
+   * using the model on this replica (the model's rollout).
    */
-  #mayGo(model: ModelState, target: string, now: number): boolean {
+  #mayGo(model: ModelState, target: string, node: string | undefined, now: number, proxySync: ReturnType<NonNullable<HoldOptions['proxySync']>> | undefined): boolean {
     const state = model.targets.get(target);
     if (state?.readySince === undefined || state.readyAt === undefined) return false;
+    if (now - state.readyAt >= this.#syncGraceMs) return true;
+    if (node !== undefined && proxySync) return proxySync(node, state.readySince) ?? false;
     const rollout = this.#synced.get(model.model);
-    const synced = rollout !== undefined && rollout.state === 'live' && rollout.sequence >= state.readySince;
-    return synced || now - state.readyAt >= this.#syncGraceMs;
+    return rollout !== undefined && rollout.state === 'live' && rollout.sequence >= state.readySince;
   }
 
   /** Lets go every hold that may go; arms a timer for the grace of targets ready but not yet ACKed. */
   #settle(): void {
     const now = this.#timers.now();
     const waiting = new Map<string, number>();
+    const proxySync = this.#held.size > 0 ? this.#options.proxySync?.() : undefined;
     for (const held of [...this.#held]) {
-      if (this.#mayGo(held.model, held.target, now)) {
+      if (this.#mayGo(held.model, held.target, held.node, now, proxySync)) {
         held.finish('released');
         continue;
       }

@@ -31,7 +31,8 @@ const HEADERS_ONLY = { request_header_mode: 'SEND', response_header_mode: 'SKIP'
  * it creates a request's filter chain, before the on-demand filter has loaded the model's table, so the
  * first request for a model on a sidecar would never be held (seen on 1.40.0). It rides the bootstrap's xDS
  * cluster (and its mTLS). Request headers only, and only the model, version and content-type headers are
- * forwarded (the answer differs for gRPC callers). failure_mode_allow: a control plane that cannot be reached
+ * forwarded (the answer differs for gRPC callers), with the sidecar's node id (attribute xds.node.id), so the
+ * control plane can wait for that sidecar's own ACK. failure_mode_allow: a control plane that cannot be reached
  * lets the request go on as it would have without the hold. max_message_timeout lets the control plane
  * extend the wait to a hold's length (override_message_timeout), its first answer being due within
  * EXT_PROC_MESSAGE_TIMEOUT_MS. Never on the API listener: gRPC clients have no ext_proc.
@@ -44,6 +45,7 @@ export function coldStartFilter(modelHeader: string, versionHeader: string): Htt
     message_timeout: durationMessage(EXT_PROC_MESSAGE_TIMEOUT_MS),
     max_message_timeout: durationMessage(COLD_START_HOLD_MAX_MS + HOLD_ANSWER_SLACK_MS),
     stat_prefix: 'infermesh_cold_start',
+    request_attributes: ['xds.node.id'],
     forward_rules: { allowed_headers: { patterns: [{ exact: modelHeader }, { exact: versionHeader }, { exact: 'content-type' }] } },
   });
   return { name: EXT_PROC_FILTER, typed_config: config };

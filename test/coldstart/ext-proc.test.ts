@@ -4,7 +4,7 @@
  * Envoy's own protos, as a sidecar decodes them).
  */
 import { describe, expect, it } from 'vitest';
-import { continueResponse, notReadyResponse, requestHeaders } from '../../src/coldstart/ext-proc.ts';
+import { continueResponse, nodeId, notReadyResponse, requestHeaders } from '../../src/coldstart/ext-proc.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 
 const root = loadEnvoyProtos();
@@ -25,6 +25,15 @@ describe('ext_proc messages', () => {
     })).finish();
     const decoded = requestType.toObject(requestType.decode(bytes), { enums: String, arrays: true });
     expect([...requestHeaders(decoded)]).toEqual([['x-model', 'chat'], ['content-type', 'application/grpc']]);
+  });
+
+  it('reads the sidecar\'s node id from the xds.node.id attribute, if sent', () => {
+    const bytes = requestType.encode(requestType.fromObject({
+      request_headers: {},
+      attributes: { 'envoy.filters.http.ext_proc': { fields: { 'xds.node.id': { stringValue: 'app-1.ml' } } } },
+    })).finish();
+    expect(nodeId(requestType.toObject(requestType.decode(bytes), { enums: String, arrays: true }))).toBe('app-1.ml');
+    expect(nodeId({ request_headers: {} })).toBeUndefined();
   });
 
   it('lets a released request go on, saying how long it was held and asking Envoy to pick the route again', () => {

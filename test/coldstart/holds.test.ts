@@ -50,8 +50,14 @@ function setup(options: { maxHeld?: number } = {}) {
   const clock = manualTimers();
   const ended: HoldResult[] = [];
   const counts: [string, number][] = [];
-  const holds = new ColdStartHolds({ timers: clock.timers, syncGraceMs: 2_000, ...options, onEnd: (r) => ended.push(r), onHeldCount: (m, c) => counts.push([m, c]) });
-  return { ...clock, holds, ended, counts };
+  /** What each connected sidecar has ACKed: the latest snapshot sequence, by node id. */
+  const acked = new Map<string, number>();
+  const proxySync = () => (node: string, sequence: number) => {
+    const through = acked.get(node);
+    return through === undefined ? undefined : through >= sequence;
+  };
+  const holds = new ColdStartHolds({ timers: clock.timers, syncGraceMs: 2_000, ...options, proxySync, onEnd: (r) => ended.push(r), onHeldCount: (m, c) => counts.push([m, c]) });
+  return { ...clock, holds, ended, counts, acked };
 }
 
 describe('ColdStartHolds', () => {
@@ -108,6 +114,37 @@ describe('ColdStartHolds', () => {
     expect(hold.holdForMs).toBe(HOLD);
     holds.observeRollouts(live(2));
     expect((await hold.result).outcome).toBe('released');
+  });
+
+  it('waits for the holding sidecar\'s own ACK when it sent its node id, not for the others', async () => {
+    const { holds, acked } = setup();
+    acked.set('sidecar-a', 1);
+    acked.set('sidecar-b', 1);
+    holds.observeModels([model([notReady])], 1);
+    const a = holds.hold('chat', undefined, 'sidecar-a');
+    const b = holds.hold('chat', undefined, 'sidecar-b');
+    holds.observeModels([model([ready])], 2);
+    // Every proxy of the rollout has ACKed, yet sidecar-a has not: its request waits.
+    acked.set('sidecar-b', 2);
+    holds.observeRollouts(live(2));
+    expect((await b.result).outcome).toBe('released');
+    expect(holds.heldCount).toBe(1);
+    // sidecar-a's ACK lets it go though the rollout is still pending (another proxy is slow).
+    acked.set('sidecar-a', 2);
+    holds.observeRollouts(pendingRollout(2));
+    expect((await a.result).outcome).toBe('released');
+  });
+
+  it('waits the sync grace for a sidecar connected to another replica (node not known here)', async () => {
+    const { holds, advance } = setup();
+    holds.observeModels([model([notReady])], 1);
+    const hold = holds.hold('chat', undefined, 'elsewhere');
+    holds.observeModels([model([ready])], 2);
+    holds.observeRollouts(live(2));
+    advance(1_999);
+    expect(holds.heldCount).toBe(1);
+    advance(1);
+    expect(await hold.result).toMatchObject({ outcome: 'released', waitedMs: 2_000 });
   });
 
   it('times out after holdFor', async () => {

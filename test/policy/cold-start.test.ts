@@ -119,6 +119,7 @@ describe('coldStart: builders', () => {
         message_timeout: { seconds: 1 },
         max_message_timeout: { seconds: 250 },
         stat_prefix: 'infermesh_cold_start',
+        request_attributes: ['xds.node.id'],
         forward_rules: { allowed_headers: { patterns: [{ exact: 'x-model' }, { exact: 'x-model-version' }, { exact: 'content-type' }] } },
       },
     });
