@@ -19,6 +19,9 @@ import { XDS_TLS_HELP, XDS_TLS_OPTIONS, xdsTlsFromFlags } from './xds-tls-flags.
 import { xdsTlsCredentials, type XdsTlsFiles } from '../xds/tls-credentials.ts';
 import type { XdsLimits } from '../xds/stream-limits.ts';
 import { Prober } from '../probe/prober.ts';
+import { ColdStartHolds } from '../coldstart/holds.ts';
+import { extProcService } from '../coldstart/ext-proc.ts';
+import { proxySyncIndex } from '../coldstart/proxy-sync.ts';
 import { DEFAULT_PROBE_SETTINGS, PROBE_HELP, PROBE_OPTIONS, probeSettingsFromFlags, type ProbeSettings } from './probe-flags.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
@@ -93,12 +96,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     },
   });
   let xds: XdsServer | undefined;
+  const holds = new ColdStartHolds({
+    proxySync: () => proxySyncIndex(xds?.streams() ?? []),
+    onHeldCount: (model, count) => (count > 0 ? metrics.coldStartHeld.set({ model }, count) : metrics.coldStartHeld.remove({ model })),
+    onEnd: (result) => {
+      if (result.outcome !== 'not_held') metrics.coldStartHoldSeconds.observe({ model: result.model ?? '', outcome: result.outcome }, result.waitedMs / 1000);
+    },
+  });
   let evaluation: NodeJS.Timeout | undefined;
   let closing = false;
   const problems = new ModelProblemsGauge(metrics.modelProblem);
   const rollout = () => {
     const rollouts = tracker.evaluate(xds?.streams() ?? []);
     problems.record(rolloutProblems(rollouts));
+    holds.observeRollouts(rollouts);
     return rollouts;
   };
   // Many ACKs arrive together after a push: evaluate once per burst, not once per ACK. Streams closing
@@ -129,10 +140,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       rollout();
     },
     ...(options.holdoffMs !== undefined ? { holdoffMs: options.holdoffMs } : {}),
+    onServed: (models, sequence) => holds.observeModels(models, sequence),
   });
   const controlPlaneId = `infermesh@${hostname()}`;
   const nackCauses = (after: number, through: number) => tracker.changesBetween(after, through).map((change) => ({ model: change.model, ...(change.source ? { source: `${change.source.namespace}/${change.source.configMap} key "${change.source.key}"` } : {}) }));
-  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon, nackCauses, ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) });
+  const server = new XdsServer({ root, snapshots: store, logger, metrics, controlPlaneId, onSyncChange: evaluateSoon, nackCauses, services: [extProcService({ root, holds, modelHeader: settings.modelHeader, versionHeader: settings.versionHeader, logger: logger.child({ component: 'cold-start' }) })], ...(options.xdsLimits ? { limits: options.xdsLimits } : {}) });
   xds = server;
   // Rollout counts the proxies connected to this replica only: `infermesh status --model` merges every replica.
   const admin = createAdminServer({ registry: metrics.registry, status: () => ({ ...controller.status(), replica: controlPlaneId, scope: 'this replica', rollout: rollout() }) });
@@ -155,6 +167,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     controller.stop();
     prober?.close();
     if (evaluation) clearTimeout(evaluation);
+    // Held requests go on (as with no hold) before the port closes under their streams.
+    holds.close();
     // close() alone waits for every open connection, and a keep-alive scraper may never close its own.
     const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();

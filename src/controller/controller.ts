@@ -49,6 +49,8 @@ export interface ControllerOptions {
    * get no traffic. Told the pods to probe after every reconcile; a change in its answers triggers one.
    */
   readiness?: ReadinessSource;
+  /** Told every reconcile's served models (endpoints and readiness applied) and the sequence of the snapshot serving them. */
+  onServed?: (models: readonly Model[], sequence: number) => void;
 }
 
 /** A model whose served version changed in a published snapshot. */
@@ -208,6 +210,7 @@ export class Controller {
     if (budget.warning && budget.warning !== this.#tableWarning) logger.warn({ bytes: budget.bytes }, budget.warning);
     this.#tableWarning = budget.warning;
     const models = servedModels(result);
+    if (served) this.#options.onServed?.(models, served.sequence);
     this.#status = {
       ready: true,
       ...(served ? { snapshotVersion: served.version, snapshotSequence: served.sequence } : {}),

@@ -5,6 +5,7 @@ import { durationMessage } from '../util/duration.ts';
 import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
 import { localRateLimitFilter } from './rate-limit.ts';
+import { coldStartFilter } from './cold-start.ts';
 import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
 import { boolValue } from './wrappers.ts';
@@ -15,13 +16,16 @@ import { boolValue } from './wrappers.ts';
  * and gRPC require. Sidecars also run the on-demand filter first: it fetches the table of a model's scope
  * and the clusters a route names (on-demand CDS) when a request first needs them, and the gRPC stats filter
  * and the local rate limit filter just before the router (see GRPC_STATS; rate-limit.ts: inactive unless a
- * model's table switches it on).
+ * model's table switches it on). While some policy sets coldStart, the ext_proc filter that holds requests
+ * follows them, idle unless a table switches it on (cold-start.ts), so a rate-limited request is not held.
  */
-function httpFilters(sidecar: boolean): HttpFilter[] {
+function httpFilters(settings: MeshSettings | undefined, coldStart = false): HttpFilter[] {
+  const sidecar = settings !== undefined;
   return [
     ...(sidecar ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
     ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }, localRateLimitFilter()] : []),
+    ...(settings && coldStart ? [coldStartFilter(settings.modelHeader, settings.versionHeader)] : []),
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }
@@ -60,15 +64,16 @@ function scopedRoutes(settings: MeshSettings): ScopedRoutes {
 
 /**
  * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by scoped
- * RDS, loaded on demand.
+ * RDS, loaded on demand. `coldStart`: some policy sets coldStart (then the hold filter is there, disabled);
+ * without one the listener is exactly what it was before the field existed.
  */
-export function sidecarListener(settings: MeshSettings): Listener {
+export function sidecarListener(settings: MeshSettings, coldStart = false): Listener {
   // codec_type AUTO is the default, so not written (see wrappers.ts on defaults).
   const connectionManager: HttpConnectionManager = {
     stat_prefix: 'infermesh',
     scoped_routes: scopedRoutes(settings),
     early_header_mutation_extensions: [modelFromPath(settings)],
-    http_filters: httpFilters(true),
+    http_filters: httpFilters(settings, coldStart),
     local_reply_config: localReplyConfig(settings),
     // One JSON line per request on Envoy's stdout. Only here: the API listener is read by gRPC clients,
     // which write no access logs.
@@ -95,7 +100,7 @@ export function apiListener(name: string): Listener {
       api_listener: typedConfig('httpConnectionManager', {
         stat_prefix: 'infermesh',
         rds: rdsOverAds(name),
-        http_filters: httpFilters(false),
+        http_filters: httpFilters(undefined),
       }),
     },
   };

@@ -39,5 +39,7 @@ export type { OnDemand } from './types/envoy/extensions/filters/http/on_demand/v
 export type { FilterConfig as GrpcStatsFilterConfig } from './types/envoy/extensions/filters/http/grpc_stats/v3/FilterConfig.ts';
 export type { HeaderMutation as EarlyHeaderMutation } from './types/envoy/extensions/http/early_header_mutation/header_mutation/v3/HeaderMutation.ts';
 export type { LocalRateLimit } from './types/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
+export type { ExternalProcessor } from './types/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
+export type { ExtProcPerRoute } from './types/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 export type { FilterConfig as RouteFilterConfig } from './types/envoy/config/route/v3/FilterConfig.ts';
 export type { ScopedRoutes } from './types/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';

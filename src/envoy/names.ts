@@ -34,3 +34,6 @@ export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
 export const GRPC_STATS_FILTER = 'envoy.filters.http.grpc_stats';
 export const LOCAL_RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 export const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';
+export const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
+/** The static cluster of the sidecar bootstrap (envoy/bootstrap.yaml) that reaches the control plane. */
+export const XDS_CLUSTER = 'infermesh-xds';

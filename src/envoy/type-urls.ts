@@ -25,6 +25,8 @@ export const EXTENSION_TYPES = {
   earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
   localRateLimit: `${PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
   routeFilterConfig: `${PREFIX}envoy.config.route.v3.FilterConfig`,
+  extProc: `${PREFIX}envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor`,
+  extProcPerRoute: `${PREFIX}envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute`,
 } as const;
 
 /** The protobuf message name behind a type URL. */

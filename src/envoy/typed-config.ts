@@ -1,6 +1,8 @@
 import type { AnyExtension } from '@grpc/proto-loader';
 import type {
   EarlyHeaderMutation,
+  ExternalProcessor,
+  ExtProcPerRoute,
   HTTPFault,
   OnDemand,
   GrpcStatsFilterConfig,
@@ -27,6 +29,8 @@ interface ExtensionMessages {
   earlyHeaderMutation: EarlyHeaderMutation;
   localRateLimit: LocalRateLimit;
   routeFilterConfig: RouteFilterConfig;
+  extProc: ExternalProcessor;
+  extProcPerRoute: ExtProcPerRoute;
 }
 
 /** A google.protobuf.Any holding `message`, in the `{'@type': url, ...fields}` form protobufjs reads. */

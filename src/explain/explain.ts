@@ -75,10 +75,13 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['mirror', policy.mirror ? `${policy.mirror.percent}% of unpinned calls copied to backend ${policy.mirror.backend}, answers discarded (Envoy only)` : 'off'],
     ['rateLimit', policy.rateLimit ? `${policy.rateLimit.requestsPerSecond}/s per sidecar, burst ${policy.rateLimit.burst} (Envoy only)` : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
+    ['coldStart.holdFor', policy.coldStart ? `${ms(policy.coldStart.holdForMs)} while no pod is ready (Envoy only)` : 'off'],
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {
-    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
+    // A section turned off (`coldStart: null`) has provenance under its own name, not its fields'.
+    const section = field.includes('.') ? provenance[field.slice(0, field.lastIndexOf('.'))] : undefined;
+    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? section ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
     return { field, value, from: from.startsWith('default:') ? from.slice('default:'.length) : from };
   });
 }

@@ -7,11 +7,11 @@ import {
   type XdsAddress,
 } from './options.ts';
 import { type Path, stringAt } from './yaml-nodes.ts';
+import { XDS_CLUSTER } from '../envoy/names.ts';
 import { SDS_CA_FILE, SDS_CERTIFICATE_FILE, type XdsClientTls, xdsTransportSocketLines } from './xds-tls.ts';
 
 const SDS_KEYS = [SDS_CERTIFICATE_FILE, SDS_CA_FILE];
 
-const XDS_CLUSTER = 'infermesh-xds';
 const ADMIN_CLUSTER = 'envoy-admin';
 const STATUS_LISTENER = 'infermesh-health';
 const LB_ENDPOINTS = ['load_assignment', 'endpoints', 0, 'lb_endpoints'];

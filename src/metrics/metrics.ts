@@ -26,6 +26,10 @@ export interface Metrics {
   /** Model-server probes (one per pod per interval), by server kind and result: ok, failure, timeout, too-large. */
   probeRequests: Counter<'server' | 'result'>;
   probeSeconds: Histogram<'server'>;
+  /** Requests a sidecar is holding here (coldStart) until their model has a ready pod. */
+  coldStartHeld: Gauge<'model'>;
+  /** How long each held request waited, by how it ended: released, timed_out, cancelled, shutdown, overflow. */
+  coldStartHoldSeconds: Histogram<'model' | 'outcome'>;
 }
 
 export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
@@ -91,6 +95,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       name: 'infermesh_probe_requests_total',
       help: 'Model readiness probes of model-server pods, by server kind and result: ok, failure, timeout, too-large.',
       labelNames: ['server', 'result'] as const,
+      registers,
+    }),
+    coldStartHeld: new Gauge({ name: 'infermesh_cold_start_held_requests', help: 'Requests held (coldStart) until their model has a ready pod, by model.', labelNames: ['model'] as const, registers }),
+    coldStartHoldSeconds: new Histogram({
+      name: 'infermesh_cold_start_hold_seconds',
+      help: 'Time a request was held (coldStart), by model and outcome: released (a pod became ready), timed_out (503 after holdFor), cancelled (the caller went away), shutdown, overflow (too many held).',
+      labelNames: ['model', 'outcome'] as const,
+      buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     }),
     probeSeconds: new Histogram({

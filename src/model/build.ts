@@ -46,6 +46,9 @@ function mirrorWarnings(policy: ModelPolicy): string[] {
   return [MIRROR_PROXYLESS, ...loaded];
 }
 
+/** gRPC has no ext_proc: proxyless clients ignore the optional per-table override; waitForReady with a deadline does the same for them. */
+export const COLD_START_PROXYLESS = 'coldStart: applies in Envoy sidecars only; proxyless gRPC clients (xds:///) are not held (not supported by gRPC): they fail at once with UNAVAILABLE unless the call sets waitForReady, which waits up to the call deadline';
+
 /** Measured (test/interop/affinity-proxyless.test.ts): grpc-js-xds 1.14 and grpcio 1.85 hash; Debian's grpcio 1.51 crashes. */
 export const AFFINITY_PROXYLESS =
   'affinity: proxyless grpc-js-xds (1.14) and gRPC C-core 1.85 hash on the header (C-core between 1.51 and 1.85 untested); gRPC C-core 1.51 (Debian 12 python3-grpcio) crashes (SIGSEGV) on its RING_HASH clusters, for a call to any model through xds:///<grpc target>: such clients must not call this model and must dial other models by their own target (xds:///<grpc target>/<model>)';
@@ -88,6 +91,7 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
   for (const policy of [...policies].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0))) {
     if (policy.affinity) warnings.push({ model: policy.model, message: AFFINITY_PROXYLESS });
     if (policy.rateLimit) warnings.push({ model: policy.model, message: RATE_LIMIT_PROXYLESS });
+    if (policy.coldStart) warnings.push({ model: policy.model, message: COLD_START_PROXYLESS });
     for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
     models.push(buildModel(policy, slicesByService, warnings, probing));
     yield;

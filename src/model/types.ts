@@ -90,6 +90,14 @@ export interface RateLimitPolicy {
   burst: number;
 }
 
+/**
+ * Scale-from-zero: while none of the model's backends has a ready endpoint, Envoy sidecars hold its requests
+ * (ext_proc to the control plane) up to holdForMs instead of failing them at once; proxyless gRPC ignores it.
+ */
+export interface ColdStartPolicy {
+  holdForMs: number;
+}
+
 export interface BackendPolicy {
   name: string;
   service: string;
@@ -123,6 +131,8 @@ export interface ModelPolicy {
   mirror?: MirrorPolicy;
   /** Envoy sidecars only; absent = no limit. */
   rateLimit?: RateLimitPolicy;
+  /** Envoy sidecars only; absent = requests fail at once while no pod is ready. */
+  coldStart?: ColdStartPolicy;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

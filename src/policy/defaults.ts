@@ -3,7 +3,7 @@
  * Nested sections merge field by field; `null` turns a field or section off, and a section turned back on
  * above a `null` starts again from the built-in values.
  */
-import type { AffinityPolicy, BackendPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
+import type { AffinityPolicy, BackendPolicy, ColdStartPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
 import type { PolicyDefaultsValues, PolicyDocument } from './schema.ts';
 
 /** Where an effective value came from. */
@@ -172,6 +172,13 @@ function resolveAffinity(steps: Step<PolicyDefaultsValues>[], provenance: Proven
   return header === undefined ? undefined : { header };
 }
 
+/** Off unless some layer sets it; a later `null` turns it off again. No built-in hold. */
+function resolveColdStart(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): ColdStartPolicy | undefined {
+  const coldStart = section('coldStart', sub(steps, 'coldStart'), undefined, provenance);
+  const holdFor = coldStart && leaf('coldStart.holdFor', sub(coldStart, 'holdFor'), provenance);
+  return holdFor === undefined ? undefined : { holdForMs: holdFor };
+}
+
 /** Per model only (it names one of the document's backends): the document's value, if any. */
 function resolveMirror(doc: PolicyDocument, provenance: Provenance): ModelPolicy['mirror'] {
   if (doc.mirror === undefined) return undefined;
@@ -216,6 +223,7 @@ export function resolvePolicyWithProvenance(
   const circuitBreaker = resolveCircuitBreaker(steps, provenance);
   const server = leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server;
   const affinity = resolveAffinity(steps, provenance);
+  const coldStart = resolveColdStart(steps, provenance);
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
@@ -230,6 +238,7 @@ export function resolvePolicyWithProvenance(
     ...(doc.mirror ? { mirror: resolveMirror(doc, provenance) } : {}),
     ...(affinity ? { affinity } : {}),
     ...(doc.rateLimit ? { rateLimit: resolveRateLimit(doc, provenance) } : {}),
+    ...(coldStart ? { coldStart } : {}),
     source: { ...source },
   };
   return { policy, provenance };

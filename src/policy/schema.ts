@@ -167,6 +167,23 @@ const rateLimit = mapping({
   }
 });
 
+/**
+ * How long a request may wait for a model's first ready pod. At most 4m: Envoy ends a stream with no activity
+ * after its stream idle timeout (5 min by default, not set by infermesh), which would cut a longer hold.
+ */
+export const COLD_START_HOLD_MIN_MS = 1_000;
+export const COLD_START_HOLD_MAX_MS = 240_000;
+
+const holdFor = duration().superRefine((ms, ctx) => {
+  if (ms < COLD_START_HOLD_MIN_MS || ms > COLD_START_HOLD_MAX_MS) {
+    ctx.addIssue({ code: 'custom', message: `must be from ${formatDuration(COLD_START_HOLD_MIN_MS)} to ${formatDuration(COLD_START_HOLD_MAX_MS)}, got ${formatDuration(ms)}` });
+  }
+});
+
+const coldStart = mapping({
+  holdFor,
+}, ' (holdFor: how long a request waits for a ready pod while the model has none, e.g. { holdFor: 30s }; or null to turn it off)');
+
 /** Fields a policy may leave to defaults; defaults layers (namespace/global) use exactly these. */
 const defaultable = {
   server: oneOf(['triton', 'tfserving', 'generic']).optional(),
@@ -177,6 +194,7 @@ const defaultable = {
   circuitBreaker: circuitBreaker.nullable().optional(),
   probe: probe.optional(),
   affinity: affinity.nullable().optional(),
+  coldStart: coldStart.nullable().optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -193,6 +211,7 @@ export const policyDocumentSchema = mapping({
   circuitBreaker: defaultable.circuitBreaker,
   probe: defaultable.probe,
   affinity: defaultable.affinity,
+  coldStart: defaultable.coldStart,
   /** Per model, not defaultable: it names one of the model's own backends. */
   mirror: mirror.optional(),
   /** Per model, not defaultable: a limit is sized for one model's pods. */

@@ -62,7 +62,6 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
       resources: [
         ['cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster())],
         ['endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, []))],
-        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings))],
         ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings.grpcTarget))],
       ],
       fallback: { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) },
@@ -70,6 +69,15 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
     }),
     (last) => last.settings === settings,
   );
+}
+
+/** The sidecar listener, which depends on the settings and on whether any model sets coldStart. */
+function sidecarListenerResource(codec: ResourceCodec, settings: MeshSettings, coldStart: boolean): EncodedResource {
+  return codec.remember(
+    'sidecar listener',
+    () => ({ settings, coldStart, resource: encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings, coldStart)) }),
+    (last) => last.settings === settings && last.coldStart === coldStart,
+  ).resource;
 }
 
 /**
@@ -102,6 +110,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   }
   const shared = sharedResources(codec, settings);
   for (const [kind, resource] of shared.resources) add(kind, resource);
+  add('listener', sidecarListenerResource(codec, settings, models.some((model) => model.coldStart)));
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
   yield;

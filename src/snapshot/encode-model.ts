@@ -6,6 +6,7 @@ import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
 import { modelTableBytes, perFilterConfigOf, tableRoutes } from './model-table.ts';
 import { rateLimitOverride } from '../envoy/rate-limit.ts';
+import { coldStartOverride } from '../envoy/cold-start.ts';
 import { VIRTUAL_HOST } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
 import type { Backend, Endpoint, MeshSettings, Model } from '../model/types.ts';
@@ -33,6 +34,8 @@ export interface EncodedModel {
   routedClusters: readonly string[];
   /** Short hash of what serves (resources and routes): a change means the model changed. */
   fingerprint: string;
+  /** The policy sets coldStart: sidecars need the hold filter in their listener. */
+  coldStart: boolean;
 }
 
 export interface ModelBuildError {
@@ -59,14 +62,16 @@ const VIRTUAL_HOST_TYPE = 'envoy.config.route.v3.VirtualHost';
 
 /**
  * The model's per-filter configs for the virtual host of each of its tables (one token bucket per table and
- * sidecar, shared by every route in it), or undefined when it has none.
+ * sidecar, shared by every route in it; the cold-start hold while it has no ready endpoint), or undefined
+ * when it has none. The hold depends on endpoint health, which is part of what decides a rebuild (healthy).
  */
 function encodeHostFilters(model: Model, codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array | undefined {
-  const override = rateLimitOverride(model);
-  if (!override) return undefined;
-  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, typed_per_filter_config: override });
+  const rateLimit = rateLimitOverride(model);
+  const coldStart = coldStartOverride(model);
+  if (!rateLimit && !coldStart) return undefined;
+  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, typed_per_filter_config: { ...coldStart, ...rateLimit } });
   if (result.ok) return perFilterConfigOf(result.bytes);
-  failures.push({ resource: `virtual host rate limit of ${model.policy.model}`, errors: result.errors });
+  failures.push({ resource: `virtual host filters of ${model.policy.model}`, errors: result.errors });
   return undefined;
 }
 
@@ -146,6 +151,7 @@ class Encoded implements EncodedModel {
   readonly scopes: EncodedResource[];
   readonly routedClusters: readonly string[];
   readonly fingerprint: string;
+  readonly coldStart: boolean;
   readonly #source: Model;
   readonly #settings: MeshSettings;
 
@@ -159,6 +165,7 @@ class Encoded implements EncodedModel {
     this.routedClusters = serving.routedClusters;
     const versions = [...serving.clusters, ...endpoints].map((resource) => resource.version);
     this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);
+    this.coldStart = source.policy.coldStart !== undefined;
     this.#source = source;
     this.#settings = serving.settings;
   }

@@ -37,6 +37,8 @@ export interface XdsServerOptions {
   nackCauses?: (after: number, through: number) => readonly NackCause[];
   /** How long pushes are gathered into one summary log line (default 1s). */
   pushSummaryMs?: number;
+  /** More gRPC services on the same port (the cold-start ext_proc service). */
+  services?: readonly { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }[];
 }
 
 const CSDS_SERVICE = '/envoy.service.status.v3.ClientStatusDiscoveryService';
@@ -123,6 +125,7 @@ export class XdsServer {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.#onStream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) => this.#onDeltaStream(call),
     });
+    for (const service of options.services ?? []) this.#server.addService(service.definition, service.implementation);
     const status = (request: ClientStatusRequest) => clientStatusResponse(request, this.streams(), options.root);
     this.#server.addService(csdsServiceDefinition(options.root), {
       FetchClientStatus: (call: grpc.ServerUnaryCall<ClientStatusRequest, Record<string, unknown>>, callback: grpc.sendUnaryData<Record<string, unknown>>) => {

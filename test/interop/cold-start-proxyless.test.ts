@@ -1,0 +1,114 @@
+/**
+ * Policy `coldStart` with proxyless gRPC clients: while the model has no ready pod, its own table (the one a
+ * per-model target xds:///infermesh/<model> reads) carries the optional ext_proc override. gRPC has no
+ * ext_proc: every client must accept the table (no NACK) and is not held by the control plane; gRPC's own
+ * wait-for-ready does the waiting, up to the call's deadline. grpc-js-xds in this process; gRPC C-core from
+ * Python (Debian python3-grpcio 1.51 and grpcio from PyPI; the script always sets wait_for_ready with a 10 s
+ * deadline). Pods on 127.0.4.2.
+ */
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { tritonInfer } from '../../demo/fake-model-server.ts';
+import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
+import { eventually } from '../support/eventually.ts';
+import { Mesh } from '../support/mesh.ts';
+import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
+import { tritonOverXds } from '../support/xds-client.ts';
+import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+
+const POLICY = `
+model: coldp
+server: triton
+protocol: grpc
+backends: [{ name: main, service: csp, port: grpc }]
+retries: { attempts: 0 }
+coldStart: { holdFor: 30s }
+`;
+const TARGET = 'infermesh/coldp';
+
+let mesh: Mesh;
+
+beforeAll(async () => {
+  mesh = await Mesh.start(
+    [{ kind: 'triton', host: '127.0.4.2', pod: 'csp-a', service: 'csp', models: [], version: '1', onlyListedModels: true }],
+    { 'coldp-policy': POLICY },
+    undefined,
+    { probeIntervalMs: 1_000 },
+  );
+});
+
+afterAll(async () => {
+  await mesh?.close();
+});
+
+async function nacks(): Promise<number> {
+  const text = await mesh.metrics();
+  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && 'code' in error;
+}
+
+async function callCold(options: { waitForReady?: boolean; timeoutMs: number }): Promise<{ ok: boolean; code?: grpc.status; ms: number }> {
+  const channel = { ...mesh.channelOptions(`grpc-js-cold-${process.pid}-${String(options.waitForReady)}`), 'grpc.default_authority': encodeURIComponent(TARGET) };
+  const client = tritonOverXds(channel, `xds:///${TARGET}`);
+  const metadata = new grpc.Metadata();
+  metadata.set('x-model', 'coldp');
+  if (options.waitForReady) metadata.setOptions({ waitForReady: true });
+  const started = performance.now();
+  try {
+    await tritonInfer(client, 'coldp', { metadata, timeoutMs: options.timeoutMs });
+    return { ok: true, ms: performance.now() - started };
+  } catch (error) {
+    if (!isServiceError(error)) throw error;
+    return { ok: false, code: error.code, ms: performance.now() - started };
+  } finally {
+    client.close();
+  }
+}
+
+it('the model\'s own table carries the optional ext_proc override while it has no ready pod', async () => {
+  await eventually(() => expect(JSON.stringify(mesh.server.store.current()?.resources('route').get(TARGET)?.json)).toContain(EXT_PROC_FILTER));
+});
+
+it('grpc-js-xds accepts it (no NACK) and, without wait-for-ready, fails at once with UNAVAILABLE', async () => {
+  const before = await nacks();
+  const outcome = await callCold({ timeoutMs: 10_000 });
+  expect(outcome).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+  expect(outcome.ms).toBeLessThan(5_000);
+  expect(await nacks()).toBe(before);
+});
+
+const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
+for (const { name, lookup } of [
+  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
+  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
+]) {
+  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
+    let bootstrap = '';
+    beforeAll(async () => {
+      bootstrap = await writeBootstrap(mesh, `grpc-python-cold-${version}`);
+    });
+    const call = processClient(python, [CLIENT], () => bootstrap);
+
+    it(`grpcio ${version} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
+      const before = await nacks();
+      const { pods, errors } = await call('triton', 'coldp', 1, { 'x-model': 'coldp' }, { target: TARGET });
+      expect(pods).toEqual({});
+      expect(errors).toEqual({ DEADLINE_EXCEEDED: 1 });
+      expect(await nacks()).toBe(before);
+    }, 30_000);
+  });
+}
+
+it('grpc-js-xds with wait-for-ready waits for the pod and succeeds once it loads the model', async () => {
+  const call = callCold({ waitForReady: true, timeoutMs: 20_000 });
+  // Give the call time to start waiting before the model exists anywhere.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  await mesh.pod('csp-a').load('coldp');
+  const outcome = await call;
+  expect(outcome.ok).toBe(true);
+  expect(outcome.ms).toBeGreaterThan(1_000);
+}, 30_000);
