@@ -75,6 +75,7 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['mirror', policy.mirror ? `${policy.mirror.percent}% of unpinned calls copied to backend ${policy.mirror.backend}, answers discarded (Envoy only)` : 'off'],
     ['rateLimit', policy.rateLimit ? `${policy.rateLimit.requestsPerSecond}/s per sidecar, burst ${policy.rateLimit.burst} (Envoy only)` : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
+    ['zoneFailover.enabled', policy.zoneFailover ? "true (caller's zone first, other zones at priority 1)" : 'off'],
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {
