@@ -109,11 +109,18 @@ function failedBetween(timeline: Timeline, from: number, until: number): number 
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export interface TimelineOptions {
+  /** When the zone-a pods fail, from the start of the timeline (a client process needs time to start). Default 1 s. */
+  failAfterMs?: number;
+  /** Calls in the timeline, 5 ms apart; enough to outlast the failure (3 s) by more than 1 s. Default 1,000. */
+  calls?: number;
+}
+
 /**
  * The scenarios, as `it`s inside the caller's describe. `plane` names the data plane in the printed line;
  * `record` receives the measures.
  */
-export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () => TimedRun, record: (measures: FailoverMeasures) => void = () => {}): void {
+export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () => TimedRun, { failAfterMs = 1_000, calls = 1_000 }: TimelineOptions = {}, record: (measures: FailoverMeasures) => void = () => {}): void {
   const zoneA = () => mesh().specs.filter((spec) => spec.zone === 'zone-a').map((spec) => mesh().pod(spec.pod));
 
   it('while zone-a serves, every call from zone-a goes to zone-a; a model without zoneFailover spreads over both zones', async () => {
@@ -128,12 +135,12 @@ export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () =
 
   it('zone-a unloads the model: calls fail over to zone-b within 3 s, failures only in that gap; it loads it again: calls return within 3 s', async () => {
     const pods = zoneA();
-    // One timeline of ~1,000 calls 5 ms apart (at least 5 s); the pods fail at +1 s and recover at +4 s.
-    const pending = run()(ZONED_MODEL, 1_000, 5);
+    // One timeline of calls 5 ms apart; the pods fail at +failAfterMs and recover 3 s later.
+    const pending = run()(ZONED_MODEL, calls, 5);
     let failedAt = 0;
     let restoredAt = 0;
     try {
-      await delay(1_000);
+      await delay(failAfterMs);
       failedAt = Date.now();
       for (const pod of pods) pod.unload(ZONED_MODEL);
       await delay(3_000);
