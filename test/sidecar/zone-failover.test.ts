@@ -5,12 +5,12 @@
  * Pods on 127.0.2.1-4.
  */
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTritonClient, type TritonClient } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { describeWithTool, envoyBinaries } from '../support/tools.ts';
-import { CALLER_ZONE, channelRun, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods } from '../e2e/zone-failover-scenarios.ts';
+import { CALLER_ZONE, channelRun, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods } from '../e2e/zone-failover-scenarios.ts';
 
 let mesh: Mesh;
 const failures = trackFailures();
@@ -41,6 +41,26 @@ describeWithTool('zone failover through an Envoy sidecar', envoyBinaries(), (bin
         return client;
       }, (model) => ({ 'x-model': model }));
       zoneFailoverScenarios(`Envoy ${binary.version}`, () => mesh, () => run);
+
+      it('a zone from the bootstrap (infermesh bootstrap --zone zone-b) keeps calls in zone-b; an empty --service-zone (a pod without the zone label) spreads them', async () => {
+        const cases: [string, { zone?: string; extraArgs?: string[] }, string | undefined][] = [
+          ['zone-b', { zone: 'zone-b' }, 'zb-'],
+          ['none', { extraArgs: ['--service-zone', ''] }, undefined],
+        ];
+        for (const [zone, options, expected] of cases) {
+          const other = await Sidecar.start(mesh, binary, `zone-${zone}-${process.pid}-${binary.version}`, options);
+          const otherClient = createTritonClient(other.authority, grpc.credentials.createInsecure());
+          try {
+            const call = channelRun(() => otherClient, (model) => ({ 'x-model': model }));
+            const { outcomes } = await call(ZONED_MODEL, 100, 0);
+            if (expected) expect(outcomes.filter((pod) => pod.startsWith(expected)).length, outcomes.join(' ')).toBe(100);
+            else for (const prefix of ['za-', 'zb-']) expect(outcomes.filter((pod) => pod.startsWith(prefix)).length, outcomes.join(' ')).toBeGreaterThan(10);
+          } finally {
+            otherClient.close();
+            await other.stop(failures.failed);
+          }
+        }
+      }, 60_000);
     });
   }
 });
