@@ -79,7 +79,9 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {
-    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
+    // A section turned off (null) is credited to whoever turned it off: its own path, the field's parent.
+    const parent = field.includes('.') ? provenance[field.slice(0, field.lastIndexOf('.'))] : undefined;
+    const from = provenance[field] ?? Object.entries(provenance).find(([key]) => key.startsWith(`${field}.`))?.[1] ?? parent ?? (value === 'off' || value === '-' ? 'not set' : 'builtin');
     return { field, value, from: from.startsWith('default:') ? from.slice('default:'.length) : from };
   });
 }
