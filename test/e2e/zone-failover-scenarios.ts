@@ -107,7 +107,24 @@ function failedBetween(timeline: Timeline, from: number, until: number): number 
   return timeline.times.filter((at, i) => at >= from && at < until && !isZoneA(timeline.outcomes[i] ?? '') && !isZoneB(timeline.outcomes[i] ?? '')).length;
 }
 
+/** Longer than any call here takes (a few ms): a call started this long before an event was answered before it. */
+const IN_FLIGHT_MS = 100;
+
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The share of calls a data plane sends to other zones while half of the caller's zone is unhealthy. Envoy
+ * spills part of the load to priority 1 as soon as priority 0 is less than 100/1.4 = ~71% healthy (its
+ * default overprovisioning factor): with 1 of 2 pods healthy, 50% x 1.4 = 70% stays, 30% goes to zone-b.
+ * gRPC's priority policy (gRFC A27) moves to priority 1 only when priority 0 has no ready endpoint.
+ */
+export interface PartialFailure {
+  minRemoteShare: number;
+  maxRemoteShare: number;
+}
+
+export const ENVOY_PARTIAL: PartialFailure = { minRemoteShare: 0.15, maxRemoteShare: 0.45 };
+export const GRPC_PARTIAL: PartialFailure = { minRemoteShare: 0, maxRemoteShare: 0 };
 
 export interface TimelineOptions {
   /** When the zone-a pods fail, from the start of the timeline (a client process needs time to start). Default 1 s. */
@@ -120,7 +137,14 @@ export interface TimelineOptions {
  * The scenarios, as `it`s inside the caller's describe. `plane` names the data plane in the printed line;
  * `record` receives the measures.
  */
-export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () => TimedRun, { failAfterMs = 1_000, calls = 1_000 }: TimelineOptions = {}, record: (measures: FailoverMeasures) => void = () => {}): void {
+export function zoneFailoverScenarios(
+  plane: string,
+  mesh: () => Mesh,
+  run: () => TimedRun,
+  partial: PartialFailure,
+  { failAfterMs = 1_000, calls = 1_000 }: TimelineOptions = {},
+  record: (measures: FailoverMeasures) => void = () => {},
+): void {
   const zoneA = () => mesh().specs.filter((spec) => spec.zone === 'zone-a').map((spec) => mesh().pod(spec.pod));
 
   it('while zone-a serves, every call from zone-a goes to zone-a; a model without zoneFailover spreads over both zones', async () => {
@@ -151,13 +175,15 @@ export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () =
     }
     const timeline = await pending;
     const end = (timeline.times.at(-1) ?? 0) + 1;
-    const before = timeline.outcomes.filter((_, i) => (timeline.times[i] ?? 0) < failedAt);
+    // A call is stamped when it starts: one started just before the unload may be answered after it.
+    const unloading = failedAt - IN_FLIGHT_MS;
+    const before = timeline.outcomes.filter((_, i) => (timeline.times[i] ?? 0) < unloading);
     const failoverMs = settleMs(timeline, failedAt, restoredAt, isZoneB);
     const returnMs = settleMs(timeline, restoredAt, end, isZoneA);
     const measures: FailoverMeasures = {
       localShareHealthy: before.filter(isZoneA).length / Math.max(1, before.length),
       failoverMs: failoverMs ?? Number.NaN,
-      failedDuringFailover: failedBetween(timeline, failedAt, restoredAt),
+      failedDuringFailover: failedBetween(timeline, unloading, restoredAt),
       returnMs: returnMs ?? Number.NaN,
       failedDuringReturn: failedBetween(timeline, restoredAt, end),
     };
@@ -168,17 +194,36 @@ export function zoneFailoverScenarios(plane: string, mesh: () => Mesh, run: () =
       });
       return JSON.stringify(tally);
     };
-    console.log(`${plane}: zone failover ${JSON.stringify(measures)}; calls before ${counts(0, failedAt)}, failed over ${counts(failedAt, restoredAt)}, restored ${counts(restoredAt, end)}`);
+    console.log(`${plane}: zone failover ${JSON.stringify(measures)}; calls before ${counts(0, unloading)}, failed over ${counts(failedAt, restoredAt)}, restored ${counts(restoredAt, end)}`);
     record(measures);
     expect(before.length, 'calls before the failure').toBeGreaterThan(20);
     expect(measures.localShareHealthy).toBe(1);
     expect(failoverMs, `never settled on zone-b: ${counts(failedAt, restoredAt)}`).toBeDefined();
     expect(measures.failoverMs).toBeLessThan(3_000);
     // Failures only before the failover settled (calls reaching zone-a's unloaded model before the probe).
-    expect(measures.failedDuringFailover).toBe(failedBetween(timeline, failedAt, failedAt + measures.failoverMs));
+    expect(measures.failedDuringFailover).toBe(failedBetween(timeline, unloading, failedAt + measures.failoverMs));
     expect(returnMs, `never came back to zone-a: ${counts(restoredAt, end)}`).toBeDefined();
     expect(measures.returnMs).toBeLessThan(3_000);
     expect(measures.failedDuringReturn).toBe(0);
     expect(end - restoredAt - measures.returnMs, 'calls seen back in zone-a for at least 0.5 s').toBeGreaterThan(500);
+  }, 60_000);
+
+  it(`one of the two zone-a pods unloads: ${partial.maxRemoteShare === 0 ? 'every call stays on the other zone-a pod' : `${partial.minRemoteShare * 100}-${partial.maxRemoteShare * 100}% of calls spill to zone-b`}`, async () => {
+    const [down] = zoneA();
+    if (!down) throw new Error('no zone-a pod');
+    down.unload(ZONED_MODEL);
+    try {
+      // Until the probe has marked it UNHEALTHY, the calls it takes fail NOT_FOUND.
+      await eventually(async () => expect((await run()(ZONED_MODEL, 20, 0)).outcomes.filter((o) => !isZoneA(o) && !isZoneB(o))).toEqual([]), { timeoutMs: 10_000, intervalMs: 100 });
+      const { outcomes } = await run()(ZONED_MODEL, 300, 0);
+      const remote = outcomes.filter(isZoneB).length / outcomes.length;
+      console.log(`${plane}: 1 of 2 zone-a pods unhealthy: ${(100 * remote).toFixed(1)}% of 300 calls to zone-b`);
+      expect(outcomes.filter((o) => !isZoneA(o) && !isZoneB(o)), 'failed calls').toEqual([]);
+      expect(remote).toBeGreaterThanOrEqual(partial.minRemoteShare);
+      expect(remote).toBeLessThanOrEqual(partial.maxRemoteShare);
+    } finally {
+      await down.load(ZONED_MODEL);
+    }
+    await eventually(async () => expect((await run()(ZONED_MODEL, 20, 0)).outcomes.every(isZoneA)).toBe(true), { timeoutMs: 10_000, intervalMs: 100 });
   }, 60_000);
 }

@@ -11,7 +11,7 @@ import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { CALLER_ZONE, channelRun, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods, type TimedRun } from '../e2e/zone-failover-scenarios.ts';
+import { CALLER_ZONE, channelRun, GRPC_PARTIAL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods, type TimedRun } from '../e2e/zone-failover-scenarios.ts';
 import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
 
 let mesh: Mesh;
@@ -43,7 +43,7 @@ describe(`@grpc/grpc-js-xds (node zone ${CALLER_ZONE})`, () => {
     if (!client) throw new Error('no client (beforeAll failed)');
     return client;
   }, (model) => ({ 'x-model': model }));
-  zoneFailoverScenarios('grpc-js-xds', () => mesh, () => run);
+  zoneFailoverScenarios('grpc-js-xds', () => mesh, () => run, GRPC_PARTIAL);
 });
 
 const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
@@ -62,7 +62,7 @@ for (const { name, lookup } of [
       return { times: tally.times ?? [], outcomes: tally.outcomes };
     };
     // A process takes about a second to start and fetch its resources: its pods fail later in the timeline.
-    zoneFailoverScenarios(`grpcio ${version}`, () => mesh, () => run, { failAfterMs: 2_500, calls: 1_400 });
+    zoneFailoverScenarios(`grpcio ${version}`, () => mesh, () => run, GRPC_PARTIAL, { failAfterMs: 2_500, calls: 1_400 });
   });
 }
 

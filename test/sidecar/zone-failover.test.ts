@@ -10,7 +10,7 @@ import { createTritonClient, type TritonClient } from '../../demo/fake-model-ser
 import { Mesh } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { describeWithTool, envoyBinaries } from '../support/tools.ts';
-import { CALLER_ZONE, channelRun, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods } from '../e2e/zone-failover-scenarios.ts';
+import { CALLER_ZONE, channelRun, ENVOY_PARTIAL, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods } from '../e2e/zone-failover-scenarios.ts';
 
 let mesh: Mesh;
 const failures = trackFailures();
@@ -40,7 +40,7 @@ describeWithTool('zone failover through an Envoy sidecar', envoyBinaries(), (bin
         if (!client) throw new Error(`no sidecar for Envoy ${binary.version} (beforeAll failed)`);
         return client;
       }, (model) => ({ 'x-model': model }));
-      zoneFailoverScenarios(`Envoy ${binary.version}`, () => mesh, () => run);
+      zoneFailoverScenarios(`Envoy ${binary.version}`, () => mesh, () => run, ENVOY_PARTIAL);
 
       it('a zone from the bootstrap (infermesh bootstrap --zone zone-b) keeps calls in zone-b; an empty --service-zone (a pod without the zone label) spreads them', async () => {
         const cases: [string, { zone?: string; extraArgs?: string[] }, string | undefined][] = [
