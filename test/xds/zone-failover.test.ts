@@ -14,6 +14,8 @@ import { assembleSnapshot } from '../../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../../src/snapshot/codec.ts';
 import type { Snapshot } from '../../src/snapshot/snapshot.ts';
 import type { ConfigMapObject, EndpointSliceObject, SourceWorld } from '../../src/sources/types.ts';
+import { fetchClientStatus } from '../../src/status/csds-client.ts';
+import { summarizeProxy } from '../../src/status/summarize.ts';
 import { XdsServer } from '../../src/xds/server.ts';
 import { SnapshotStore } from '../../src/xds/snapshot-store.ts';
 import { RawAdsClient, type RawResponse } from '../support/raw-ads-client.ts';
@@ -139,6 +141,23 @@ describe('zone failover over ADS', () => {
     // The type version is each zone's own: what a zone's clients ACK.
     expect(new Set([a!.version_info, b!.version_info, none!.version_info]).size).toBe(3);
     expect(unknown!.version_info).toBe(none!.version_info);
+  });
+
+  it('CSDS echoes the node\'s zone and reports each zone\'s EDS version as the one its client ACKed (status shows the zone)', async () => {
+    const store = new SnapshotStore();
+    store.set(new Replica().publish(world()));
+    const port = await serve(store);
+    const clients = new Map((['zone-a', 'zone-b'] as const).map((zone) => [zone, sotw(port, zone)]));
+    for (const [zone, client] of clients) {
+      const response = await client.next(eds);
+      client.send({ node: { id: `n-${zone}`, locality: { zone } }, type_url: TYPE_URLS.endpoint, resource_names: [ZONED, FLAT], version_info: response.version_info, response_nonce: response.nonce });
+    }
+    const versions = new Map(await Promise.all([...clients].map(async ([zone, client]) => [zone, (await client.next(eds)).version_info] as const)));
+    const status = await fetchClientStatus(root, `127.0.0.1:${port}`);
+    for (const zone of ['zone-a', 'zone-b']) {
+      const client = status.find((c) => c.node?.id === `n-${zone}`);
+      expect(summarizeProxy(client!)).toMatchObject({ zone, status: 'SYNCED', types: { endpoint: { version: versions.get(zone as 'zone-a'), status: 'SYNCED' } } });
+    }
   });
 
   it('delta: per-resource versions differ by zone only for the zoneFailover cluster', async () => {
