@@ -23,6 +23,9 @@ Options:
   --node-id ID                writes a node section (id ID, cluster from --node-cluster); without it the
                               node must come from envoy's --service-node/--service-cluster, as inject does
   --node-cluster NAME         the node's cluster (default: what follows the first "." in ID, else "default")
+  --zone ZONE                 the node's locality zone (with --node-id): models with zoneFailover send
+                              this sidecar's calls to their endpoints in ZONE first, then to other zones.
+                              Injected sidecars get it from envoy --service-zone instead
   --admin-address HOST:PORT   Envoy's admin interface (default 127.0.0.1:${ADMIN_PORT})
   --status-address HOST:PORT  the probe and Prometheus listener (default 0.0.0.0:${STATUS_PORT})
   --xds-tls-ca FILE           talk TLS to the control plane (serve --xds-tls-cert) and check its
@@ -42,6 +45,7 @@ const OPTIONS = {
   'xds-address': { type: 'string', multiple: true },
   'node-id': { type: 'string' },
   'node-cluster': { type: 'string' },
+  zone: { type: 'string' },
   'admin-address': { type: 'string' },
   'status-address': { type: 'string' },
   'xds-tls-ca': { type: 'string' },
@@ -62,14 +66,16 @@ function xdsAddressesFrom(values: readonly string[] | undefined): XdsAddress[] {
   return [...addresses.values()];
 }
 
-function nodeFrom(id: string | undefined, cluster: string | undefined): { id: string; cluster: string } | undefined {
+function nodeFrom(id: string | undefined, cluster: string | undefined, zone: string | undefined): { id: string; cluster: string; zone?: string } | undefined {
   if (id === undefined) {
     if (cluster !== undefined) throw new Error('--node-cluster needs --node-id');
+    if (zone !== undefined) throw new Error('--zone needs --node-id (without a node section, the zone comes from envoy --service-zone)');
     return undefined;
   }
   if (id.trim() === '') throw new Error('--node-id must not be empty');
+  if (zone !== undefined && zone.trim() === '') throw new Error('--zone must not be empty');
   const dot = id.indexOf('.');
-  return { id, cluster: cluster ?? (dot > 0 && dot < id.length - 1 ? id.slice(dot + 1) : 'default') };
+  return { id, cluster: cluster ?? (dot > 0 && dot < id.length - 1 ? id.slice(dot + 1) : 'default'), ...(zone === undefined ? {} : { zone }) };
 }
 
 /** `infermesh bootstrap`: prints a sidecar's Envoy bootstrap. */
@@ -81,7 +87,7 @@ export async function bootstrapCommand(argv: string[], out: NodeJS.WritableStrea
   }
   let options;
   try {
-    const node = nodeFrom(values['node-id'], values['node-cluster']);
+    const node = nodeFrom(values['node-id'], values['node-cluster'], values.zone);
     const xdsAddress = xdsAddressesFrom(values['xds-address']);
     const sdsDir = values['xds-tls-sds-dir'];
     const tls = xdsClientTls({ ca: values['xds-tls-ca'], cert: values['xds-tls-cert'], key: values['xds-tls-key'], serverName: values['xds-tls-server-name'] }, xdsAddress[0]?.host ?? '');

@@ -22,6 +22,8 @@ Options:
   --config-dir DIR        folder of policy ConfigMaps and EndpointSlices (required)
   --show-policies         also print "policies": each model's effective policy and where every value came
                           from (policy, namespace or global defaults ConfigMap, or built-in)
+  --zone ZONE             print the endpoints as a proxy whose node is in ZONE receives them: for models
+                          with zoneFailover, ZONE's localities at priority 0, other zones at priority 1
 ${SETTINGS_HELP}`;
 
 export interface RenderedWorld {
@@ -84,7 +86,7 @@ export function snapshotJson(snapshot: Snapshot): Record<string, unknown[]> {
 }
 
 export async function renderCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const { values } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, 'show-policies': { type: 'boolean' }, ...SETTINGS_OPTIONS }, HELP);
+  const { values } = parseCommandArgs(argv, { 'config-dir': { type: 'string' }, 'show-policies': { type: 'boolean' }, zone: { type: 'string' }, ...SETTINGS_OPTIONS }, HELP);
   if (values.help) {
     out.write(HELP);
     return 0;
@@ -92,7 +94,7 @@ export async function renderCommand(argv: string[], out: NodeJS.WritableStream, 
   const dir = values['config-dir'];
   if (!dir) throw new UsageError('--config-dir is required', HELP);
   const rendered = renderWorld(await readFolder(dir), settingsFromFlags(values));
-  const output = { ...snapshotJson(rendered.snapshot), ...(values['show-policies'] ? { policies: rendered.policies } : {}) };
+  const output = { ...snapshotJson(rendered.snapshot.forZone(values.zone)), ...(values['show-policies'] ? { policies: rendered.policies } : {}) };
   out.write(`${JSON.stringify(output, null, 2)}\n`);
   for (const warning of rendered.warnings) err.write(`warning: ${warning}\n`);
   for (const problem of rendered.problems) err.write(`${problem}\n`);

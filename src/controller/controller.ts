@@ -1,4 +1,3 @@
-import { RESOURCE_KINDS } from '../envoy/type-urls.ts';
 import { grpcTableBudget } from './grpc-table-budget.ts';
 import type { Logger } from 'pino';
 import type { MeshSettings } from '../model/types.ts';
@@ -189,7 +188,8 @@ export class Controller {
     const changes = diffStatuses(before, result.statuses);
     this.#lastGood = result.lastGood;
     const previous = store.current();
-    const changed = !previous || RESOURCE_KINDS.some((kind) => previous.typeVersion(kind) !== assembled.snapshot.typeVersion(kind));
+    // The version hashes every type's version and every zone's endpoint variants (zone failover), which no type version shows.
+    const changed = !previous || previous.version !== assembled.snapshot.version;
     if (changed) {
       this.#sequence += 1;
       store.set(assembled.snapshot);

@@ -76,6 +76,7 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['rateLimit', policy.rateLimit ? `${policy.rateLimit.requestsPerSecond}/s per sidecar, burst ${policy.rateLimit.burst} (Envoy only)` : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
     ['coldStart.holdFor', policy.coldStart ? `${ms(policy.coldStart.holdForMs)} while no pod is ready (Envoy only)` : 'off'],
+    ['zoneFailover.enabled', policy.zoneFailover ? "true (caller's zone first, other zones at priority 1)" : 'off'],
   ];
   const provenance = policy.provenance ?? {};
   return values.map(([field, value]) => {

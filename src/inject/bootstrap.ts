@@ -25,8 +25,11 @@ export interface BootstrapOptions {
   adminAddress?: XdsAddress;
   /** The static listener for probes and Prometheus (default in the template: 0.0.0.0:15021). */
   statusAddress?: XdsAddress;
-  /** Written as a `node` section; without it the node comes from --service-node/--service-cluster. */
-  node?: { id: string; cluster: string };
+  /**
+   * Written as a `node` section; without it the node comes from --service-node/--service-cluster (and
+   * --service-zone). `zone` becomes node.locality.zone: models with zoneFailover prefer endpoints in it.
+   */
+  node?: { id: string; cluster: string; zone?: string };
   /** TLS to the control plane: a transport_socket on the xDS cluster. Without it the text has none. */
   xdsTls?: XdsClientTls;
 }
@@ -119,7 +122,8 @@ export function renderBootstrap(template: string, options: BootstrapOptions): st
   for (const edit of edits.sort((a, b) => b.range[0] - a.range[0])) text = text.slice(0, edit.range[0]) + edit.text + text.slice(edit.range[1]);
   if (options.node) {
     text += `\n# The node identity, written by \`infermesh bootstrap --node-id\` (inject passes it on the command line instead).\n` +
-      `node:\n  id: ${JSON.stringify(options.node.id)}\n  cluster: ${JSON.stringify(options.node.cluster)}\n`;
+      `node:\n  id: ${JSON.stringify(options.node.id)}\n  cluster: ${JSON.stringify(options.node.cluster)}\n` +
+      (options.node.zone === undefined ? '' : `  locality:\n    zone: ${JSON.stringify(options.node.zone)}\n`);
   }
   return text;
 }

@@ -19,6 +19,14 @@ import { XDS_TLS_MOUNT_PATH, XDS_TLS_VOLUME, type XdsClientTls } from './xds-tls
  * is what makes injection idempotent (an existing sidecar equal to this one is left untouched).
  */
 
+/**
+ * A pod cannot read its node's labels through the downward API, but Kubernetes' PodTopologyLabels admission
+ * plugin (KEP-4742: beta and on by default from 1.35, alpha behind the PodTopologyLabelsAdmission gate in
+ * 1.33-1.34) copies this label from the node onto the pod when it is bound. Without it the variable is empty.
+ */
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+export const ZONE_ENV_VAR = 'INFERMESH_ZONE';
+
 const envoyUserId = 65532; // the `nonroot` user of the distroless Envoy image; Envoy writes no files
 
 function readinessGet(): Record<string, unknown> {
@@ -35,6 +43,9 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
       // Node cluster and id: what infermesh logs, and what CSDS and /status list per sidecar.
       '--service-cluster', '$(POD_NAMESPACE)',
       '--service-node', '$(POD_NAME).$(POD_NAMESPACE)',
+      // node.locality.zone: the node's zone, so models with zoneFailover prefer endpoints in it. Empty (no
+      // zone, every zone alike) where the pod does not carry the node's zone label (see ZONE_LABEL).
+      '--service-zone', `$(${ZONE_ENV_VAR})`,
       // Warnings include rejected (NACKed) configuration, so those stay visible.
       '--log-level', 'warn',
       // ...except the "misc" logger's deprecation warnings: Envoy writes one line per deprecated field per
@@ -49,6 +60,7 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: ZONE_ENV_VAR, valueFrom: { fieldRef: { fieldPath: `metadata.labels['${ZONE_LABEL}']` } } },
     ],
     ports: [
       { name: PROXY_PORT_NAME, containerPort: options.proxyPort, protocol: 'TCP' },

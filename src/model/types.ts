@@ -74,6 +74,14 @@ export interface AffinityPolicy {
   header: string;
 }
 
+/**
+ * Zone-aware failover: a caller whose node names a zone gets each of the model's clusters with the
+ * localities of its own zone at priority 0 and every other zone at priority 1 (see envoy/zone-priorities.ts).
+ */
+export interface ZoneFailoverPolicy {
+  enabled: true;
+}
+
 /** Shadow traffic: a share of a model's unpinned requests is copied to one of its backends; answers discarded. */
 export interface MirrorPolicy {
   /** The name of one of the policy's backends. */
@@ -127,6 +135,8 @@ export interface ModelPolicy {
   probe: ProbePolicy;
   /** Session affinity: consistent hashing (ring hash) on this request header within a backend; absent = off. */
   affinity?: AffinityPolicy;
+  /** Prefer endpoints in the caller's zone, fail over to other zones; absent = off (one flat assignment). */
+  zoneFailover?: ZoneFailoverPolicy;
   /** Envoy sidecars only (proxyless gRPC ignores request_mirror_policies); absent = off. */
   mirror?: MirrorPolicy;
   /** Envoy sidecars only; absent = no limit. */

@@ -3,7 +3,7 @@
  * Nested sections merge field by field; `null` turns a field or section off, and a section turned back on
  * above a `null` starts again from the built-in values.
  */
-import type { AffinityPolicy, BackendPolicy, ColdStartPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy } from '../model/types.ts';
+import type { AffinityPolicy, BackendPolicy, ColdStartPolicy, CircuitBreakerPolicy, ModelPolicy, OutlierDetectionPolicy, PolicySource, ProbePolicy, RetryPolicy, ZoneFailoverPolicy } from '../model/types.ts';
 import type { PolicyDefaultsValues, PolicyDocument } from './schema.ts';
 
 /** Where an effective value came from. */
@@ -179,6 +179,13 @@ function resolveColdStart(steps: Step<PolicyDefaultsValues>[], provenance: Prove
   return holdFor === undefined ? undefined : { holdForMs: holdFor };
 }
 
+/** Off unless some layer enables it; `enabled: false` or `null` in a later layer turns it off again. */
+function resolveZoneFailover(steps: Step<PolicyDefaultsValues>[], provenance: Provenance): ZoneFailoverPolicy | undefined {
+  const zoneFailover = section('zoneFailover', sub(steps, 'zoneFailover'), undefined, provenance);
+  const enabled = zoneFailover && leaf('zoneFailover.enabled', sub(zoneFailover, 'enabled'), provenance);
+  return enabled === true ? { enabled } : undefined;
+}
+
 /** Per model only (it names one of the document's backends): the document's value, if any. */
 function resolveMirror(doc: PolicyDocument, provenance: Provenance): ModelPolicy['mirror'] {
   if (doc.mirror === undefined) return undefined;
@@ -224,6 +231,7 @@ export function resolvePolicyWithProvenance(
   const server = leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server;
   const affinity = resolveAffinity(steps, provenance);
   const coldStart = resolveColdStart(steps, provenance);
+  const zoneFailover = resolveZoneFailover(steps, provenance);
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
@@ -237,6 +245,7 @@ export function resolvePolicyWithProvenance(
     probe: resolveProbe(steps, server, provenance),
     ...(doc.mirror ? { mirror: resolveMirror(doc, provenance) } : {}),
     ...(affinity ? { affinity } : {}),
+    ...(zoneFailover ? { zoneFailover } : {}),
     ...(doc.rateLimit ? { rateLimit: resolveRateLimit(doc, provenance) } : {}),
     ...(coldStart ? { coldStart } : {}),
     source: { ...source },

@@ -144,6 +144,10 @@ const affinity = mapping({
   header: text(AFFINITY_HEADER, AFFINITY_HEADER_RULE),
 }, ' (header: the request header to hash on, e.g. { header: x-session-id }; or null to turn affinity off)');
 
+const zoneFailover = mapping({
+  enabled: z.boolean({ error: mustBe('true or false') }),
+}, " (enabled: true prefers the caller's zone and fails over to other zones, e.g. { enabled: true }; or null to turn it off)");
+
 /** Mirror percent: > 0, <= 100, at most 4 decimal places (Envoy receives it as a fraction of a million). */
 const MIRROR_PERCENT_RULE = 'a number greater than 0 and at most 100 (up to 4 decimal places)';
 const mirrorPercent = z.number({ error: mustBe(MIRROR_PERCENT_RULE) }).refine(
@@ -195,6 +199,7 @@ const defaultable = {
   probe: probe.optional(),
   affinity: affinity.nullable().optional(),
   coldStart: coldStart.nullable().optional(),
+  zoneFailover: zoneFailover.nullable().optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -212,6 +217,7 @@ export const policyDocumentSchema = mapping({
   probe: defaultable.probe,
   affinity: defaultable.affinity,
   coldStart: defaultable.coldStart,
+  zoneFailover: defaultable.zoneFailover,
   /** Per model, not defaultable: it names one of the model's own backends. */
   mirror: mirror.optional(),
   /** Per model, not defaultable: a limit is sized for one model's pods. */

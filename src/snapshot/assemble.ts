@@ -13,7 +13,7 @@ import { ROUTE_TYPE, type EncodedModel } from './encode-model.ts';
 import { grpcRouteTable, type Fallback, type RouteTable } from './route-tables.ts';
 import { PerModelTargets } from './per-model-targets.ts';
 import { versionOf } from './set-version.ts';
-import { Snapshot } from './snapshot.ts';
+import { Snapshot, type ZoneVariants } from './snapshot.ts';
 
 
 export type AssembleResult = { ok: true; snapshot: Snapshot } | { ok: false; problems: string[] };
@@ -93,17 +93,25 @@ export function assembleSnapshot(models: readonly EncodedModel[], settings: Mesh
  * same resources name them alike (delta responses carry it as system_version_info, /status as
  * snapshotVersion). The sequence stays the per-process order.
  */
-function contentVersion(sets: ReadonlyMap<ResourceKind, ReadonlyMap<string, EncodedResource>>): string {
-  return hexDigest(RESOURCE_KINDS.map((kind) => `${kind} ${versionOf(sets.get(kind)?.values() ?? [])}`).join('\n')).slice(0, 16);
+function contentVersion(sets: ReadonlyMap<ResourceKind, ReadonlyMap<string, EncodedResource>>, zones: ZoneVariants): string {
+  const kinds = RESOURCE_KINDS.map((kind) => `${kind} ${versionOf(sets.get(kind)?.values() ?? [])}`);
+  const variants = [...zones].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([zone, set]) => `zone ${zone} ${versionOf(set.values())}`);
+  return hexDigest([...kinds, ...variants].join('\n')).slice(0, 16);
 }
 
 /** assembleSnapshot, yielding after each model's share of the work (see cooperative.ts). */
 export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSettings, codec: ResourceCodec, sequence: number): Steps<AssembleResult> {
   const sets = new Map<ResourceKind, Map<string, EncodedResource>>(RESOURCE_KINDS.map((kind) => [kind, new Map()]));
   const add = (kind: ResourceKind, resource: EncodedResource) => sets.get(kind)?.set(resource.name, resource);
+  const zones = new Map<string, Map<string, EncodedResource>>();
   for (const model of models) {
     for (const cluster of model.clusters) add('cluster', cluster);
     for (const assignment of model.endpoints) add('endpoint', assignment);
+    for (const { zone, resource } of model.zoneEndpoints) {
+      let set = zones.get(zone);
+      if (!set) zones.set(zone, (set = new Map()));
+      set.set(resource.name, resource);
+    }
     for (const table of model.routeConfigs) add('route', table);
     for (const scope of model.scopes) add('scopedRoute', scope);
     yield;
@@ -114,7 +122,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
   yield;
-  const snapshot = new Snapshot(contentVersion(sets), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback);
+  const snapshot = new Snapshot(contentVersion(sets, zones), sequence, sets, new Set([`listener/${settings.grpcTarget}`]), shared.perModelTargets.fallback, zones);
   yield;
   const routed = [...models.flatMap((model) => model.routedClusters), BLACKHOLE_CLUSTER];
   const routeClusters: Record<string, readonly string[]> = { [settings.grpcTarget]: routed };

@@ -1,5 +1,6 @@
 import { backendCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
+import { failoverZones, zoneFailoverAssignment } from '../envoy/zone-priorities.ts';
 import type { FieldError } from '../protobuf/field-error.ts';
 import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
@@ -22,6 +23,11 @@ export interface EncodedModel {
   model: string;
   clusters: EncodedResource[];
   endpoints: EncodedResource[];
+  /**
+   * With zone failover: per caller zone, the ClusterLoadAssignments that replace `endpoints` of the same name
+   * for clients in that zone (zone-priorities.ts). Empty without zone failover.
+   */
+  zoneEndpoints: readonly ZoneEndpoints[];
   /** The routes as built, built again when asked (explain) rather than kept beside their encoding. */
   readonly routes: ModelRoutes;
   /** The routes as encoded Route messages. */
@@ -36,6 +42,12 @@ export interface EncodedModel {
   fingerprint: string;
   /** The policy sets coldStart: sidecars need the hold filter in their listener. */
   coldStart: boolean;
+}
+
+/** A ClusterLoadAssignment that callers in `zone` receive instead of the flat one of the same name. */
+export interface ZoneEndpoints {
+  zone: string;
+  resource: EncodedResource;
 }
 
 export interface ModelBuildError {
@@ -126,19 +138,37 @@ function encodeServing(model: Model, settings: MeshSettings, healthy: string, co
   return { ok: true, part: { settings, healthy, clusters, routeBytes, routeConfigs, scopes, routedClusters, routesVersion } };
 }
 
-/** One backend's ClusterLoadAssignment, built for the endpoint list it was built from. */
+/** One backend's ClusterLoadAssignments (flat, and per caller zone with zone failover), built for the endpoint list they were built from. */
 interface EndpointsPart {
   endpoints: readonly Endpoint[];
+  zoneFailover: boolean;
   result: EncodeResult;
+  zones: ZoneEndpoints[];
+  zoneErrors: ModelBuildError[];
 }
 
-function encodeEndpoints(backend: Backend, codec: ResourceCodec): EncodeResult {
-  const remembered = codec.remember<EndpointsPart>(
+function encodeZones(backend: Backend, codec: ResourceCodec): Pick<EndpointsPart, 'zones' | 'zoneErrors'> {
+  const zones: ZoneEndpoints[] = [];
+  const zoneErrors: ModelBuildError[] = [];
+  for (const zone of failoverZones(backend.endpoints)) {
+    const encoded = codec.encode(TYPE_URLS.endpoint, backend.clusterName, zoneFailoverAssignment(backend.clusterName, backend.endpoints, zone));
+    if (encoded.ok) zones.push({ zone, resource: encoded.resource });
+    else zoneErrors.push({ resource: `endpoints ${backend.clusterName} for zone ${zone}`, errors: encoded.errors });
+  }
+  return { zones, zoneErrors };
+}
+
+function encodeEndpoints(backend: Backend, zoneFailover: boolean, codec: ResourceCodec): EndpointsPart {
+  return codec.remember<EndpointsPart>(
     `endpoints\n${backend.clusterName}`,
-    () => ({ endpoints: backend.endpoints, result: codec.encode(TYPE_URLS.endpoint, backend.clusterName, clusterLoadAssignment(backend.clusterName, backend.endpoints)) }),
-    (last) => last.endpoints === backend.endpoints,
+    () => ({
+      endpoints: backend.endpoints,
+      zoneFailover,
+      result: codec.encode(TYPE_URLS.endpoint, backend.clusterName, clusterLoadAssignment(backend.clusterName, backend.endpoints)),
+      ...(zoneFailover ? encodeZones(backend, codec) : { zones: [], zoneErrors: [] }),
+    }),
+    (last) => last.endpoints === backend.endpoints && last.zoneFailover === zoneFailover,
   );
-  return remembered.result;
 }
 
 /** An EncodedModel whose routes' JSON is built again from the model when asked, not kept. */
@@ -146,6 +176,7 @@ class Encoded implements EncodedModel {
   readonly model: string;
   readonly clusters: EncodedResource[];
   readonly endpoints: EncodedResource[];
+  readonly zoneEndpoints: readonly ZoneEndpoints[];
   readonly routeBytes: EncodedModel['routeBytes'];
   readonly routeConfigs: EncodedResource[];
   readonly scopes: EncodedResource[];
@@ -155,15 +186,18 @@ class Encoded implements EncodedModel {
   readonly #source: Model;
   readonly #settings: MeshSettings;
 
-  constructor(source: Model, serving: ServingPart, endpoints: EncodedResource[]) {
+  constructor(source: Model, serving: ServingPart, endpoints: EncodedResource[], zoneEndpoints: readonly ZoneEndpoints[]) {
     this.model = source.policy.model;
     this.clusters = serving.clusters;
     this.endpoints = endpoints;
+    this.zoneEndpoints = zoneEndpoints;
     this.routeBytes = serving.routeBytes;
     this.routeConfigs = serving.routeConfigs;
     this.scopes = serving.scopes;
     this.routedClusters = serving.routedClusters;
     const versions = [...serving.clusters, ...endpoints].map((resource) => resource.version);
+    // Turning zone failover on or off changes only the per-zone variants: that too is a change of the model.
+    for (const { zone, resource } of zoneEndpoints) versions.push(`${zone}\0${resource.version}`);
     this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);
     this.coldStart = source.policy.coldStart !== undefined;
     this.#source = source;
@@ -189,12 +223,15 @@ function build(model: Model, settings: MeshSettings, endpointLists: Endpoint[][]
   const serving = reusable && stale ? stale.serving : encodeServing(model, settings, healthy, codec);
   const errors = serving.ok ? [] : [...serving.errors];
   const endpoints: EncodedResource[] = [];
+  const zoneEndpoints: ZoneEndpoints[] = [];
   for (const backend of model.backends) {
-    const assignment = encodeEndpoints(backend, codec);
-    if (assignment.ok) endpoints.push(assignment.resource);
-    else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: assignment.errors });
+    const part = encodeEndpoints(backend, model.policy.zoneFailover !== undefined, codec);
+    if (part.result.ok) endpoints.push(part.result.resource);
+    else errors.push({ resource: `endpoints ${backend.clusterName}`, errors: part.result.errors });
+    zoneEndpoints.push(...part.zones);
+    errors.push(...part.zoneErrors);
   }
-  const result: EncodeModelResult = serving.ok && errors.length === 0 ? { ok: true, encoded: new Encoded(model, serving.part, endpoints) } : { ok: false, errors };
+  const result: EncodeModelResult = serving.ok && errors.length === 0 ? { ok: true, encoded: new Encoded(model, serving.part, endpoints, zoneEndpoints) } : { ok: false, errors };
   return { settings, endpoints: endpointLists, serving, result };
 }
 

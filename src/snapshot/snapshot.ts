@@ -6,6 +6,9 @@ export { versionOf } from './set-version.ts';
 
 export type ResourceSet = ReadonlyMap<string, EncodedResource>;
 
+/** Per caller zone, the ClusterLoadAssignments (by cluster name) that replace the flat ones for clients in that zone. */
+export type ZoneVariants = ReadonlyMap<string, ResourceSet>;
+
 /**
  * Resources answered for names the snapshot does not list: any name a client may ask for (a per-model gRPC
  * target's listener, the table of a model that does not exist), worked out from the name alone. They are
@@ -47,11 +50,22 @@ export class Snapshot {
   readonly #hiddenFromWildcard: ReadonlySet<string>;
   readonly #typeVersions: ReadonlyMap<ResourceKind, string>;
   readonly #fallback: NamedFallback | undefined;
+  readonly #zoneVariants: ZoneVariants;
+  /** Each zone's view, built once and shared by every stream of that zone (and so by the caches keyed by snapshot). */
+  readonly #zoneViews = new Map<string, Snapshot>();
 
-  constructor(version: string, sequence: number, resources: ReadonlyMap<ResourceKind, ResourceSet>, hiddenFromWildcard: Set<string> = new Set(), fallback?: NamedFallback) {
+  constructor(
+    version: string,
+    sequence: number,
+    resources: ReadonlyMap<ResourceKind, ResourceSet>,
+    hiddenFromWildcard: Set<string> = new Set(),
+    fallback?: NamedFallback,
+    zoneVariants: ZoneVariants = new Map(),
+  ) {
     this.version = version;
     this.sequence = sequence;
     this.#fallback = fallback;
+    this.#zoneVariants = zoneVariants;
     this.#resources = fallback
       ? new Map([...resources].map(([kind, set]) => [kind, !FALLBACK_KINDS.has(kind) || set instanceof SetWithFallback ? set : new SetWithFallback(set, (name) => fallback(kind, name))]))
       : resources;
@@ -104,6 +118,30 @@ export class Snapshot {
       }
     }
     return new Snapshot(this.version, this.sequence, resources, new Set(this.#hiddenFromWildcard), this.#fallback);
+  }
+
+  /**
+   * The snapshot as a client whose node is in `zone` sees it: the ClusterLoadAssignments of clusters with zone
+   * failover replaced by that zone's variants (same names, own versions), everything else the same objects.
+   * Itself when the zone has no variants (no zone, an unknown zone, or a view already). Same version and
+   * sequence: the snapshot version already covers every variant.
+   */
+  forZone(zone: string | undefined): Snapshot {
+    const variants = zone === undefined ? undefined : this.#zoneVariants.get(zone);
+    if (zone === undefined || variants === undefined) return this;
+    let view = this.#zoneViews.get(zone);
+    if (!view) {
+      const resources = new Map(this.#resources);
+      resources.set('endpoint', new Map([...this.resources('endpoint'), ...variants]));
+      view = new Snapshot(this.version, this.sequence, resources, new Set(this.#hiddenFromWildcard), this.#fallback);
+      this.#zoneViews.set(zone, view);
+    }
+    return view;
+  }
+
+  /** The zones that have variants (status and tests). */
+  variantZones(): string[] {
+    return [...this.#zoneVariants.keys()];
   }
 
   count(): Record<ResourceKind, number> {

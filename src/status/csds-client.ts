@@ -11,7 +11,7 @@ export interface GenericXdsConfig {
 }
 
 export interface ClientConfig {
-  node?: { id?: string; cluster?: string; metadata?: unknown; user_agent_name?: string; user_agent_version?: string };
+  node?: { id?: string; cluster?: string; metadata?: unknown; user_agent_name?: string; user_agent_version?: string; locality?: { zone?: string } };
   generic_xds_configs?: GenericXdsConfig[];
 }
 

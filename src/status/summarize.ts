@@ -16,6 +16,8 @@ export interface ProxyStatus {
   pod?: string;
   namespace?: string;
   agent?: string;
+  /** node.locality.zone: with zoneFailover, the zone whose endpoints this proxy uses first. Absent: no zone, flat. */
+  zone?: string;
   status: SyncStatus;
   types: Partial<Record<TypeKey, ProxyTypeStatus>>;
   lastError?: string;
@@ -69,6 +71,7 @@ export function summarizeProxy(client: ClientConfig): ProxyStatus {
     node: node?.id ?? '(unknown)',
     ...podOf(node),
     ...(agent ? { agent } : {}),
+    ...(node?.locality?.zone ? { zone: node.locality.zone } : {}),
     status: worst(Object.values(types).map((t) => t.status).filter((s) => s !== 'NOT_SENT')),
     types,
     ...(failed?.error_state?.details ? { lastError: failed.error_state.details } : {}),

@@ -68,6 +68,9 @@ export class DeltaStream implements ClientStream {
 
   onRequest(request: DeltaDiscoveryRequest, snapshot: Snapshot | undefined): void {
     if (request.node && !this.node) this.node = request.node;
+    // The client's zone decides which ClusterLoadAssignments it gets (zone failover): from here on, every
+    // snapshot this stream sees is its zone's view.
+    snapshot = snapshot?.forZone(this.node?.zone);
     const kind = kindOfTypeUrl(request.typeUrl);
     if (!kind) return this.#events.ignored(`unsupported type ${request.typeUrl}`, request);
     const existing = this.#types.get(kind);
@@ -126,7 +129,8 @@ export class DeltaStream implements ClientStream {
   }
 
   /** Pushes, in CDS, EDS, LDS, RDS order (make before break), what the new snapshot changes here. */
-  onSnapshot(snapshot: Snapshot): void {
+  onSnapshot(published: Snapshot): void {
+    const snapshot = published.forZone(this.node?.zone);
     this.#latest = snapshot;
     if (this.#inFlight) {
       this.#waiting = snapshot;

@@ -10,6 +10,8 @@ export interface NodeInfo {
   /** The pod and namespace, when the node carries them (metadata, or an id of the form POD.NAMESPACE). */
   pod?: string;
   namespace?: string;
+  /** node.locality.zone, when set: the zone whose endpoints come first for models with zone failover. */
+  zone?: string;
   /** The Node message as received, echoed back by CSDS. */
   raw: Record<string, unknown>;
 }
@@ -39,6 +41,7 @@ interface RawNode {
   user_agent_version?: string;
   user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
   metadata?: Record<string, unknown>;
+  locality?: { zone?: string };
 }
 
 function userAgentVersion(node: RawNode): string {
@@ -78,6 +81,7 @@ export function toNodeInfo(node: RawNode): NodeInfo {
     userAgentVersion: userAgentVersion(node),
     metadata: node.metadata ?? {},
     ...podOf(node),
+    ...(node.locality?.zone ? { zone: node.locality.zone } : {}),
     raw: { ...node },
   };
 }

@@ -138,6 +138,9 @@ export class SotwStream implements ClientStream {
 
   onRequest(request: DiscoveryRequest, snapshot: Snapshot | undefined): void {
     if (request.node && !this.node) this.node = request.node;
+    // The client's zone decides which ClusterLoadAssignments it gets (zone failover): from here on, every
+    // snapshot this stream sees is its zone's view.
+    snapshot = snapshot?.forZone(this.node?.zone);
     const kind = kindOfTypeUrl(request.typeUrl);
     if (!kind) return this.#events.ignored(`unsupported type ${request.typeUrl}`, request);
     const previous = this.#types.get(kind);
@@ -184,7 +187,8 @@ export class SotwStream implements ClientStream {
     return true;
   }
 
-  onSnapshot(snapshot: Snapshot): void {
+  onSnapshot(published: Snapshot): void {
+    const snapshot = published.forZone(this.node?.zone);
     for (const kind of RESOURCE_KINDS) {
       if (this.#types.has(kind)) this.#push(kind, snapshot, false);
     }

@@ -38,6 +38,8 @@ function policyYaml(i: number, stableWeight: number, maxRequests = i % 7 === 0 ?
     'retries: { attempts: 2, perTryTimeout: 5s }',
     ...(i % 4 === 0 ? ['outlierDetection: { consecutiveErrors: 5, interval: 1s, baseEjectionTime: 30s }'] : []),
     ...(maxRequests !== undefined ? [`circuitBreaker: { maxRequests: ${maxRequests} }`] : []),
+    // Zone failover: per-zone ClusterLoadAssignments (zone-0 and zone-1 hold endpoints), which replicas must agree on too.
+    ...(i % 6 === 1 ? ['zoneFailover: { enabled: true }'] : []),
   ];
   return `apiVersion: v1
 kind: ConfigMap
@@ -99,8 +101,8 @@ async function snapshotVersion(replica: ServeProcess): Promise<string> {
 const tables = ['infermesh', 'infermesh/contested', 'infermesh/no-such-model', ...names.flatMap((m, i) => [`infermesh/${m}`, ...aliasOf(i).map((a) => `infermesh/${a}`)])];
 const clusters = ['infermesh|contested|aaa', 'infermesh|contested|zzz', ...names.flatMap((m) => [`infermesh|${m}|stable`, `infermesh|${m}|canary`])];
 const wanted = subscriptions(tables, clusters);
-const fetchSotw = (replica: ServeProcess, nodeId: string) => fetchSotwFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients);
-const fetchDelta = (replica: ServeProcess, nodeId: string) => fetchDeltaFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients);
+const fetchSotw = (replica: ServeProcess, nodeId: string, zone?: string) => fetchSotwFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients, zone);
+const fetchDelta = (replica: ServeProcess, nodeId: string, zone?: string) => fetchDeltaFrom(root, `127.0.0.1:${replica.xdsPort}`, nodeId, wanted, clients, zone);
 const sotwContent = (answer: SotwAnswer) => sotwContentOf(root, answer);
 
 beforeAll(async () => {
@@ -164,6 +166,36 @@ describe('two replicas fed the same world', () => {
     // Order within a delta response carries no meaning; bytes and versions do.
     expect(differences(deltaA.map(deltaContent).map(sortedByName), deltaB.map(deltaContent).map(sortedByName))).toEqual([]);
     expect(differences(deltaA.map(deltaContent), deltaB.map(deltaContent))).toEqual([]);
+  });
+
+  it('answer a client in a zone with that zone\'s ClusterLoadAssignments for zoneFailover models, alike on both replicas, and resume it on B in sync', async () => {
+    const [a, b] = replicas as [ServeProcess, ServeProcess];
+    const eds = (answers: SotwAnswer[]) => answers.find((x) => x.request.kind === 'endpoint')!;
+    const [flat, inA, inB] = [eds(sotwA), eds(await fetchSotw(a, 'zoned-sotw', 'zone-1')), eds(await fetchSotw(b, 'zoned-sotw', 'zone-1'))];
+    expect(differences([sotwContent(inA)], [sotwContent(inB)])).toEqual([]);
+    expect(inA.response.version_info).not.toBe(flat.response.version_info);
+    // Only the zoneFailover models' clusters differ from what a client without a zone gets.
+    const bytes = (answer: SotwAnswer) => new Map(sotwContent(answer).resources.map((r) => [r.name, r.bytes]));
+    const [zoned, plain] = [bytes(inA), bytes(flat)];
+    const changed = [...zoned.keys()].filter((name) => zoned.get(name) !== plain.get(name)).sort();
+    expect(changed).toEqual(names.flatMap((m, i) => (i % 6 === 1 ? [`infermesh|${m}|canary`, `infermesh|${m}|stable`] : [])).sort());
+    const deltaA = (await fetchDelta(a, 'zoned-delta', 'zone-1')).map(deltaContent).map(sortedByName);
+    const deltaB = (await fetchDelta(b, 'zoned-delta', 'zone-1')).map(deltaContent).map(sortedByName);
+    expect(differences(deltaA, deltaB)).toEqual([]);
+    // A zone-1 client moving from A to B with the version it holds is in sync there without a resend.
+    const mover = new RawAdsClient(root, `127.0.0.1:${b.xdsPort}`);
+    clients.push(mover);
+    mover.send({ node: { id: 'zoned-mover', locality: { zone: 'zone-1' } }, type_url: TYPE_URLS.endpoint, resource_names: inA.request.names, version_info: inA.response.version_info });
+    await eventually(async () => {
+      const status = await fetchClientStatus(root, `127.0.0.1:${b.xdsPort}`);
+      const configs = status.find((c) => c.node?.id === 'zoned-mover')?.generic_xds_configs ?? [];
+      expect(configs.length).toBeGreaterThan(0);
+      // Every cluster it was served (a name it asked for that no model has, the conflict's loser, is not one).
+      const served = configs.filter((c) => zoned.has(c.name));
+      expect(served).toHaveLength(zoned.size);
+      expect(served.filter((c) => c.config_status !== 'SYNCED' || c.version_info !== inA.response.version_info).map((c) => c.name)).toEqual([]);
+    });
+    expect(mover.received).toEqual([]);
   });
 
   it('resume a client that moves from A to B with what it holds: nothing resent, SYNCED on B, then the next change', async () => {

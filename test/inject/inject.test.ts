@@ -96,12 +96,14 @@ describe('the injected sidecar', () => {
   it('runs Envoy on the mounted bootstrap, named after the pod', () => {
     expect(sidecar).toMatchObject({ name: 'infermesh-proxy', image: 'envoyproxy/envoy:distroless-v1.40.0', restartPolicy: 'Always' });
     expect(sidecar.args.join(' ')).toBe(
-      '-c /etc/infermesh/bootstrap.yaml --service-cluster $(POD_NAMESPACE) --service-node $(POD_NAME).$(POD_NAMESPACE) ' +
+      '-c /etc/infermesh/bootstrap.yaml --service-cluster $(POD_NAMESPACE) --service-node $(POD_NAME).$(POD_NAMESPACE) --service-zone $(INFERMESH_ZONE) ' +
         '--log-level warn --component-log-level misc:error --disable-hot-restart --concurrency 2',
     );
     expect(sidecar.env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      // The node's zone, as the PodTopologyLabels admission plugin copies it onto the pod (zone failover).
+      { name: 'INFERMESH_ZONE', valueFrom: { fieldRef: { fieldPath: "metadata.labels['topology.kubernetes.io/zone']" } } },
     ]);
     expect(sidecar.volumeMounts).toEqual([{ name: 'infermesh-bootstrap', mountPath: '/etc/infermesh', readOnly: true }]);
   });

@@ -5,7 +5,8 @@ dials xds:///TARGET and calls Triton's ModelInfer or TF Serving's Predict with t
 Usage: grpc_python_client.py TARGET triton|tfserving MODEL CALLS HEADER=VALUE...
        (GRPC_XDS_BOOTSTRAP names the bootstrap file)
 Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message},
-"outcomes": [pod or code, per call in order], "grpcio": version}. INFERMESH_CALL_GAP_MS (default 0) pauses
+"outcomes": [pod or code, per call in order], "times": [ms since the epoch when each call started],
+"grpcio": version}. INFERMESH_CALL_GAP_MS (default 0) pauses
 between calls; INFERMESH_MODEL_VERSION (Triton only) puts a model_version in the request body. The same command line and output as go/main.go (grpc-go).
 
 No generated code: the request is encoded by hand (field 1: ModelInferRequest.model_name, or
@@ -46,6 +47,7 @@ def main() -> int:
     errors: dict = {}
     messages: dict = {}
     outcomes: list = []
+    times: list = []
     gap = float(os.environ.get("INFERMESH_CALL_GAP_MS", "0")) / 1000
     with grpc.insecure_channel(f"xds:///{target}") as channel:
         infer = channel.unary_unary(
@@ -56,6 +58,7 @@ def main() -> int:
         for i in range(int(calls)):
             if i > 0 and gap > 0:
                 time.sleep(gap)
+            times.append(time.time() * 1000)
             try:
                 _, call = infer.with_call(request, metadata=metadata, timeout=10, wait_for_ready=True)
                 served_by = dict(call.initial_metadata()).get("x-served-by", "?")
@@ -66,7 +69,7 @@ def main() -> int:
                 errors[name] = errors.get(name, 0) + 1
                 messages[name] = error.details()
                 outcomes.append(name)
-    print(json.dumps({"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes, "grpcio": grpc.__version__}))
+    print(json.dumps({"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes, "times": times, "grpcio": grpc.__version__}))
     return 0
 
 

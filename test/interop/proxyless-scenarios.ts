@@ -27,6 +27,8 @@ export interface Tally {
   messages: Record<string, string>;
   /** Per call, in order: the pod that answered or the error code. */
   outcomes: string[];
+  /** Per call, when it started (ms since the epoch); grpc_python_client.py reports it, go/main.go does not. */
+  times?: number[];
 }
 
 export type ServingKind = 'triton' | 'tfserving';
@@ -127,11 +129,11 @@ outlierDetection:
 };
 
 /** Writes a gRPC xDS bootstrap for this mesh's control plane and returns its path. */
-export async function writeBootstrap(mesh: Mesh, nodeId: string): Promise<string> {
+export async function writeBootstrap(mesh: Mesh, nodeId: string, zone?: string): Promise<string> {
   const file = path.join(mesh.dir, `.bootstrap-${nodeId}.json`);
   await writeFile(file, JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${mesh.server.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: nodeId, cluster: 'interop', locality: {} },
+    node: { id: nodeId, cluster: 'interop', locality: zone === undefined ? {} : { zone } },
   }));
   return file;
 }

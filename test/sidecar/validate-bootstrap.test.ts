@@ -69,7 +69,9 @@ describeWithTool('envoy --mode validate', envoyBinaries(), (binaries) => {
       expect(bootstrap).toContain('cp.mesh.svc');
       const sidecar = injected.find((doc) => doc.kind === 'Deployment')?.spec?.template?.spec?.initContainers?.[0];
       // The container's arguments, with the downward-API variables the kubelet would expand, minus the config path.
-      const args = (sidecar?.args ?? []).map((arg) => arg.replace('$(POD_NAME)', 'web-0').replace('$(POD_NAMESPACE)', 'shop'));
+      // INFERMESH_ZONE empty: the pod has no topology.kubernetes.io/zone label (a Kubernetes without PodTopologyLabels).
+      const args = (sidecar?.args ?? []).map((arg) => arg.replace('$(POD_NAME)', 'web-0').replace('$(POD_NAMESPACE)', 'shop').replace('$(INFERMESH_ZONE)', ''));
+      expect(args).toContain('--service-zone');
       expect(args.slice(0, 2)).toEqual(['-c', '/etc/infermesh/bootstrap.yaml']);
       const output = await validate(binary.path, `injected-${binary.version}.yaml`, bootstrap!, args.slice(2));
       expect(output).toMatch(/configuration '.*' OK/);

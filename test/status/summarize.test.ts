@@ -51,3 +51,12 @@ describe('status of on-demand sidecars', () => {
     expect(modelOnProxy({ node: { id: 'grpc-1' }, generic_xds_configs: [config('route', 'infermesh/n')] }, 'm', 'infermesh').state).toBe('not-used');
   });
 });
+
+describe('status of a proxy in a zone', () => {
+  it('shows node.locality.zone (zone failover sends its calls there first); none without one', () => {
+    const inZone: ClientConfig = { ...onDemand(), node: { id: 'web-0.shop', cluster: 'shop', locality: { zone: 'eu-west-1a' } } };
+    expect(summarizeProxy(inZone).zone).toBe('eu-west-1a');
+    expect(summarizeProxy(onDemand())).not.toHaveProperty('zone');
+    expect(summarizeProxy({ ...onDemand(), node: { id: 'web-0.shop', cluster: 'shop', locality: { zone: '' } } })).not.toHaveProperty('zone');
+  });
+});

@@ -48,6 +48,8 @@ export interface EnvoyOptions {
   extraArgs?: string[];
   /** TLS to the control plane, as `infermesh bootstrap --xds-tls-*` writes it. */
   xdsTls?: XdsClientTls;
+  /** node.locality.zone, as `infermesh bootstrap --zone` writes it. */
+  zone?: string;
 }
 
 export class EnvoyProcess {
@@ -90,7 +92,7 @@ export class EnvoyProcess {
       xdsAddress: [options.xdsPort, ...(options.moreXdsPorts ?? [])].map((port) => ({ host: '127.0.0.1', port })),
       adminAddress: { host: '127.0.0.1', port: adminPort },
       statusAddress: { host: '127.0.0.1', port: statusPort },
-      node: { id: options.nodeId, cluster: 'test' },
+      node: { id: options.nodeId, cluster: 'test', ...(options.zone === undefined ? {} : { zone: options.zone }) },
       ...(options.xdsTls ? { xdsTls: options.xdsTls } : {}),
     });
     mkdirSync(ENVOY_LOG_DIR, { recursive: true });

@@ -41,11 +41,11 @@ export function policyRouting(policy: string): { model: string; services: string
   return { model: document.model, services };
 }
 
-/** Channel options pointing a @grpc/grpc-js-xds channel at this control plane, with its own node id. */
-export function xdsChannelOptions(xdsPort: number, nodeId: string): grpc.ChannelOptions {
+/** Channel options pointing a @grpc/grpc-js-xds channel at this control plane, with its own node id (and zone). */
+export function xdsChannelOptions(xdsPort: number, nodeId: string, zone?: string): grpc.ChannelOptions {
   const bootstrap = {
     xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: nodeId, cluster: 'e2e', locality: {} },
+    node: { id: nodeId, cluster: 'e2e', locality: zone === undefined ? {} : { zone } },
   };
   return { 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': JSON.stringify(bootstrap) };
 }
@@ -152,8 +152,8 @@ export class Mesh {
     return pod;
   }
 
-  channelOptions(nodeId: string): grpc.ChannelOptions {
-    return xdsChannelOptions(this.server.xdsPort, nodeId);
+  channelOptions(nodeId: string, zone?: string): grpc.ChannelOptions {
+    return xdsChannelOptions(this.server.xdsPort, nodeId, zone);
   }
 
   /** Writes like an editor does: to a temporary file, then an atomic rename over the target. */

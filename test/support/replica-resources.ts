@@ -39,25 +39,30 @@ export interface DeltaAnswer {
 }
 
 /** One stream per subscription, so no type waits for another's ACK (make-before-break) in a comparison. */
-export function fetchSotw(root: protobuf.Root, address: string, nodeId: string, wanted: Subscription[], opened: { close(): void }[]): Promise<SotwAnswer[]> {
+/** The node of a request: an id, and a locality when the client is in a zone (zone failover). */
+export function nodeOf(nodeId: string, zone?: string): Record<string, unknown> {
+  return { id: nodeId, ...(zone === undefined ? {} : { locality: { zone } }) };
+}
+
+export function fetchSotw(root: protobuf.Root, address: string, nodeId: string, wanted: Subscription[], opened: { close(): void }[], zone?: string): Promise<SotwAnswer[]> {
   return Promise.all(
     wanted.map(async ({ label, kind, names }) => {
       const client = new RawAdsClient(root, address);
       opened.push(client);
-      client.send({ node: { id: nodeId }, type_url: TYPE_URLS[kind], resource_names: names });
+      client.send({ node: nodeOf(nodeId, zone), type_url: TYPE_URLS[kind], resource_names: names });
       const response = await client.next((r) => r.type_url === TYPE_URLS[kind]);
       return { label, request: { kind, names }, response };
     }),
   );
 }
 
-export function fetchDelta(root: protobuf.Root, address: string, nodeId: string, wanted: Subscription[], opened: { close(): void }[]): Promise<DeltaAnswer[]> {
+export function fetchDelta(root: protobuf.Root, address: string, nodeId: string, wanted: Subscription[], opened: { close(): void }[], zone?: string): Promise<DeltaAnswer[]> {
   return Promise.all(
     wanted.map(async ({ label, kind, names }) => {
       const client = new RawDeltaClient(root, address);
       opened.push(client);
       const subscribe = names.length > 0 ? names : ['*'];
-      client.send({ node: { id: nodeId }, type_url: TYPE_URLS[kind], resource_names_subscribe: subscribe });
+      client.send({ node: nodeOf(nodeId, zone), type_url: TYPE_URLS[kind], resource_names_subscribe: subscribe });
       const response = await client.next((r) => r.type_url === TYPE_URLS[kind]);
       return { label, kind, names: subscribe, response };
     }),
