@@ -5,6 +5,7 @@ import { durationMessage } from '../util/duration.ts';
 import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
 import { localRateLimitFilter } from './rate-limit.ts';
+import { bodyRoutingGuardFilter, modelFromBodyFilter } from './model-from-body.ts';
 import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
 import { boolValue } from './wrappers.ts';
@@ -15,11 +16,15 @@ import { boolValue } from './wrappers.ts';
  * and gRPC require. Sidecars also run the on-demand filter first: it fetches the table of a model's scope
  * and the clusters a route names (on-demand CDS) when a request first needs them, and the gRPC stats filter
  * and the local rate limit filter just before the router (see GRPC_STATS; rate-limit.ts: inactive unless a
- * model's table switches it on).
+ * model's table switches it on). With body routing (model-from-body.ts), its first filter goes before the
+ * on-demand filter, which loads a scope by the model header it sets, and its guard right after it.
  */
-function httpFilters(sidecar: boolean): HttpFilter[] {
+function httpFilters(sidecar: boolean, settings?: MeshSettings, bodyRouting = false): HttpFilter[] {
+  const body = sidecar && bodyRouting && settings;
   return [
+    ...(body ? [modelFromBodyFilter(body)] : []),
     ...(sidecar ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
+    ...(body ? [bodyRoutingGuardFilter(body)] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
     ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }, localRateLimitFilter()] : []),
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
@@ -60,16 +65,17 @@ function scopedRoutes(settings: MeshSettings): ScopedRoutes {
 
 /**
  * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by scoped
- * RDS, loaded on demand.
+ * RDS, loaded on demand. `bodyRouting`: some model's policy enables modelFromBody (model-from-body.ts); the
+ * listener is then built with the body filters, and without them again once no policy asks.
  */
-export function sidecarListener(settings: MeshSettings): Listener {
+export function sidecarListener(settings: MeshSettings, bodyRouting = false): Listener {
   // codec_type AUTO is the default, so not written (see wrappers.ts on defaults).
   const connectionManager: HttpConnectionManager = {
     stat_prefix: 'infermesh',
     scoped_routes: scopedRoutes(settings),
     early_header_mutation_extensions: [modelFromPath(settings)],
-    http_filters: httpFilters(true),
-    local_reply_config: localReplyConfig(settings),
+    http_filters: httpFilters(true, settings, bodyRouting),
+    local_reply_config: localReplyConfig(settings, bodyRouting),
     // One JSON line per request on Envoy's stdout. Only here: the API listener is read by gRPC clients,
     // which write no access logs.
     access_log: sidecarAccessLog(settings),

@@ -40,4 +40,6 @@ export type { FilterConfig as GrpcStatsFilterConfig } from './types/envoy/extens
 export type { HeaderMutation as EarlyHeaderMutation } from './types/envoy/extensions/http/early_header_mutation/header_mutation/v3/HeaderMutation.ts';
 export type { LocalRateLimit } from './types/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.ts';
 export type { FilterConfig as RouteFilterConfig } from './types/envoy/config/route/v3/FilterConfig.ts';
+export type { Lua } from './types/envoy/extensions/filters/http/lua/v3/Lua.ts';
+export type { LuaPerRoute } from './types/envoy/extensions/filters/http/lua/v3/LuaPerRoute.ts';
 export type { ScopedRoutes } from './types/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';

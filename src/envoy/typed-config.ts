@@ -6,6 +6,8 @@ import type {
   GrpcStatsFilterConfig,
   HttpConnectionManager,
   LocalRateLimit,
+  Lua,
+  LuaPerRoute,
   RouteFilterConfig,
   PreviousHostsPredicate,
   Router,
@@ -27,6 +29,8 @@ interface ExtensionMessages {
   earlyHeaderMutation: EarlyHeaderMutation;
   localRateLimit: LocalRateLimit;
   routeFilterConfig: RouteFilterConfig;
+  lua: Lua;
+  luaPerRoute: LuaPerRoute;
 }
 
 /** A google.protobuf.Any holding `message`, in the `{'@type': url, ...fields}` form protobufjs reads. */

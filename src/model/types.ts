@@ -123,6 +123,11 @@ export interface ModelPolicy {
   mirror?: MirrorPolicy;
   /** Envoy sidecars only; absent = no limit. */
   rateLimit?: RateLimitPolicy;
+  /**
+   * Envoy sidecars only: a JSON request without the model header is routed by its body's top-level "model"
+   * (src/envoy/model-from-body.ts), and this model accepts being named so. Absent = off.
+   */
+  modelFromBody?: true;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

@@ -216,6 +216,8 @@ export function resolvePolicyWithProvenance(
   const circuitBreaker = resolveCircuitBreaker(steps, provenance);
   const server = leaf('server', sub(steps, 'server'), provenance) ?? BUILTIN_DEFAULTS.server;
   const affinity = resolveAffinity(steps, provenance);
+  // Off unless some layer sets true; a later false turns it off again.
+  const modelFromBody = leaf('modelFromBody', sub(steps, 'modelFromBody'), provenance) === true;
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
@@ -230,6 +232,7 @@ export function resolvePolicyWithProvenance(
     ...(doc.mirror ? { mirror: resolveMirror(doc, provenance) } : {}),
     ...(affinity ? { affinity } : {}),
     ...(doc.rateLimit ? { rateLimit: resolveRateLimit(doc, provenance) } : {}),
+    ...(modelFromBody ? { modelFromBody: true as const } : {}),
     source: { ...source },
   };
   return { policy, provenance };

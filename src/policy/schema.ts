@@ -177,6 +177,7 @@ const defaultable = {
   circuitBreaker: circuitBreaker.nullable().optional(),
   probe: probe.optional(),
   affinity: affinity.nullable().optional(),
+  modelFromBody: z.boolean({ error: mustBe('true or false (route JSON requests without the model header by their body\'s top-level "model")') }).optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -193,6 +194,7 @@ export const policyDocumentSchema = mapping({
   circuitBreaker: defaultable.circuitBreaker,
   probe: defaultable.probe,
   affinity: defaultable.affinity,
+  modelFromBody: defaultable.modelFromBody,
   /** Per model, not defaultable: it names one of the model's own backends. */
   mirror: mirror.optional(),
   /** Per model, not defaultable: a limit is sized for one model's pods. */

@@ -62,7 +62,6 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
       resources: [
         ['cluster', encodeOrThrow(codec, TYPE_URLS.cluster, BLACKHOLE_CLUSTER, blackholeCluster())],
         ['endpoint', encodeOrThrow(codec, TYPE_URLS.endpoint, BLACKHOLE_CLUSTER, clusterLoadAssignment(BLACKHOLE_CLUSTER, []))],
-        ['listener', encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings))],
         ['listener', encodeOrThrow(codec, TYPE_URLS.listener, settings.grpcTarget, apiListener(settings.grpcTarget))],
       ],
       fallback: { head: messageOrThrow(codec, ROUTE_TYPE, unknownModelRoute(settings)), tail: messageOrThrow(codec, ROUTE_TYPE, missingHeaderRoute()) },
@@ -70,6 +69,19 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
     }),
     (last) => last.settings === settings,
   );
+}
+
+/**
+ * The sidecar listener: with the body-routing filters while some model's policy enables modelFromBody
+ * (model-from-body.ts), so sidecars pay nothing for them otherwise. Both forms are kept once built: an
+ * operator switching the first such policy on and off again gets the same resource back.
+ */
+function sidecarListenerResource(codec: ResourceCodec, settings: MeshSettings, bodyRouting: boolean): EncodedResource {
+  return codec.remember<{ settings: MeshSettings; resource: EncodedResource }>(
+    `sidecar listener\n${bodyRouting ? 'body' : 'header'}`,
+    () => ({ settings, resource: encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings, bodyRouting)) }),
+    (last) => last.settings === settings,
+  ).resource;
 }
 
 /**
@@ -102,6 +114,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   }
   const shared = sharedResources(codec, settings);
   for (const [kind, resource] of shared.resources) add(kind, resource);
+  add('listener', sidecarListenerResource(codec, settings, models.some((model) => model.modelFromBody)));
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
   yield;

@@ -4,7 +4,8 @@ import type { FieldError } from '../protobuf/field-error.ts';
 import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
-import { modelTableBytes, perFilterConfigOf, tableRoutes } from './model-table.ts';
+import { hostExtrasOf, modelTableBytes, tableRoutes } from './model-table.ts';
+import { acceptBodyRouting } from '../envoy/model-from-body.ts';
 import { rateLimitOverride } from '../envoy/rate-limit.ts';
 import { VIRTUAL_HOST } from '../envoy/route-config.ts';
 import { TYPE_URLS } from '../envoy/type-urls.ts';
@@ -33,6 +34,8 @@ export interface EncodedModel {
   routedClusters: readonly string[];
   /** Short hash of what serves (resources and routes): a change means the model changed. */
   fingerprint: string;
+  /** Its policy enables modelFromBody: the sidecar listener then carries the body filters. */
+  modelFromBody: boolean;
 }
 
 export interface ModelBuildError {
@@ -58,15 +61,18 @@ function encodeRoutes(routes: readonly object[], codec: ResourceCodec, failures:
 const VIRTUAL_HOST_TYPE = 'envoy.config.route.v3.VirtualHost';
 
 /**
- * The model's per-filter configs for the virtual host of each of its tables (one token bucket per table and
- * sidecar, shared by every route in it), or undefined when it has none.
+ * What the model adds to the virtual host of each of its tables: its per-filter configs (one token bucket
+ * per table and sidecar, shared by every route in it; the body-routing guard switched off) and the headers
+ * removed before a request goes upstream, or undefined when it adds nothing.
  */
 function encodeHostFilters(model: Model, codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array | undefined {
-  const override = rateLimitOverride(model);
-  if (!override) return undefined;
-  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, typed_per_filter_config: override });
-  if (result.ok) return perFilterConfigOf(result.bytes);
-  failures.push({ resource: `virtual host rate limit of ${model.policy.model}`, errors: result.errors });
+  const limit = rateLimitOverride(model);
+  const body = acceptBodyRouting(model.policy.modelFromBody === true);
+  if (!limit && !body) return undefined;
+  const typedPerFilterConfig = { ...limit, ...body?.typed_per_filter_config };
+  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, ...body, typed_per_filter_config: typedPerFilterConfig });
+  if (result.ok) return hostExtrasOf(result.bytes);
+  failures.push({ resource: `virtual host filters of ${model.policy.model}`, errors: result.errors });
   return undefined;
 }
 
@@ -146,6 +152,7 @@ class Encoded implements EncodedModel {
   readonly scopes: EncodedResource[];
   readonly routedClusters: readonly string[];
   readonly fingerprint: string;
+  readonly modelFromBody: boolean;
   readonly #source: Model;
   readonly #settings: MeshSettings;
 
@@ -159,6 +166,7 @@ class Encoded implements EncodedModel {
     this.routedClusters = serving.routedClusters;
     const versions = [...serving.clusters, ...endpoints].map((resource) => resource.version);
     this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);
+    this.modelFromBody = source.policy.modelFromBody === true;
     this.#source = source;
     this.#settings = serving.settings;
   }
