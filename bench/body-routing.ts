@@ -123,7 +123,7 @@ async function startControlPlane(bodyRouting: boolean, pod: FakeModelServer, set
   };
 }
 
-const WRK_SCRIPT = `
+export const WRK_SCRIPT = `
 wrk.method = "POST"
 local file = io.open(os.getenv("BENCH_BODY_FILE"), "rb")
 wrk.body = file:read("*a")
@@ -147,7 +147,7 @@ interface WrkRun {
   errors: number;
 }
 
-function runWrk(script: string, url: string, bodyFile: string, header: string, seconds: number): Promise<WrkRun> {
+export function runWrk(script: string, url: string, bodyFile: string, header: string, seconds: number): Promise<WrkRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url], {
       env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_MODEL_HEADER: header },
@@ -170,7 +170,7 @@ function runWrk(script: string, url: string, bodyFile: string, header: string, s
 }
 
 /** One check call: the sidecar must answer 200 from the pod, naming the model, before anything is measured. */
-async function check(url: string, body: string, header: string): Promise<void> {
+export async function check(url: string, body: string, header: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   let last = '';
   while (Date.now() < deadline) {
