@@ -176,6 +176,12 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
         expect(pinned.headers['x-served-by']).toBe('chat-b');
         expect(pinned.json['received']).toEqual({ 'x-model': 'chat', 'x-model-version': '2', [MODEL_SOURCE_HEADER]: null });
 
+        // A KServe v2 path names the model (the header comes from the path first): its JSON body, which has no
+        // "model", is not read.
+        const byPath = await post(sidecar, '/v2/models/embed/infer', '{"inputs":[]}');
+        expect(byPath.status, JSON.stringify(byPath.json)).toBe(200);
+        expect(byPath.headers['x-served-by']).toBe('embed-a');
+
         // The header names embed, the body chat: the header decides and the body is not read.
         const header = await post(sidecar, '/v1/embeddings', chatBody('chat'), { 'x-model': 'embed' });
         expect(header.headers['x-served-by']).toBe('embed-a');
