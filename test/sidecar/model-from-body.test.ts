@@ -252,6 +252,24 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
         refused(await post(sidecar, CHAT, chatBody('closed'), { 'x-model': 'closed', [MODEL_SOURCE_HEADER]: 'body' }), 400, 'model_not_routable_by_body');
       });
 
+      it('the listener drops the body filters once no policy enables modelFromBody, and takes them back', async () => {
+        const optedIn = ['chat', 'embed', 'grpcmodel'];
+        try {
+          for (const name of optedIn) await mesh.writePolicy(name, (POLICIES[name] ?? '').replace('modelFromBody: true\n', ''));
+          // No body filter: a call without the header is one without a model, as before the feature.
+          await eventually(async () => expect((await post(sidecar, CHAT, chatBody('chat'))).json['error']).toBe('model_header_required'), { timeoutMs: 20_000 });
+          servedBy(await post(sidecar, CHAT, chatBody('chat'), { 'x-model': 'chat' }), 'chat-a', 'chat');
+        } finally {
+          for (const name of optedIn) await mesh.writePolicy(name, POLICIES[name] ?? '');
+        }
+        const back = await eventually(async () => {
+          const answer = await post(sidecar, CHAT, chatBody('chat'));
+          expect(answer.status).toBe(200);
+          return answer;
+        }, { timeoutMs: 20_000 });
+        servedBy(back, 'chat-a', 'chat');
+      }, 60_000);
+
       it('gRPC calls are not touched; no NACK and no Lua error', async () => {
         await eventually(async () => expect(await grpcInfer(client, 'grpcmodel')).toMatchObject({ ok: true }));
         expect(sidecar.envoy.log()).not.toContain('NACK');
