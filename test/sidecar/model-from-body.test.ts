@@ -8,6 +8,7 @@
  * Pods on 127.0.3.1-127.0.3.4.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { BODY_LIMIT_BYTES, MODEL_SOURCE_HEADER } from '../../src/envoy/model-from-body.ts';
@@ -158,6 +159,30 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
         servedBy(embedding, 'embed-a', 'embed');
       });
 
+      it('routes by the body over h2c too', async () => {
+        const session = http2.connect(sidecar.url);
+        try {
+          const answer = await new Promise<{ status: number; served: unknown; body: string }>((resolve, reject) => {
+            const stream = session.request({ ':method': 'POST', ':path': '/v1/embeddings', 'content-type': 'application/json' });
+            let body = '';
+            let status = 0;
+            let served: unknown;
+            stream.on('response', (headers) => {
+              status = Number(headers[':status']);
+              served = headers['x-served-by'];
+            });
+            stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            stream.on('end', () => resolve({ status, served, body }));
+            stream.on('error', reject);
+            stream.end('{"input":"h2","model":"embed"}');
+          });
+          expect(answer.status, answer.body).toBe(200);
+          expect(answer.served).toBe('embed-a');
+        } finally {
+          session.close();
+        }
+      });
+
       it('an alias in the body routes to the model (the pod sees the alias, as with the header); a version header pins; the header wins over the body', async () => {
         const alias = await eventually(async () => {
           const answer = await post(sidecar, CHAT, chatBody('chat-alias'));
@@ -220,6 +245,10 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
         const big = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(BODY_LIMIT_BYTES)}"`));
         refused(await post(sidecar, CHAT, big), 413, 'body_too_large');
         refused(await post(sidecar, CHAT, big, {}, true), 413, 'body_too_large');
+        // With the header the body is not read, so the limit does not apply: it streams to the pod.
+        const named = await post(sidecar, CHAT, big, { 'x-model': 'chat' }, true);
+        expect(named.status).toBe(200);
+        servedBy(named, 'chat-a', 'chat');
         // Just under the limit, chunked: read and routed (about 64 KB of content in a 1 MiB body is no special case).
         const under = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(BODY_LIMIT_BYTES - 100)}"`));
         expect(under.length).toBeLessThanOrEqual(BODY_LIMIT_BYTES);
