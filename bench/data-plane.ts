@@ -140,7 +140,7 @@ async function startControlPlane(models: number, pod: FakeModelServer, settings:
 }
 
 /** User + system CPU time of a process so far, in microseconds (clock ticks of 10 ms, Linux's USER_HZ). */
-function cpuUs(pid: number | undefined): number {
+export function cpuUs(pid: number | undefined): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;

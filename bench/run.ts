@@ -17,6 +17,8 @@
  *   bench/envoy-like-sync.ts: BENCH_CLIENTS grpc-go clients, BENCH_NETWORK_MODELS models; needs Go)
  *   BENCH_PROBE (default 1; 0 leaves out the model-readiness probe cost, bench/probe-cost.ts: 1,000 models on 50
  *   Triton and 50 TF Serving fake pods, probes per interval and prober CPU against bare HTTP; its own variables there)
+ *   BENCH_BODY_ROUTING (default 1; 0 leaves out what routing by the JSON body costs per request through a real Envoy,
+ *   bench/body-routing.ts: header-routed without the body filters (the floor), with them, and body-routed, 1 and 64 KB)
  *   BENCH_ONLY=build runs only the build rows (build, one-model change, heap, PGV, bytes) for BENCH_MODELS
  */
 import { execFile, spawn } from 'node:child_process';
@@ -31,6 +33,7 @@ import { assembleSnapshot } from '../src/snapshot/assemble.ts';
 import { ResourceCodec } from '../src/snapshot/codec.ts';
 import type { ChurnFigures } from './churn.ts';
 import type { DataPlaneResult } from './data-plane.ts';
+import { bodyRoutingRows, type BodyRoutingResult } from './body-routing.ts';
 import { measureHealthz } from './healthz.ts';
 import { measureServeRows } from './serve-process.ts';
 import { measureValidation } from './pgv.ts';
@@ -51,6 +54,7 @@ const ONLY_BUILD = process.env['BENCH_ONLY'] === 'build';
 const SERVE = process.env['BENCH_SERVE'] !== '0';
 const ENVOY_LIKE = process.env['BENCH_ENVOY_LIKE'] !== '0';
 const PROBE = process.env['BENCH_PROBE'] !== '0';
+const BODY_ROUTING = process.env['BENCH_BODY_ROUTING'] !== '0';
 const SERVE_MODELS = (process.env['BENCH_SERVE_MODELS'] ?? '10,1000,10000').split(',').map(Number);
 const root = loadEnvoyProtos();
 const results: Record<string, unknown> = { clients: CLIENTS, networkModels: NETWORK_MODELS, node: process.version, date: new Date().toISOString() };
@@ -140,6 +144,22 @@ async function measureDataPlaneRows(): Promise<void> {
   }
 }
 
+/** Body routing's cost per request, in a process of its own (bench/body-routing.ts), its progress on stderr. */
+async function measureBodyRoutingRows(): Promise<void> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'body-routing.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const last = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !last.startsWith('{')) {
+    rows.push(['body routing through an Envoy sidecar', 'failed', '-', '-', `bench/body-routing.ts exited ${code}`]);
+    return;
+  }
+  const result = JSON.parse(last) as BodyRoutingResult;
+  results['bodyRouting'] = result;
+  rows.push(...bodyRoutingRows(result));
+}
+
 /** The prober's cost in a process of its own (its CPU is the process's), the fake pods in another. */
 async function measureProbeRows(): Promise<void> {
   const { stdout } = await promisify(execFile)(process.execPath, [PROBE_COST_SCRIPT], { maxBuffer: 1 << 20 });
@@ -191,6 +211,8 @@ if (!ONLY_BUILD) {
   else console.log('probe cost: left out (BENCH_PROBE=0)');
   if (DATA_PLANE) await measureDataPlaneRows();
   else console.log('data plane: left out (BENCH_DATA_PLANE=0)');
+  if (BODY_ROUTING) await measureBodyRoutingRows();
+  else console.log('body routing: left out (BENCH_BODY_ROUTING=0)');
 }
 const widths = [0, 1, 2, 3, 4].map((c) => Math.max(...[['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].map((r) => (r[c] ?? '').length)));
 for (const [i, row] of [['figure', 'infermesh', 'floor', 'ratio', 'note'], ...rows].entries()) {

@@ -14,6 +14,7 @@
  *   pod.setModelState('resnet50', '1', 'unloading')   // any state directly (UNLOADING, START, ...)
  *   pod.models()                                      // every version with its state
  *   pod.requestsFor('resnet50')                       // inference calls naming it (served or refused)
+ * OpenAI-style REST (fake-openai.ts): POST /v1/chat/completions, /v1/completions, /v1/embeddings.
  * Over HTTP (curl): POST /fake/load?model=M&version=V&loadingMs=N, POST /fake/unload?model=M, GET /fake/models
  * (fake-admin.ts). Readiness and refusals answer exactly as the real servers do: see the headers of
  * fake-triton.ts and fake-tfserving.ts (status codes, gRPC codes, messages, with source references).
@@ -27,6 +28,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FakeServerState, httpListener, type FakeHttpRequest, type FakeHttpResponse, type FailureMode, type FakeServerKind, type HttpHandler, type UnaryHandler, type WireProtocol } from './fake-server-core.ts';
 import { startRestPort, type RestPort } from './fake-rest-port.ts';
 import { handleAdmin } from './fake-admin.ts';
+import { handleOpenAi } from './fake-openai.ts';
 import type { LoadOptions, VersionState, VersionStatus } from './fake-repository.ts';
 import { handleTfServingHttp, loadTfServingModelService, loadTfServingService, tfServingGrpcImplementation, tfServingModelServiceImplementation } from './fake-tfserving.ts';
 import { handleTritonHttp, loadTritonService, tritonGrpcImplementation } from './fake-triton.ts';
@@ -145,7 +147,7 @@ function personality(kind: FakeServerKind, state: FakeServerState): Personality 
   if (kind === 'triton') {
     return {
       services: [{ service: loadTritonService(), implementation: tritonGrpcImplementation(state) }],
-      http: (request, response, body) => adminOr(state, request, response) || handleTritonHttp(state, request, response, body),
+      http: (request, response, body) => adminOr(state, request, response) || handleOpenAi(state, request, response, body) || handleTritonHttp(state, request, response, body),
     };
   }
   return {
@@ -153,7 +155,7 @@ function personality(kind: FakeServerKind, state: FakeServerState): Personality 
       { service: loadTfServingService(), implementation: tfServingGrpcImplementation(state) },
       { service: loadTfServingModelService(), implementation: tfServingModelServiceImplementation(state) },
     ],
-    http: (request, response, body) => adminOr(state, request, response) || handleTfServingHttp(state, request, response, body),
+    http: (request, response, body) => adminOr(state, request, response) || handleOpenAi(state, request, response, body) || handleTfServingHttp(state, request, response, body),
   };
 }
 

@@ -271,7 +271,12 @@ export function answerGrpcInference(
 // HTTP server side
 
 /** What the REST side uses of a request, whether it arrived over HTTP/1.1 (node:http) or h2c (node:http2). */
-export type FakeHttpRequest = Readable & { readonly url?: string | undefined; readonly method?: string | undefined; readonly httpVersion: string };
+export type FakeHttpRequest = Readable & {
+  readonly url?: string | undefined;
+  readonly method?: string | undefined;
+  readonly httpVersion: string;
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+};
 
 /** What the REST side uses of a response, from node:http or node:http2's compatibility API alike. */
 export interface FakeHttpResponse {

@@ -58,6 +58,16 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   fi
 fi
 
+# LuaJIT runs the body-routing filter's JSON scanner in unit tests (test/envoy/model-from-body-scanner.test.ts;
+# Envoy's Lua is LuaJIT 2.1 too); wrk drives `npm run bench`'s data-plane and body-routing rows.
+if ! command -v luajit >/dev/null || ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq luajit wrk >/dev/null
+  else
+    echo "scripts/tools.sh: luajit or wrk is missing and this is not root: run  sudo apt-get install luajit wrk" >&2
+  fi
+fi
+
 step bash scripts/envoy.sh
 
 # kustomize for test/manifests (Debian's kubectl 1.20 embeds a kustomize too old for the manifests).

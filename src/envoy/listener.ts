@@ -6,9 +6,16 @@ import { sidecarAccessLog } from './access-log.ts';
 import { localReplyConfig } from './local-reply.ts';
 import { localRateLimitFilter } from './rate-limit.ts';
 import { coldStartFilter } from './cold-start.ts';
+import { bodyRoutingGuardFilter, modelFromBodyFilter } from './model-from-body.ts';
 import type { ConfigSource, HttpConnectionManager, HttpFilter, Listener, Rds, ScopedRoutes } from './messages.ts';
 import { typedConfig } from './typed-config.ts';
 import { boolValue } from './wrappers.ts';
+
+/** What some served policy needs from every sidecar's listener. */
+export interface SidecarFeatures {
+  coldStart?: boolean;
+  bodyRouting?: boolean;
+}
 
 /**
  * HTTP filters. The fault filter carries no faults of its own: error routes switch it on per route (unknown
@@ -18,14 +25,19 @@ import { boolValue } from './wrappers.ts';
  * and the local rate limit filter just before the router (see GRPC_STATS; rate-limit.ts: inactive unless a
  * model's table switches it on). While some policy sets coldStart, the ext_proc filter that holds requests
  * follows them, idle unless a table switches it on (cold-start.ts), so a rate-limited request is not held.
+ * With body routing (model-from-body.ts), its first filter goes before the on-demand filter, which loads a
+ * scope by the model header it sets, and its guard right after it. `settings` absent: the API listener.
  */
-function httpFilters(settings: MeshSettings | undefined, coldStart = false): HttpFilter[] {
+function httpFilters(settings: MeshSettings | undefined, features: SidecarFeatures = {}): HttpFilter[] {
   const sidecar = settings !== undefined;
+  const body = features.bodyRouting && settings;
   return [
+    ...(body ? [modelFromBodyFilter(body)] : []),
     ...(sidecar ? [{ name: ON_DEMAND_FILTER, typed_config: typedConfig('onDemand', { odcds: { source: ADS, timeout: durationMessage(ON_DEMAND_CDS_TIMEOUT_MS) } }) }] : []),
+    ...(body ? [bodyRoutingGuardFilter(body)] : []),
     { name: FAULT_FILTER, typed_config: typedConfig('fault', {}) },
     ...(sidecar ? [{ name: GRPC_STATS_FILTER, typed_config: GRPC_STATS }, localRateLimitFilter()] : []),
-    ...(settings && coldStart ? [coldStartFilter(settings.modelHeader, settings.versionHeader)] : []),
+    ...(settings && features.coldStart ? [coldStartFilter(settings.modelHeader, settings.versionHeader)] : []),
     { name: ROUTER_FILTER, typed_config: typedConfig('router', {}) },
   ];
 }
@@ -64,17 +76,18 @@ function scopedRoutes(settings: MeshSettings): ScopedRoutes {
 
 /**
  * The socket listener Envoy sidecars receive: HTTP/1.1 and h2c on one port (codec AUTO), routes by scoped
- * RDS, loaded on demand. `coldStart`: some policy sets coldStart (then the hold filter is there, disabled);
- * without one the listener is exactly what it was before the field existed.
+ * RDS, loaded on demand. Features some policy asks for add filters: `coldStart` the hold filter (idle),
+ * `bodyRouting` the body-routing filters (model-from-body.ts); without them the listener is exactly what it
+ * was before those fields existed.
  */
-export function sidecarListener(settings: MeshSettings, coldStart = false): Listener {
+export function sidecarListener(settings: MeshSettings, features: SidecarFeatures = {}): Listener {
   // codec_type AUTO is the default, so not written (see wrappers.ts on defaults).
   const connectionManager: HttpConnectionManager = {
     stat_prefix: 'infermesh',
     scoped_routes: scopedRoutes(settings),
     early_header_mutation_extensions: [modelFromPath(settings)],
-    http_filters: httpFilters(settings, coldStart),
-    local_reply_config: localReplyConfig(settings),
+    http_filters: httpFilters(settings, features),
+    local_reply_config: localReplyConfig(settings, features.bodyRouting === true),
     // One JSON line per request on Envoy's stdout. Only here: the API listener is read by gRPC clients,
     // which write no access logs.
     access_log: sidecarAccessLog(settings),

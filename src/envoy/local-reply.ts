@@ -2,6 +2,7 @@ import type { MeshSettings } from '../model/types.ts';
 import type { AccessLogFilter, LocalReplyConfig, ResponseMapper } from './messages.ts';
 import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND } from './error-routes.ts';
 import { rateLimitMappers } from './rate-limit.ts';
+import { bodyTooLargeMapper } from './model-from-body.ts';
 import { upstreamErrorMappers } from './upstream-errors.ts';
 import { flatStruct, uint32Value } from './wrappers.ts';
 
@@ -13,7 +14,7 @@ import { flatStruct, uint32Value } from './wrappers.ts';
  * a gRPC local reply's body as its grpc-message and keeps the aborted gRPC status). Then Envoy's other local
  * replies, as JSON for REST callers (src/envoy/upstream-errors.ts). First match wins.
  */
-export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
+export function localReplyConfig(settings: MeshSettings, bodyRouting = false): LocalReplyConfig {
   // FI: an error route aborted (unknown version, unknown path version). NR: no scope for the model header's
   // value (an unknown model), or no header at all (neither sent nor found in a REST path).
   const faultInjected: AccessLogFilter = { response_flag_filter: { flags: ['FI', 'NR'] } };
@@ -58,6 +59,8 @@ export function localReplyConfig(settings: MeshSettings): LocalReplyConfig {
 
   return {
     mappers: [
+      // A body over the limit Envoy itself refused while the body filter buffered it (model-from-body.ts).
+      ...(bodyRouting ? [bodyTooLargeMapper(grpcCaller(false), settings)] : []),
       // An unknown /versions/V in a REST path: that route aborts with HTTP 404 itself (a grpc_status abort
       // answers a non-gRPC caller HTTP 200, and NR is not FI).
       { filter: { and_filter: { filters: [aborted, grpcCaller(false), notFoundByPath] } }, ...json(404, { error: 'model_not_found', path, message: messages.path }) },

@@ -42,4 +42,6 @@ export type { LocalRateLimit } from './types/envoy/extensions/filters/http/local
 export type { ExternalProcessor } from './types/envoy/extensions/filters/http/ext_proc/v3/ExternalProcessor.ts';
 export type { ExtProcPerRoute } from './types/envoy/extensions/filters/http/ext_proc/v3/ExtProcPerRoute.ts';
 export type { FilterConfig as RouteFilterConfig } from './types/envoy/config/route/v3/FilterConfig.ts';
+export type { Lua } from './types/envoy/extensions/filters/http/lua/v3/Lua.ts';
+export type { LuaPerRoute } from './types/envoy/extensions/filters/http/lua/v3/LuaPerRoute.ts';
 export type { ScopedRoutes } from './types/envoy/extensions/filters/network/http_connection_manager/v3/ScopedRoutes.ts';

@@ -33,6 +33,9 @@ export const SIDECAR_SCOPES = 'infermesh-scopes';
 export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
 export const GRPC_STATS_FILTER = 'envoy.filters.http.grpc_stats';
 export const LOCAL_RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+/** The two Lua filters of body routing (model-from-body.ts), in the sidecar listener only while a policy asks for it. */
+export const MODEL_FROM_BODY_FILTER = 'infermesh.model_from_body';
+export const BODY_ROUTING_GUARD_FILTER = 'infermesh.body_routing_guard';
 export const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';
 export const EXT_PROC_FILTER = 'envoy.filters.http.ext_proc';
 /** The static cluster of the sidecar bootstrap (envoy/bootstrap.yaml) that reaches the control plane. */

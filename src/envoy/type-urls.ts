@@ -24,6 +24,8 @@ export const EXTENSION_TYPES = {
   grpcStats: `${PREFIX}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig`,
   earlyHeaderMutation: `${PREFIX}envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation`,
   localRateLimit: `${PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit`,
+  lua: `${PREFIX}envoy.extensions.filters.http.lua.v3.Lua`,
+  luaPerRoute: `${PREFIX}envoy.extensions.filters.http.lua.v3.LuaPerRoute`,
   routeFilterConfig: `${PREFIX}envoy.config.route.v3.FilterConfig`,
   extProc: `${PREFIX}envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor`,
   extProcPerRoute: `${PREFIX}envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute`,

@@ -8,6 +8,8 @@ import type {
   GrpcStatsFilterConfig,
   HttpConnectionManager,
   LocalRateLimit,
+  Lua,
+  LuaPerRoute,
   RouteFilterConfig,
   PreviousHostsPredicate,
   Router,
@@ -31,6 +33,8 @@ interface ExtensionMessages {
   routeFilterConfig: RouteFilterConfig;
   extProc: ExternalProcessor;
   extProcPerRoute: ExtProcPerRoute;
+  lua: Lua;
+  luaPerRoute: LuaPerRoute;
 }
 
 /** A google.protobuf.Any holding `message`, in the `{'@type': url, ...fields}` form protobufjs reads. */

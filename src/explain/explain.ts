@@ -74,6 +74,7 @@ function settingsOf(policy: ModelPolicy): ExplainedSetting[] {
     ['probe.port', String(policy.probe.port)],
     ['mirror', policy.mirror ? `${policy.mirror.percent}% of unpinned calls copied to backend ${policy.mirror.backend}, answers discarded (Envoy only)` : 'off'],
     ['rateLimit', policy.rateLimit ? `${policy.rateLimit.requestsPerSecond}/s per sidecar, burst ${policy.rateLimit.burst} (Envoy only)` : 'off'],
+    ['modelFromBody', policy.modelFromBody ? 'on: a JSON request without the model header routes by its body\'s top-level "model" (Envoy only)' : 'off'],
     ['affinity.header', policy.affinity ? `${policy.affinity.header} (ring hash)` : 'off'],
     ['coldStart.holdFor', policy.coldStart ? `${ms(policy.coldStart.holdForMs)} while no pod is ready (Envoy only)` : 'off'],
     ['zoneFailover.enabled', policy.zoneFailover ? "true (caller's zone first, other zones at priority 1)" : 'off'],

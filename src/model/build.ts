@@ -28,6 +28,9 @@ function probePortsOf(service: { namespace: string; name: string }, port: string
 /** gRPC has no local rate limit filter: proxyless clients ignore the (optional) per-table override. */
 export const RATE_LIMIT_PROXYLESS = 'rateLimit: applies in Envoy sidecars only; proxyless gRPC clients (xds:///) are not limited (not supported by gRPC)';
 
+/** Body routing is two Lua filters in the sidecar listener; proxyless gRPC clients send protobuf, and run no filters. */
+export const MODEL_FROM_BODY_PROXYLESS = 'modelFromBody: applies in Envoy sidecars only (JSON REST requests); proxyless gRPC clients (xds:///) must name the model in the header or their target';
+
 /** gRPC clients ignore request_mirror_policies (they accept the route): calls from proxyless clients are not copied. */
 export const MIRROR_PROXYLESS = 'mirror: applies in Envoy sidecars only; calls from proxyless gRPC clients (xds:///) are not copied (not supported by gRPC)';
 
@@ -92,6 +95,7 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
     if (policy.affinity) warnings.push({ model: policy.model, message: AFFINITY_PROXYLESS });
     if (policy.rateLimit) warnings.push({ model: policy.model, message: RATE_LIMIT_PROXYLESS });
     if (policy.coldStart) warnings.push({ model: policy.model, message: COLD_START_PROXYLESS });
+    if (policy.modelFromBody) warnings.push({ model: policy.model, message: MODEL_FROM_BODY_PROXYLESS });
     for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
     models.push(buildModel(policy, slicesByService, warnings, probing));
     yield;

@@ -143,6 +143,11 @@ export interface ModelPolicy {
   rateLimit?: RateLimitPolicy;
   /** Envoy sidecars only; absent = requests fail at once while no pod is ready. */
   coldStart?: ColdStartPolicy;
+  /**
+   * Envoy sidecars only: a JSON request without the model header is routed by its body's top-level "model"
+   * (src/envoy/model-from-body.ts), and this model accepts being named so. Absent = off.
+   */
+  modelFromBody?: true;
   source: PolicySource;
   /** Where each effective value came from, by YAML field path: "policy", "builtin" or "default:<layer>". */
   provenance?: Readonly<Record<string, string>>;

@@ -232,6 +232,8 @@ export function resolvePolicyWithProvenance(
   const affinity = resolveAffinity(steps, provenance);
   const coldStart = resolveColdStart(steps, provenance);
   const zoneFailover = resolveZoneFailover(steps, provenance);
+  // Off unless some layer sets true; a later false turns it off again.
+  const modelFromBody = leaf('modelFromBody', sub(steps, 'modelFromBody'), provenance) === true;
   const policy: ModelPolicy = {
     model: doc.model,
     aliases: [...(doc.aliases ?? [])],
@@ -248,6 +250,7 @@ export function resolvePolicyWithProvenance(
     ...(zoneFailover ? { zoneFailover } : {}),
     ...(doc.rateLimit ? { rateLimit: resolveRateLimit(doc, provenance) } : {}),
     ...(coldStart ? { coldStart } : {}),
+    ...(modelFromBody ? { modelFromBody: true as const } : {}),
     source: { ...source },
   };
   return { policy, provenance };

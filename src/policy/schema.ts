@@ -200,6 +200,7 @@ const defaultable = {
   affinity: affinity.nullable().optional(),
   coldStart: coldStart.nullable().optional(),
   zoneFailover: zoneFailover.nullable().optional(),
+  modelFromBody: z.boolean({ error: mustBe('true or false (route JSON requests without the model header by their body\'s top-level "model")') }).optional(),
 };
 
 export const policyDefaultsSchema = mapping(defaultable);
@@ -218,6 +219,7 @@ export const policyDocumentSchema = mapping({
   affinity: defaultable.affinity,
   coldStart: defaultable.coldStart,
   zoneFailover: defaultable.zoneFailover,
+  modelFromBody: defaultable.modelFromBody,
   /** Per model, not defaultable: it names one of the model's own backends. */
   mirror: mirror.optional(),
   /** Per model, not defaultable: a limit is sized for one model's pods. */

@@ -1,6 +1,6 @@
 import { blackholeCluster } from '../envoy/cluster.ts';
 import { clusterLoadAssignment } from '../envoy/endpoints.ts';
-import { apiListener, sidecarListener } from '../envoy/listener.ts';
+import { apiListener, sidecarListener, type SidecarFeatures } from '../envoy/listener.ts';
 import { BLACKHOLE_CLUSTER, SIDECAR_LISTENER } from '../envoy/names.ts';
 import { missingHeaderRoute, unknownModelRoute } from '../envoy/route-config.ts';
 import { RESOURCE_KINDS, TYPE_URLS, type ResourceKind } from '../envoy/type-urls.ts';
@@ -71,12 +71,17 @@ function sharedResources(codec: ResourceCodec, settings: MeshSettings): SharedRe
   );
 }
 
-/** The sidecar listener, which depends on the settings and on whether any model sets coldStart. */
-function sidecarListenerResource(codec: ResourceCodec, settings: MeshSettings, coldStart: boolean): EncodedResource {
-  return codec.remember(
-    'sidecar listener',
-    () => ({ settings, coldStart, resource: encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings, coldStart)) }),
-    (last) => last.settings === settings && last.coldStart === coldStart,
+/**
+ * The sidecar listener: it depends on the settings and on the features some served policy needs (the hold
+ * filter for coldStart, the body-routing filters for modelFromBody), so sidecars pay nothing for a feature no
+ * policy uses. Each form is kept once built: an operator switching the first such policy on and off again
+ * gets the same resource back.
+ */
+function sidecarListenerResource(codec: ResourceCodec, settings: MeshSettings, features: Required<SidecarFeatures>): EncodedResource {
+  return codec.remember<{ settings: MeshSettings; resource: EncodedResource }>(
+    `sidecar listener\n${features.coldStart ? 'hold' : '-'}\n${features.bodyRouting ? 'body' : 'header'}`,
+    () => ({ settings, resource: encodeOrThrow(codec, TYPE_URLS.listener, SIDECAR_LISTENER, sidecarListener(settings, features)) }),
+    (last) => last.settings === settings,
   ).resource;
 }
 
@@ -118,7 +123,7 @@ export function* assembleSteps(models: readonly EncodedModel[], settings: MeshSe
   }
   const shared = sharedResources(codec, settings);
   for (const [kind, resource] of shared.resources) add(kind, resource);
-  add('listener', sidecarListenerResource(codec, settings, models.some((model) => model.coldStart)));
+  add('listener', sidecarListenerResource(codec, settings, { coldStart: models.some((model) => model.coldStart), bodyRouting: models.some((model) => model.modelFromBody) }));
   add('route', routeResource(codec, grpcRouteTable(models, shared.fallback, settings)));
   yield;
   yield;

@@ -5,7 +5,8 @@ import type { FieldError } from '../protobuf/field-error.ts';
 import { modelNames, modelRoutes, type ModelRoutes } from '../envoy/route-config.ts';
 import { modelTableName } from '../envoy/names.ts';
 import { modelScope } from '../envoy/scoped-routes.ts';
-import { modelTableBytes, perFilterConfigOf, tableRoutes } from './model-table.ts';
+import { hostExtrasOf, modelTableBytes, tableRoutes } from './model-table.ts';
+import { acceptBodyRouting } from '../envoy/model-from-body.ts';
 import { rateLimitOverride } from '../envoy/rate-limit.ts';
 import { coldStartOverride } from '../envoy/cold-start.ts';
 import { VIRTUAL_HOST } from '../envoy/route-config.ts';
@@ -42,6 +43,8 @@ export interface EncodedModel {
   fingerprint: string;
   /** The policy sets coldStart: sidecars need the hold filter in their listener. */
   coldStart: boolean;
+  /** Its policy enables modelFromBody: the sidecar listener then carries the body filters. */
+  modelFromBody: boolean;
 }
 
 /** A ClusterLoadAssignment that callers in `zone` receive instead of the flat one of the same name. */
@@ -73,16 +76,19 @@ function encodeRoutes(routes: readonly object[], codec: ResourceCodec, failures:
 const VIRTUAL_HOST_TYPE = 'envoy.config.route.v3.VirtualHost';
 
 /**
- * The model's per-filter configs for the virtual host of each of its tables (one token bucket per table and
- * sidecar, shared by every route in it; the cold-start hold while it has no ready endpoint), or undefined
- * when it has none. The hold depends on endpoint health, which is part of what decides a rebuild (healthy).
+ * What the model adds to the virtual host of each of its tables: its per-filter configs (one token bucket
+ * per table and sidecar, shared by every route in it; the cold-start hold while it has no ready endpoint; the
+ * body-routing guard switched off) and the headers removed before a request goes upstream, or undefined when
+ * it adds nothing. The hold depends on endpoint health, which is part of what decides a rebuild (healthy).
  */
 function encodeHostFilters(model: Model, codec: ResourceCodec, failures: ModelBuildError[]): Uint8Array | undefined {
-  const rateLimit = rateLimitOverride(model);
+  const limit = rateLimitOverride(model);
   const coldStart = coldStartOverride(model);
-  if (!rateLimit && !coldStart) return undefined;
-  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, typed_per_filter_config: { ...coldStart, ...rateLimit } });
-  if (result.ok) return perFilterConfigOf(result.bytes);
+  const body = acceptBodyRouting(model.policy.modelFromBody === true);
+  if (!limit && !coldStart && !body) return undefined;
+  const typedPerFilterConfig = { ...coldStart, ...limit, ...body?.typed_per_filter_config };
+  const result = codec.encodeMessage(VIRTUAL_HOST_TYPE, { ...VIRTUAL_HOST, ...body, typed_per_filter_config: typedPerFilterConfig });
+  if (result.ok) return hostExtrasOf(result.bytes);
   failures.push({ resource: `virtual host filters of ${model.policy.model}`, errors: result.errors });
   return undefined;
 }
@@ -183,6 +189,7 @@ class Encoded implements EncodedModel {
   readonly routedClusters: readonly string[];
   readonly fingerprint: string;
   readonly coldStart: boolean;
+  readonly modelFromBody: boolean;
   readonly #source: Model;
   readonly #settings: MeshSettings;
 
@@ -200,6 +207,7 @@ class Encoded implements EncodedModel {
     for (const { zone, resource } of zoneEndpoints) versions.push(`${zone}\0${resource.version}`);
     this.fingerprint = hexDigest([serving.routesVersion, ...versions].join('\n')).slice(0, 16);
     this.coldStart = source.policy.coldStart !== undefined;
+    this.modelFromBody = source.policy.modelFromBody === true;
     this.#source = source;
     this.#settings = serving.settings;
   }

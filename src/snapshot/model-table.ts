@@ -13,6 +13,7 @@ import { fieldsOf, routeConfiguration, taggedRoutes, VIRTUAL_HOST_ROUTES, virtua
 
 const ROUTE_ACTION = 2;
 const RETRY_POLICY = 9;
+const VIRTUAL_HOST_REQUEST_HEADERS_TO_REMOVE = 13;
 const VIRTUAL_HOST_PER_FILTER_CONFIG = 15;
 const VIRTUAL_HOST_RETRY_POLICY = 16;
 
@@ -49,13 +50,17 @@ function sharedPolicy(routes: readonly Uint8Array[]): Uint8Array | undefined {
 export interface TableRoutes {
   routes: readonly Uint8Array[];
   hostRetryPolicy?: Uint8Array;
-  /** Encoded VirtualHost.typed_per_filter_config entries, tags included (the model's rate limit). */
+  /**
+   * Encoded VirtualHost request_headers_to_remove and typed_per_filter_config entries, tags included (the
+   * model's rate limit, its acceptance of body routing).
+   */
   hostFilters?: Uint8Array;
 }
 
-/** The typed_per_filter_config entries (tags included) of an encoded VirtualHost. */
-export function perFilterConfigOf(virtualHost: Uint8Array): Uint8Array {
-  return Buffer.concat(fieldsOf(virtualHost).flatMap((f) => (f.number === VIRTUAL_HOST_PER_FILTER_CONFIG ? [f.raw] : [])));
+/** The request_headers_to_remove and typed_per_filter_config entries (tags included) of an encoded VirtualHost, in field order. */
+export function hostExtrasOf(virtualHost: Uint8Array): Uint8Array {
+  const kept = new Set([VIRTUAL_HOST_REQUEST_HEADERS_TO_REMOVE, VIRTUAL_HOST_PER_FILTER_CONFIG]);
+  return Buffer.concat(fieldsOf(virtualHost).flatMap((f) => (kept.has(f.number) ? [f.raw] : [])));
 }
 
 /** Works out once per model what each of its names' tables repeats (aliases share the routes). */
@@ -67,7 +72,8 @@ export function tableRoutes(routes: readonly Uint8Array[], hostFilters?: Uint8Ar
 
 export function modelTableBytes(name: string, table: TableRoutes): Uint8Array {
   const host = virtualHostHead(VIRTUAL_HOST).append(taggedRoutes(VIRTUAL_HOST_ROUTES, table.routes));
-  // Field order as protoc writes it: routes (3), typed_per_filter_config (15), retry_policy (16).
+  // Field order as protoc writes it: routes (3), request_headers_to_remove (13), typed_per_filter_config (15),
+  // retry_policy (16).
   if (table.hostFilters) host.raw(table.hostFilters);
   if (table.hostRetryPolicy) host.field(VIRTUAL_HOST_RETRY_POLICY, table.hostRetryPolicy);
   return routeConfiguration(name, host).finish();

@@ -103,11 +103,11 @@ const notReady: Endpoint = { address: '10.0.0.1', port: 8001, health: 'unhealthy
 describe('coldStart: builders', () => {
   it('has no filter in the sidecar listener unless some policy holds (the listener is as before)', () => {
     expect(filters(sidecarListener(DEFAULT_SETTINGS)).map((f) => f.name)).not.toContain(EXT_PROC_FILTER);
-    expect(sidecarListener(DEFAULT_SETTINGS, false)).toEqual(sidecarListener(DEFAULT_SETTINGS));
+    expect(sidecarListener(DEFAULT_SETTINGS, { coldStart: false })).toEqual(sidecarListener(DEFAULT_SETTINGS));
   });
 
   it('puts the ext_proc filter, idle, just before the router; never on the API listener', () => {
-    const sidecar = filters(sidecarListener(DEFAULT_SETTINGS, true));
+    const sidecar = filters(sidecarListener(DEFAULT_SETTINGS, { coldStart: true }));
     expect(sidecar.map((f) => f.name).slice(-3)).toEqual([LOCAL_RATE_LIMIT_FILTER, EXT_PROC_FILTER, ROUTER_FILTER]);
     expect(sidecar.find((f) => f.name === EXT_PROC_FILTER)).toEqual({
       name: EXT_PROC_FILTER,

@@ -140,7 +140,7 @@ describe('policy document: invalid fields', () => {
     ['null', null, 'got null'],
     ['a list', [baseDoc()], 'got a list'],
   ])('rejects a document that is %s', (_, input, got) => {
-    const fields = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover, mirror, rateLimit';
+    const fields = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover, modelFromBody, mirror, rateLimit';
     expect(problems(input)).toEqual([`: must be a mapping with fields ${fields}, ${got}`]);
   });
 });

@@ -3,7 +3,7 @@ import { editDistance, nearest } from '../../src/util/suggest.ts';
 import { policyDefaultsSchema, toFieldProblems } from '../../src/policy/index.ts';
 import { backendWith, docWith, problems } from './helpers.ts';
 
-const TOP = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover, mirror, rateLimit';
+const TOP = 'model, aliases, server, protocol, backends, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover, modelFromBody, mirror, rateLimit';
 const RETRIES = 'attempts, perTryTimeout, retryOn, backoff';
 
 describe('unknown fields', () => {
@@ -59,7 +59,7 @@ describe('unknown fields', () => {
     expect(result.success).toBe(false);
     if (result.success) return;
     expect(toFieldProblems(policyDefaultsSchema, result.error.issues)).toEqual([
-      { path: ['model'], atKey: true, message: 'unknown field; valid fields: server, protocol, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover' },
+      { path: ['model'], atKey: true, message: 'unknown field; valid fields: server, protocol, timeout, retries, outlierDetection, circuitBreaker, probe, affinity, coldStart, zoneFailover, modelFromBody' },
     ]);
   });
 });

@@ -142,3 +142,8 @@ export function prometheusBinary(): Lookup<string> {
 export function promtoolBinary(): Lookup<string> {
   return executable('PROMTOOL', '/usr/bin/promtool', 'install it with `apt-get install prometheus` (Debian\'s package brings promtool; scripts/tools.sh does as root)');
 }
+
+/** LuaJIT from Debian's `luajit` package: runs the body-routing filter's JSON scanner (Envoy's Lua is LuaJIT 2.1). */
+export function luajitBinary(): Lookup<string> {
+  return executable('LUAJIT', '/usr/bin/luajit', 'install it with `apt-get install luajit` (scripts/tools.sh does as root)');
+}
