@@ -7,7 +7,6 @@
  * whose policy does not opt in is refused, and the marker header never reaches a pod; gRPC calls pass as before.
  * Pods on 127.0.3.1-127.0.3.4.
  */
-import http from 'node:http';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
@@ -17,6 +16,7 @@ import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { describeWithTool, envoyBinaries } from '../support/tools.ts';
 import { grpcInfer, sidecarClient } from './resilience-calls.ts';
+import { post, type Answer } from './json-post.ts';
 
 const PODS: PodSpec[] = [
   { kind: 'triton', host: '127.0.3.1', pod: 'chat-a', service: 'chat-v1', models: ['grpcmodel'], version: '1' },
@@ -53,50 +53,6 @@ modelFromBody: true
 backends: [{ name: main, service: chat-v1, port: grpc }]
 retries: { attempts: 0 }`,
 };
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  json: Record<string, unknown>;
-}
-
-/** A POST through the sidecar over HTTP/1.1; `chunked` sends no content-length. */
-function post(sidecar: Sidecar, path: string, body: string | Buffer, headers: Record<string, string> = {}, chunked = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const payload = typeof body === 'string' ? Buffer.from(body) : body;
-    const request = http.request(
-      {
-        host: '127.0.0.1',
-        port: sidecar.port,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': String(payload.length) }), ...headers },
-        timeout: 10_000,
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, unknown> = {};
-          try {
-            json = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            json = { text };
-          }
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, json });
-        });
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`timeout: POST ${path}`)));
-    // Envoy may answer (413) and close before the whole body is written.
-    request.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
-    if (chunked) {
-      for (let at = 0; at < payload.length; at += 64 * 1024) request.write(payload.subarray(at, at + 64 * 1024));
-      request.end();
-    } else request.end(payload);
-  });
-}
 
 const CHAT = '/v1/chat/completions';
 const chatBody = (model: unknown, extra = '') => `{"messages":[{"role":"user","content":"hi"}],"model":${JSON.stringify(model)}${extra}}`;
