@@ -17,15 +17,14 @@
  * `npx node bench/body-routing-ext-proc.ts`: progress on stderr, the JSON figures as the last stdout line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFakeModelServer } from '../demo/fake-model-server.ts';
 import { anyEnvoy } from '../scripts/envoy-lookup.ts';
 import { modelFromBodyLua } from '../src/envoy/model-from-body.ts';
 import { DEFAULT_SETTINGS } from '../src/model/types.ts';
 import { freePort } from '../test/support/envoy-process.ts';
-import { chatBody, check, runWrk, WRK_SCRIPT } from './body-routing.ts';
+import { check, runWrk, writeLoadFiles } from './body-routing.ts';
 import { cpuUs } from './data-plane.ts';
 
 const SECONDS = Number(process.env['BENCH_BODY_SECONDS'] ?? 8);
@@ -141,15 +140,7 @@ async function stop(child: ChildProcess): Promise<void> {
 export async function measureLuaVsExtProc(): Promise<unknown> {
   const envoy = anyEnvoy();
   if (!envoy.found) return { skipped: envoy.problem };
-  const dir = mkdtempSync(path.join(tmpdir(), 'infermesh-bench-extproc-'));
-  const script = path.join(dir, 'chat.lua');
-  writeFileSync(script, WRK_SCRIPT);
-  const bodies = [1024, 64 * 1024].map((bytes) => {
-    const text = chatBody(bytes);
-    const file = path.join(dir, `body-${bytes}.json`);
-    writeFileSync(file, text);
-    return { bytes: Buffer.byteLength(text), file, text };
-  });
+  const { dir, script, bodies } = writeLoadFiles('infermesh-bench-extproc-');
   const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-extproc-pod', models: [MODEL], version: '1' });
   const extProc = await startExtProc();
   const rows: { variant: Variant; bodyBytes: number; rps: number; p50Ms: number; p99Ms: number; envoyCpuUs: number; processorCpuUs: number; errors: number }[] = [];

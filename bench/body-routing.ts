@@ -24,18 +24,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeModelServer, type FakeModelServer } from '../demo/fake-model-server.ts';
 import { anyEnvoy, type EnvoyBinary } from '../scripts/envoy-lookup.ts';
-import { Controller } from '../src/controller/controller.ts';
-import { loadEnvoyProtos } from '../src/envoy/protos.ts';
-import { silentLogger } from '../src/logging/logger.ts';
-import { createMetrics } from '../src/metrics/metrics.ts';
 import { DEFAULT_SETTINGS, type MeshSettings } from '../src/model/types.ts';
-import { ResourceCodec } from '../src/snapshot/codec.ts';
 import type { SourceWorld } from '../src/sources/types.ts';
-import { XdsServer } from '../src/xds/server.ts';
-import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import { EnvoyProcess, freePort } from '../test/support/envoy-process.ts';
-import { cpuUs } from './data-plane.ts';
-import { MemorySource } from './memory-source.ts';
+import { cpuUs, startControlPlane } from './data-plane.ts';
 
 const SECONDS = Number(process.env['BENCH_BODY_SECONDS'] ?? 8);
 const CONNECTIONS = Number(process.env['BENCH_BODY_CONNECTIONS'] ?? 8);
@@ -102,28 +94,21 @@ function world(bodyRouting: boolean, pod: FakeModelServer): SourceWorld {
   };
 }
 
-async function startControlPlane(bodyRouting: boolean, pod: FakeModelServer, settings: MeshSettings): Promise<{ xdsPort: number; close(): Promise<void> }> {
-  const root = loadEnvoyProtos();
-  const store = new SnapshotStore();
-  const metrics = createMetrics();
-  const controller = new Controller({ source: new MemorySource(world(bodyRouting, pod)), store, codec: new ResourceCodec(root), settings, logger: silentLogger(), metrics });
-  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: 'bench-body-routing' });
-  const xdsPort = await server.listen('127.0.0.1:0');
-  await controller.start();
-  for (let waited = 0; store.current() === undefined; waited += 50) {
-    if (waited > 30_000) throw new Error('no snapshot after 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    xdsPort,
-    async close() {
-      controller.stop();
-      await server.close(1_000);
-    },
-  };
+/** A temporary folder with wrk's script and the ~1 KB and ~64 KB chat bodies it posts. */
+export function writeLoadFiles(prefix: string): { dir: string; script: string; bodies: { bytes: number; file: string; text: string }[] } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const script = path.join(dir, 'chat.lua');
+  writeFileSync(script, WRK_SCRIPT);
+  const bodies = [1024, 64 * 1024].map((bytes) => {
+    const text = chatBody(bytes);
+    const file = path.join(dir, `body-${bytes}.json`);
+    writeFileSync(file, text);
+    return { bytes: Buffer.byteLength(text), file, text };
+  });
+  return { dir, script, bodies };
 }
 
-export const WRK_SCRIPT = `
+const WRK_SCRIPT = `
 wrk.method = "POST"
 local file = io.open(os.getenv("BENCH_BODY_FILE"), "rb")
 wrk.body = file:read("*a")
@@ -197,7 +182,7 @@ interface RunningSidecar {
 /** A control plane and an Envoy whose listener has the body filters or not. */
 async function startSidecar(bodyRouting: boolean, binary: EnvoyBinary, pod: FakeModelServer): Promise<RunningSidecar> {
   const settings: MeshSettings = { ...DEFAULT_SETTINGS, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
-  const controlPlane = await startControlPlane(bodyRouting, pod, settings);
+  const controlPlane = await startControlPlane(world(bodyRouting, pod), settings, 'bench-body-routing', 30_000);
   try {
     const envoy = await EnvoyProcess.start({ binary, xdsPort: controlPlane.xdsPort, nodeId: `bench-body-${bodyRouting ? 'lua' : 'plain'}`, logLevel: 'warn' });
     const handle = { kill: () => void envoy.stop() };
@@ -239,15 +224,7 @@ export async function measureBodyRouting(): Promise<BodyRoutingResult> {
   if (!envoy.found) return { skipped: envoy.problem };
   const probe = spawnSync(WRK, ['-v'], { encoding: 'utf8' });
   if (probe.error) return { skipped: `${WRK} not found: apt-get install -y wrk (scripts/tools.sh)` };
-  const dir = mkdtempSync(path.join(tmpdir(), 'infermesh-bench-body-'));
-  const script = path.join(dir, 'chat.lua');
-  writeFileSync(script, WRK_SCRIPT);
-  const bodies = [1024, 64 * 1024].map((bytes) => {
-    const text = chatBody(bytes);
-    const file = path.join(dir, `body-${bytes}.json`);
-    writeFileSync(file, text);
-    return { bytes: Buffer.byteLength(text), file, text };
-  });
+  const { dir, script, bodies } = writeLoadFiles('infermesh-bench-body-');
   const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-body-pod', models: [MODEL], version: '1' });
   try {
     log(`Envoy ${envoy.value.version}, ${SECONDS} s per run, ${CONNECTIONS} connections; bodies ${bodies.map((b) => b.bytes).join(' and ')} bytes`);

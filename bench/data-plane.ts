@@ -118,16 +118,16 @@ function world(models: number, pod: FakeModelServer): SourceWorld {
 }
 
 /** A control plane as in production (controller, snapshot store, ADS server) over an in-memory world. */
-async function startControlPlane(models: number, pod: FakeModelServer, settings: MeshSettings): Promise<{ xdsPort: number; close(): Promise<void> }> {
+export async function startControlPlane(source: SourceWorld, settings: MeshSettings, id: string, firstSnapshotWithinMs: number): Promise<{ xdsPort: number; close(): Promise<void> }> {
   const root = loadEnvoyProtos();
   const store = new SnapshotStore();
   const metrics = createMetrics();
-  const controller = new Controller({ source: new MemorySource(world(models, pod)), store, codec: new ResourceCodec(root), settings, logger: silentLogger(), metrics });
-  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: 'bench-data-plane' });
+  const controller = new Controller({ source: new MemorySource(source), store, codec: new ResourceCodec(root), settings, logger: silentLogger(), metrics });
+  const server = new XdsServer({ root, snapshots: store, logger: silentLogger(), metrics, controlPlaneId: id });
   const xdsPort = await server.listen('127.0.0.1:0');
   await controller.start();
   for (let waited = 0; store.current() === undefined; waited += 50) {
-    if (waited > 120_000) throw new Error('no snapshot after 120 s');
+    if (waited > firstSnapshotWithinMs) throw new Error(`no snapshot after ${firstSnapshotWithinMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
@@ -236,7 +236,7 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
   const model = `model-${models - 1}`;
   const requestPath = `/v2/models/${model}/infer`;
   log(`${models} models: building the control plane's snapshot`);
-  const controlPlane = await startControlPlane(models, pod, settings);
+  const controlPlane = await startControlPlane(world(models, pod), settings, 'bench-data-plane', 120_000);
   let envoy: EnvoyProcess | undefined;
   let handle: { kill(): void } | undefined;
   let failed = true;
