@@ -6,16 +6,14 @@
  * Python (Debian python3-grpcio 1.51 and grpcio from PyPI; the script always sets wait_for_ready with a 10 s
  * deadline). Pods on 127.0.4.2.
  */
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: coldp
@@ -41,11 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await mesh?.close();
 });
-
-async function nacks(): Promise<number> {
-  const text = await mesh.metrics();
-  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
 
 function isServiceError(error: unknown): error is grpc.ServiceError {
   return error instanceof Error && 'code' in error;
@@ -74,34 +67,23 @@ it('the model\'s own table carries the optional ext_proc override while it has n
 });
 
 it('grpc-js-xds accepts it (no NACK) and, without wait-for-ready, fails at once with UNAVAILABLE', async () => {
-  const before = await nacks();
+  const before = await nacks(mesh);
   const outcome = await callCold({ timeoutMs: 10_000 });
   expect(outcome).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
   expect(outcome.ms).toBeLessThan(5_000);
-  expect(await nacks()).toBe(before);
+  expect(await nacks(mesh)).toBe(before);
 });
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-cold-${version}`);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
+describeCoreClients(() => mesh, 'grpc-python-cold', (call, version) => {
 
-    it(`grpcio ${version} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
-      const before = await nacks();
-      const { pods, errors } = await call('triton', 'coldp', 1, { 'x-model': 'coldp' }, { target: TARGET });
-      expect(pods).toEqual({});
-      expect(errors).toEqual({ DEADLINE_EXCEEDED: 1 });
-      expect(await nacks()).toBe(before);
-    }, 30_000);
-  });
-}
+  it(`grpcio ${version} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
+    const before = await nacks(mesh);
+    const { pods, errors } = await call('triton', 'coldp', 1, { 'x-model': 'coldp' }, { target: TARGET });
+    expect(pods).toEqual({});
+    expect(errors).toEqual({ DEADLINE_EXCEEDED: 1 });
+    expect(await nacks(mesh)).toBe(before);
+  }, 30_000);
+});
 
 it('grpc-js-xds with wait-for-ready waits for the pod and succeeds once it loads the model', async () => {
   const call = callCold({ waitForReady: true, timeoutMs: 20_000 });

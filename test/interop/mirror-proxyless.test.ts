@@ -5,13 +5,11 @@
  * this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pods on
  * 127.0.0.144-145.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: shadowed
@@ -40,11 +38,6 @@ afterAll(async () => {
   await mesh?.close();
 });
 
-async function nacks(): Promise<number> {
-  const text = await mesh.metrics();
-  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 function expectIgnored(pods: Record<string, number>, errors: Record<string, number>): void {
   expect(errors).toEqual({});
   expect(pods).toEqual({ 'shadowed-v1-a': CALLS });
@@ -58,7 +51,7 @@ it('the tables proxyless clients read carry the mirror policy', () => {
 });
 
 it('grpc-js-xds accepts them (no NACK) and ignores the mirror, on both targets', async () => {
-  const before = await nacks();
+  const before = await nacks(mesh);
   for (const target of ['infermesh', 'infermesh/shadowed']) {
     mesh.pod('shadowed-v2-a').resetCounters();
     const options = { ...mesh.channelOptions(`grpc-js-mirror-${process.pid}-${target}`), 'grpc.default_authority': encodeURIComponent(target) };
@@ -74,29 +67,18 @@ it('grpc-js-xds accepts them (no NACK) and ignores the mirror, on both targets',
     }
     expectIgnored(pods, {});
   }
-  expect(await nacks()).toBe(before);
+  expect(await nacks(mesh)).toBe(before);
 });
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-mirror-${version}`);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
+describeCoreClients(() => mesh, 'grpc-python-mirror', (call, version) => {
 
-    it(`grpcio ${version} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
-      const before = await nacks();
-      for (const target of ['infermesh', 'infermesh/shadowed']) {
-        mesh.pod('shadowed-v2-a').resetCounters();
-        const { pods, errors } = await call('triton', 'shadowed', CALLS, { 'x-model': 'shadowed' }, { target });
-        expectIgnored(pods, errors);
-      }
-      expect(await nacks()).toBe(before);
-    });
+  it(`grpcio ${version} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
+    const before = await nacks(mesh);
+    for (const target of ['infermesh', 'infermesh/shadowed']) {
+      mesh.pod('shadowed-v2-a').resetCounters();
+      const { pods, errors } = await call('triton', 'shadowed', CALLS, { 'x-model': 'shadowed' }, { target });
+      expectIgnored(pods, errors);
+    }
+    expect(await nacks(mesh)).toBe(before);
   });
-}
+});

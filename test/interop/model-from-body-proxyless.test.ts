@@ -5,14 +5,12 @@
  * as before, by header on xds:///infermesh and by target on its own. grpc-js-xds in this process; gRPC C-core
  * from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pod on 127.0.3.20.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { BODY_ROUTING_GUARD_FILTER } from '../../src/envoy/names.ts';
 import { Mesh } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: chatty
@@ -33,11 +31,6 @@ afterAll(async () => {
   await mesh?.close();
 });
 
-async function nacks(): Promise<number> {
-  const text = await mesh.metrics();
-  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 it('the model\'s own table carries the guard switch and the marker removal', () => {
   const table = JSON.stringify(mesh.server.store.current()?.resources('route').get(`${mesh.settings.grpcTarget}/chatty`)?.json);
   expect(table).toContain(BODY_ROUTING_GUARD_FILTER);
@@ -45,7 +38,7 @@ it('the model\'s own table carries the guard switch and the marker removal', () 
 });
 
 it('grpc-js-xds accepts the tables (no NACK) and calls the model on both targets', async () => {
-  const before = await nacks();
+  const before = await nacks(mesh);
   for (const target of ['infermesh', 'infermesh/chatty']) {
     const options = { ...mesh.channelOptions(`grpc-js-body-${process.pid}-${target}`), 'grpc.default_authority': encodeURIComponent(target) };
     const client = tritonOverXds(options, `xds:///${target}`);
@@ -58,29 +51,18 @@ it('grpc-js-xds accepts the tables (no NACK) and calls the model on both targets
       client.close();
     }
   }
-  expect(await nacks()).toBe(before);
+  expect(await nacks(mesh)).toBe(before);
 });
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-body-${version}`);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
+describeCoreClients(() => mesh, 'grpc-python-body', (call, version) => {
 
-    it(`grpcio ${version} accepts the tables (no NACK) and calls the model on both targets`, async () => {
-      const before = await nacks();
-      for (const target of ['infermesh', 'infermesh/chatty']) {
-        const { pods, errors } = await call('triton', 'chatty', CALLS, { 'x-model': 'chatty' }, { target });
-        expect(errors).toEqual({});
-        expect(pods).toEqual({ 'chatty-a': CALLS });
-      }
-      expect(await nacks()).toBe(before);
-    });
+  it(`grpcio ${version} accepts the tables (no NACK) and calls the model on both targets`, async () => {
+    const before = await nacks(mesh);
+    for (const target of ['infermesh', 'infermesh/chatty']) {
+      const { pods, errors } = await call('triton', 'chatty', CALLS, { 'x-model': 'chatty' }, { target });
+      expect(errors).toEqual({});
+      expect(pods).toEqual({ 'chatty-a': CALLS });
+    }
+    expect(await nacks(mesh)).toBe(before);
   });
-}
+});

@@ -13,6 +13,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
+import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { backendClusterName, BLACKHOLE_CLUSTER } from '../../src/envoy/names.ts';
 import type { ClientStream } from '../../src/xds/client-view.ts';
 import { eventually } from '../support/eventually.ts';
@@ -138,6 +139,27 @@ export async function writeBootstrap(mesh: Mesh, nodeId: string, zone?: string):
   return file;
 }
 
+const PYTHON_CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
+
+/**
+ * Each gRPC C-core build (Debian's python3-grpcio 1.51, grpcio from PyPI) in a describe of its own:
+ * grpc_python_client.py with a bootstrap for node `${node}-<version>` (in `zone`, if given).
+ */
+export function describeCoreClients(mesh: () => Mesh, node: string, tests: (call: ClientRun, version: string) => void, zone?: string): void {
+  for (const { name, lookup } of [
+    { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
+    { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
+  ]) {
+    describeWithTool(`gRPC C-core (${name}${zone === undefined ? '' : `, node zone ${zone}`})`, lookup, ({ python, version }) => {
+      let bootstrap = '';
+      beforeAll(async () => {
+        bootstrap = await writeBootstrap(mesh(), `${node}-${version}`, zone);
+      });
+      tests(processClient(python, [PYTHON_CLIENT], () => bootstrap), version);
+    });
+  }
+}
+
 /** A ClientRun that starts `command args... TARGET KIND MODEL CALLS K=V...` with GRPC_XDS_BOOTSTRAP set. */
 export function processClient(command: string, args: string[], bootstrap: () => string): ClientRun {
   return async (kind, model, calls, headers, { gapMs = 0, target = 'infermesh' } = {}) => {
@@ -148,7 +170,8 @@ export function processClient(command: string, args: string[], bootstrap: () => 
   };
 }
 
-async function nacks(mesh: Mesh): Promise<number> {
+/** NACKs the mesh's control plane has counted (infermesh_xds_nacks_total, all labels). */
+export async function nacks(mesh: Mesh): Promise<number> {
   const text = await mesh.metrics();
   return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
 }

@@ -6,13 +6,11 @@
  * grpc-js-xds in this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI).
  * Pod on 127.0.0.250.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: limited
@@ -38,11 +36,6 @@ afterAll(async () => {
   await mesh?.close();
 });
 
-async function nacks(): Promise<number> {
-  const text = await mesh.metrics();
-  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 it("the model's own table carries the optional rate limit config (the shared table has one virtual host for every model, so none)", () => {
   const json = (name: string) => JSON.stringify(mesh.server.store.current()?.resources('route').get(name)?.json);
   expect(json(`${mesh.settings.grpcTarget}/limited`)).toContain('"envoy.filters.http.local_ratelimit"');
@@ -51,7 +44,7 @@ it("the model's own table carries the optional rate limit config (the shared tab
 });
 
 it('grpc-js-xds accepts them (no NACK) and is not limited, on both targets', async () => {
-  const before = await nacks();
+  const before = await nacks(mesh);
   for (const target of ['infermesh', 'infermesh/limited']) {
     const options = { ...mesh.channelOptions(`grpc-js-limit-${process.pid}-${target}`), 'grpc.default_authority': encodeURIComponent(target) };
     const client = tritonOverXds(options, `xds:///${target}`);
@@ -66,29 +59,18 @@ it('grpc-js-xds accepts them (no NACK) and is not limited, on both targets', asy
     }
     expect(pods).toEqual({ 'limited-v1-a': CALLS });
   }
-  expect(await nacks()).toBe(before);
+  expect(await nacks(mesh)).toBe(before);
 });
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-limit-${version}`);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
+describeCoreClients(() => mesh, 'grpc-python-limit', (call, version) => {
 
-    it(`grpcio ${version} accepts the tables (no NACK) and is not limited, on both targets`, async () => {
-      const before = await nacks();
-      for (const target of ['infermesh', 'infermesh/limited']) {
-        const { pods, errors } = await call('triton', 'limited', CALLS, { 'x-model': 'limited' }, { target });
-        expect(errors).toEqual({});
-        expect(pods).toEqual({ 'limited-v1-a': CALLS });
-      }
-      expect(await nacks()).toBe(before);
-    });
+  it(`grpcio ${version} accepts the tables (no NACK) and is not limited, on both targets`, async () => {
+    const before = await nacks(mesh);
+    for (const target of ['infermesh', 'infermesh/limited']) {
+      const { pods, errors } = await call('triton', 'limited', CALLS, { 'x-model': 'limited' }, { target });
+      expect(errors).toEqual({});
+      expect(pods).toEqual({ 'limited-v1-a': CALLS });
+    }
+    expect(await nacks(mesh)).toBe(before);
   });
-}
+});

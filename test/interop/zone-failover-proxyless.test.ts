@@ -5,26 +5,19 @@
  * C-core from Python (Debian's python3-grpcio and grpcio from PyPI), each on xds:///infermesh and one
  * timeline per process. No client NACKs. Pods on 127.0.2.11-14.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
 import { CALLER_ZONE, channelRun, GRPC_PARTIAL, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods, type TimedRun } from '../e2e/zone-failover-scenarios.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
 
 let mesh: Mesh;
 let nacksBefore = 0;
 
-async function nacks(): Promise<number> {
-  const text = await mesh.metrics();
-  return [...text.matchAll(/^infermesh_xds_nacks_total(?:\{[^}]*\})? (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 beforeAll(async () => {
   mesh = await Mesh.start(zonePods('127.0.2.11'), ZONE_POLICIES, undefined, { probeIntervalMs: ZONE_PROBE_INTERVAL_MS });
-  nacksBefore = await nacks();
+  nacksBefore = await nacks(mesh);
 }, 30_000);
 
 afterAll(async () => {
@@ -58,32 +51,21 @@ describe(`@grpc/grpc-js-xds (node zone ${CALLER_ZONE})`, () => {
   });
 });
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name}, node zone ${CALLER_ZONE})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-zone-${version}`, CALLER_ZONE);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
-    const run: TimedRun = async (model, calls, gapMs) => {
-      const tally = await call('triton', model, calls, { 'x-model': model }, { gapMs });
-      return { times: tally.times ?? [], outcomes: tally.outcomes };
-    };
-    // A process takes about a second to start and fetch its resources: its pods fail later in the timeline.
-    zoneFailoverScenarios(`grpcio ${version}`, () => mesh, () => run, GRPC_PARTIAL, { failAfterMs: 2_500, calls: 1_400 });
+describeCoreClients(() => mesh, 'grpc-python-zone', (call, version) => {
+  const run: TimedRun = async (model, calls, gapMs) => {
+    const tally = await call('triton', model, calls, { 'x-model': model }, { gapMs });
+    return { times: tally.times ?? [], outcomes: tally.outcomes };
+  };
+  // A process takes about a second to start and fetch its resources: its pods fail later in the timeline.
+  zoneFailoverScenarios(`grpcio ${version}`, () => mesh, () => run, GRPC_PARTIAL, { failAfterMs: 2_500, calls: 1_400 });
 
-    it(`grpcio ${version} on the per-model target xds:///infermesh/zonal too: every call to zone-a`, async () => {
-      const tally = await call('triton', ZONED_MODEL, 50, {}, { target: `infermesh/${ZONED_MODEL}` });
-      expect(tally.errors).toEqual({});
-      expect(Object.keys(tally.pods).every((pod) => pod.startsWith('za-')), JSON.stringify(tally.pods)).toBe(true);
-    }, 60_000);
-  });
-}
+  it(`grpcio ${version} on the per-model target xds:///infermesh/zonal too: every call to zone-a`, async () => {
+    const tally = await call('triton', ZONED_MODEL, 50, {}, { target: `infermesh/${ZONED_MODEL}` });
+    expect(tally.errors).toEqual({});
+    expect(Object.keys(tally.pods).every((pod) => pod.startsWith('za-')), JSON.stringify(tally.pods)).toBe(true);
+  }, 60_000);
+}, CALLER_ZONE);
 
 it('no client NACKed the priorities', async () => {
-  expect(await nacks()).toBe(nacksBefore);
+  expect(await nacks(mesh)).toBe(nacksBefore);
 });
