@@ -19,6 +19,7 @@ import { grpcInfer, restInfer, sidecarClient } from './resilience-calls.ts';
 const PODS: PodSpec[] = [{ kind: 'triton', host: '127.0.4.1', pod: 'cs-a', service: 'cs', models: ['warm'], version: '1', onlyListedModels: true }];
 const PROBE_INTERVAL_MS = 1_000;
 const SHORT_HOLD_S = 2;
+const BURST = 200;
 
 const policy = (name: string, protocol: 'http' | 'grpc', rest = '') => `model: ${name}
 server: triton
@@ -41,6 +42,7 @@ const POLICIES: Record<string, string> = {
   ...Object.fromEntries(versions.flatMap((version) => [
     [`rest-${tag(version)}`, policy(`rest-${tag(version)}`, 'http', 'coldStart: { holdFor: 30s }')],
     [`grpc-${tag(version)}`, policy(`grpc-${tag(version)}`, 'grpc', 'coldStart: { holdFor: 30s }')],
+    [`burst-${tag(version)}`, policy(`burst-${tag(version)}`, 'http', 'coldStart: { holdFor: 30s }')],
   ])),
 };
 
@@ -124,6 +126,18 @@ describeWithTool('cold-start holds through a real Envoy sidecar', lookup, (binar
         const afterReady = performance.now() - readyAt;
         measured.push(`Envoy ${binary.version} gRPC: held ${Math.round(answer.ms)} ms in all, answered ${Math.round(afterReady)} ms after the pod loaded the model`);
         expect(afterReady).toBeLessThan(PROBE_INTERVAL_MS + 3_000);
+      });
+
+      it(`holds a burst of ${BURST} concurrent requests (scale from zero) and every one succeeds once the pod loads the model`, async () => {
+        const model = `burst-${tag(binary.version)}`;
+        const calls = Array.from({ length: BURST }, () => restInfer(sidecar, `/v2/models/${model}/infer`, 40_000));
+        // Each is one ext_proc stream over the sidecar's xDS cluster (whose circuit breakers the bootstrap raises to 100,000 requests).
+        await eventually(async () => expect(await heldOn(sidecar, model)).toBe(BURST), { timeoutMs: 15_000 });
+        const readyAt = performance.now();
+        await mesh.pod('cs-a').load(model);
+        const answers = await Promise.all(calls);
+        expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+        measured.push(`Envoy ${binary.version} burst: ${BURST} held calls all answered within ${Math.round(performance.now() - readyAt)} ms after the pod loaded the model`);
       });
 
       it(`fails a REST request after holdFor (${SHORT_HOLD_S}s) with a 503 JSON naming the model`, async () => {
