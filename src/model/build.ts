@@ -56,6 +56,17 @@ export const COLD_START_PROXYLESS = 'coldStart: applies in Envoy sidecars only; 
 export const AFFINITY_PROXYLESS =
   'affinity: proxyless grpc-js-xds (1.14) and gRPC C-core 1.85 hash on the header (C-core between 1.51 and 1.85 untested); gRPC C-core 1.51 (Debian 12 python3-grpcio) crashes (SIGSEGV) on its RING_HASH clusters, for a call to any model through xds:///<grpc target>: such clients must not call this model and must dial other models by their own target (xds:///<grpc target>/<model>)';
 
+/**
+ * Zone failover orders a caller's endpoints by the zones the EndpointSlices give them: with no zone on any of
+ * the model's endpoints (a cluster whose nodes carry no topology.kubernetes.io/zone label), it does nothing.
+ */
+export const ZONE_FAILOVER_NO_ZONES = 'zoneFailover: none of this model\'s endpoints has a zone (EndpointSlice endpoints[].zone, from the node\'s topology.kubernetes.io/zone label), so every caller gets every endpoint at one priority: no zone is preferred and there is no failover order';
+
+function zoneWarnings(model: Model): string[] {
+  const endpoints = model.backends.flatMap((backend) => backend.endpoints);
+  return model.policy.zoneFailover && endpoints.length > 0 && endpoints.every((endpoint) => endpoint.zone === undefined) ? [ZONE_FAILOVER_NO_ZONES] : [];
+}
+
 /** Equal split when no backend sets a weight (the policy layer turns "omitted everywhere" into equal weights). */
 function buildModel(policy: ModelPolicy, slicesByService: ReturnType<typeof indexSlices>, warnings: BuiltModels['warnings'], probing: Probing | undefined): Model {
   const backends = policy.backends.map((backend) => {
@@ -97,7 +108,9 @@ export function* buildModelSteps(policies: readonly ModelPolicy[], slices: reado
     if (policy.coldStart) warnings.push({ model: policy.model, message: COLD_START_PROXYLESS });
     if (policy.modelFromBody) warnings.push({ model: policy.model, message: MODEL_FROM_BODY_PROXYLESS });
     for (const message of mirrorWarnings(policy)) warnings.push({ model: policy.model, message });
-    models.push(buildModel(policy, slicesByService, warnings, probing));
+    const model = buildModel(policy, slicesByService, warnings, probing);
+    for (const message of zoneWarnings(model)) warnings.push({ model: policy.model, message });
+    models.push(model);
     yield;
   }
   return { models, warnings, probeTargets: probing?.targets.list() ?? [] };

@@ -2,7 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
 import { failoverZones, zoneFailoverAssignment } from '../../src/envoy/zone-priorities.ts';
-import type { Endpoint, PolicySource } from '../../src/model/types.ts';
+import { buildModelSteps, ZONE_FAILOVER_NO_ZONES } from '../../src/model/build.ts';
+import type { Endpoint, ModelPolicy, PolicySource } from '../../src/model/types.ts';
+import type { EndpointSliceObject } from '../../src/sources/types.ts';
+import { runToEnd } from '../../src/util/cooperative.ts';
+import { testPolicy } from '../support/models.ts';
 import { resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
 import { docWith, problems, validDoc } from './helpers.ts';
 
@@ -90,5 +94,31 @@ describe('zone failover: per-zone ClusterLoadAssignment', () => {
     expect(failoverZones([at('10.0.0.1', 'zone-a'), at('10.0.0.2', 'zone-a')])).toEqual([]);
     expect(failoverZones([at('10.0.0.1', undefined)])).toEqual([]);
     expect(failoverZones([])).toEqual([]);
+  });
+});
+
+describe('zoneFailover: warning when it cannot act', () => {
+  const slice = (zone?: string): EndpointSliceObject => ({
+    namespace: 'models',
+    name: 'resnet50-triton-1',
+    serviceName: 'resnet50-triton',
+    addressType: 'IPv4',
+    ports: [{ name: 'grpc', port: 8001 }],
+    endpoints: [{ addresses: ['10.0.0.1'], ready: true, serving: true, terminating: false, ...(zone ? { zone } : {}) }],
+    origin: 'test',
+  });
+  const warningsFor = (policy: ModelPolicy, slices: EndpointSliceObject[]) =>
+    runToEnd(buildModelSteps([policy], slices)).warnings.filter((warning) => warning.message.startsWith('zoneFailover:'));
+  const single = testPolicy({ backends: [{ name: 'stable', service: 'resnet50-triton', port: 'grpc', weight: 1 }], zoneFailover: { enabled: true } });
+
+  it('warns, naming the model, when none of its endpoints has a zone', () => {
+    expect(warningsFor(single, [slice()])).toEqual([{ model: 'resnet50', message: ZONE_FAILOVER_NO_ZONES }]);
+  });
+
+  it('does not warn when endpoints have zones, when it has no endpoints yet, or when the field is off', () => {
+    expect(warningsFor(single, [slice('zone-a')])).toEqual([]);
+    expect(warningsFor(single, [])).toEqual([]);
+    const { zoneFailover: _off, ...withoutField } = single;
+    expect(warningsFor(withoutField, [slice()])).toEqual([]);
   });
 });
