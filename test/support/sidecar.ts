@@ -27,7 +27,7 @@ export class Sidecar {
     mesh: Mesh,
     binary: EnvoyBinary,
     nodeId = `sidecar-${binary.version}`,
-    envoyOptions: Pick<EnvoyOptions, 'extraArgs' | 'xdsTls' | 'zone'> = {},
+    envoyOptions: Pick<EnvoyOptions, 'extraArgs' | 'xdsTls' | 'zone' | 'moreXdsPorts'> = {},
     /** Starts the sidecar's own replica (default: mesh.startControlPlane), e.g. one serving TLS. */
     startControlPlane: (xdsAddress: string, settings: MeshSettings) => Promise<RunningServer> = (address, settings) => mesh.startControlPlane(address, settings),
   ): Promise<Sidecar> {
