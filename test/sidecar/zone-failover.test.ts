@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTritonClient, type TritonClient } from '../../demo/fake-model-server.ts';
+import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { describeWithTool, envoyBinaries } from '../support/tools.ts';
@@ -41,6 +42,20 @@ describeWithTool('zone failover through an Envoy sidecar', envoyBinaries(), (bin
         return client;
       }, (model) => ({ 'x-model': model }));
       zoneFailoverScenarios(`Envoy ${binary.version}`, () => mesh, () => run, ENVOY_PARTIAL);
+
+      it('zone-a pods not ready in their EndpointSlices (pod readiness, no model probe involved): calls move to zone-b, and back once they are ready', async () => {
+        const zoneA = ['za-0', 'za-1'].map((name) => mesh.pod(name));
+        const shareIn = async (prefix: string) => (await run(ZONED_MODEL, 50, 0)).outcomes.filter((pod) => pod.startsWith(prefix)).length;
+        try {
+          for (const pod of zoneA) pod.setReady(false);
+          await mesh.writeSlices();
+          await eventually(async () => expect(await shareIn('zb-')).toBe(50), { timeoutMs: 10_000, intervalMs: 100 });
+        } finally {
+          for (const pod of zoneA) pod.setReady(true);
+          await mesh.writeSlices();
+        }
+        await eventually(async () => expect(await shareIn('za-')).toBe(50), { timeoutMs: 10_000, intervalMs: 100 });
+      });
 
       it('a zone from the bootstrap (infermesh bootstrap --zone zone-b) keeps calls in zone-b; an empty --service-zone (a pod without the zone label) spreads them', async () => {
         const cases: [string, { zone?: string; extraArgs?: string[] }, string | undefined][] = [
