@@ -60,6 +60,7 @@ describeWithTool('cold-start holds across two control-plane replicas', lookup, (
         // Replica A is the sidecar's own; B serves the same folder with the same settings on portB.
         sidecar = await Sidecar.start(mesh, binary, `cold-start-replicas-${process.pid}-${binary.version}`, { moreXdsPorts: [portB] }, async (address, settings) => {
           const replicaA = await mesh.startControlPlane(address, settings);
+          await replicaB?.close(); // a start again on another sidecar port (see Sidecar.start) makes B anew
           replicaB = await mesh.startControlPlane(`127.0.0.1:${portB}`, settings);
           return replicaA;
         });

@@ -31,16 +31,23 @@ export class Sidecar {
     /** Starts the sidecar's own replica (default: mesh.startControlPlane), e.g. one serving TLS. */
     startControlPlane: (xdsAddress: string, settings: MeshSettings) => Promise<RunningServer> = (address, settings) => mesh.startControlPlane(address, settings),
   ): Promise<Sidecar> {
-    const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
-    const controlPlane = await startControlPlane('127.0.0.1:0', settings);
-    try {
-      const envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, nodeId });
-      const sidecar = new Sidecar(envoy, controlPlane, settings);
-      await sidecar.waitListening();
-      return sidecar;
-    } catch (error) {
-      await controlPlane.close();
-      throw error;
+    // A free port can be taken by another test before Envoy binds the pushed listener (Envoy then rejects the
+    // listener with "Address already in use", seen in CI): start again on another port, at most three times.
+    for (let attempt = 1; ; attempt++) {
+      const settings: MeshSettings = { ...mesh.settings, sidecarListenerAddress: '127.0.0.1', sidecarListenerPort: await freePort() };
+      const controlPlane = await startControlPlane('127.0.0.1:0', settings);
+      let envoy: EnvoyProcess | undefined;
+      try {
+        envoy = await EnvoyProcess.start({ ...envoyOptions, binary, xdsPort: controlPlane.xdsPort, nodeId });
+        const sidecar = new Sidecar(envoy, controlPlane, settings);
+        await sidecar.waitListening();
+        return sidecar;
+      } catch (error) {
+        const lostPort = envoy?.logTail(400).includes(`cannot bind '127.0.0.1:${settings.sidecarListenerPort}': Address already in use`) ?? false;
+        await envoy?.stop(true);
+        await controlPlane.close();
+        if (!lostPort || attempt === 3) throw error;
+      }
     }
   }
 
