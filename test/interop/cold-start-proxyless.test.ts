@@ -13,7 +13,7 @@ import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: coldp
@@ -74,9 +74,9 @@ it('grpc-js-xds accepts it (no NACK) and, without wait-for-ready, fails at once 
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-cold', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-cold', (call, { label }) => {
 
-  it(`grpcio ${version} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
+  it(`${label} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
     const before = await nacks(mesh);
     const { pods, errors } = await call('triton', 'coldp', 1, { 'x-model': 'coldp' }, { target: TARGET });
     expect(pods).toEqual({});

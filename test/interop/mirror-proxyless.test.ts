@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: shadowed
@@ -70,9 +70,9 @@ it('grpc-js-xds accepts them (no NACK) and ignores the mirror, on both targets',
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-mirror', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-mirror', (call, { label }) => {
 
-  it(`grpcio ${version} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
+  it(`${label} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
     const before = await nacks(mesh);
     for (const target of ['infermesh', 'infermesh/shadowed']) {
       mesh.pod('shadowed-v2-a').resetCounters();

@@ -10,7 +10,7 @@ import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { BODY_ROUTING_GUARD_FILTER } from '../../src/envoy/names.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: chatty
@@ -54,9 +54,9 @@ it('grpc-js-xds accepts the tables (no NACK) and calls the model on both targets
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-body', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-body', (call, { label }) => {
 
-  it(`grpcio ${version} accepts the tables (no NACK) and calls the model on both targets`, async () => {
+  it(`${label} accepts the tables (no NACK) and calls the model on both targets`, async () => {
     const before = await nacks(mesh);
     for (const target of ['infermesh', 'infermesh/chatty']) {
       const { pods, errors } = await call('triton', 'chatty', CALLS, { 'x-model': 'chatty' }, { target });
