@@ -3,8 +3,8 @@
  * per-model target xds:///infermesh/<model> reads) carries the optional ext_proc override. gRPC has no
  * ext_proc: every client must accept the table (no NACK) and is not held by the control plane; gRPC's own
  * wait-for-ready does the waiting, up to the call's deadline. grpc-js-xds in this process; gRPC C-core from
- * Python (Debian python3-grpcio 1.51 and grpcio from PyPI; the script always sets wait_for_ready with a 10 s
- * deadline). Pods on 127.0.4.2.
+ * Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go (both client programs always set
+ * wait-for-ready with a 10 s deadline). Pods on 127.0.4.2.
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';

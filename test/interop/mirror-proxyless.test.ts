@@ -2,7 +2,7 @@
  * Policy `mirror` with proxyless gRPC clients: the route tables they read (xds:///infermesh and the model's
  * own) carry request_mirror_policies, which gRPC does not implement. Every client must accept the tables (no
  * NACK) and route as if the field were absent: calls reach stable, the canary gets no copies. grpc-js-xds in
- * this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pods on
+ * this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go. Pods on
  * 127.0.0.144-145.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -3,7 +3,7 @@
  * the optional per-filter config that switches the body-routing guard off (a LuaPerRoute, which gRPC does not
  * implement) and request_headers_to_remove. Every client must accept the tables (no NACK) and call the model
  * as before, by header on xds:///infermesh and by target on its own. grpc-js-xds in this process; gRPC C-core
- * from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pod on 127.0.3.20.
+ * from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go. Pod on 127.0.3.20.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';

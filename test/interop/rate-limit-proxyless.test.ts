@@ -3,7 +3,7 @@
  * own) are read with the model's per-virtual-host rate limit config (the model's own table), marked optional, for
  * a filter their API listener does not have. Every client must accept the tables (no NACK) and call unlimited, as the README's Traffic
  * policies table and the validate//status warning say: far more calls than the bucket holds all succeed.
- * grpc-js-xds in this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI).
+ * grpc-js-xds in this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go.
  * Pod on 127.0.0.250.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';

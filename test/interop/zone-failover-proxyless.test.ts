@@ -2,7 +2,7 @@
  * Zone failover (`zoneFailover: { enabled: true }`) with proxyless gRPC clients whose bootstrap node carries
  * `locality: { zone: zone-a }`: they read the EDS priorities (gRFC A27's priority LB) as Envoy does. The
  * scenarios of test/e2e/zone-failover-scenarios.ts through @grpc/grpc-js-xds in this process and through gRPC
- * C-core from Python (Debian's python3-grpcio and grpcio from PyPI), each on xds:///infermesh and one
+ * C-core from Python (Debian's python3-grpcio and grpcio from PyPI) and through grpc-go, each on xds:///infermesh and one
  * timeline per process. No client NACKs. Pods on 127.0.2.11-14.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
