@@ -189,7 +189,10 @@ export function processClient(command: string, args: string[], bootstrap: () => 
     const argv = [...args, target, kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
     const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap(), GRPC_VERBOSITY: 'ERROR', INFERMESH_CALL_GAP_MS: String(gapMs) };
     const { stdout } = await run(command, argv, { env, timeout: 60_000 });
-    return JSON.parse(stdout) as Tally;
+    const tally = JSON.parse(stdout) as Tally;
+    // A client built before `times` existed (the grpc-go binary is cached): say so, not a TypeError later.
+    if (!Array.isArray(tally.times)) throw new Error(`${command} reports no per-call times: an old build? Run scripts/grpc-clients.sh`);
+    return tally;
   };
 }
 
