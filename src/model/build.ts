@@ -52,9 +52,9 @@ function mirrorWarnings(policy: ModelPolicy): string[] {
 /** gRPC has no ext_proc: proxyless clients ignore the optional per-table override; waitForReady with a deadline does the same for them. */
 export const COLD_START_PROXYLESS = 'coldStart: applies in Envoy sidecars only; proxyless gRPC clients (xds:///) are not held (not supported by gRPC): they fail at once with UNAVAILABLE unless the call sets waitForReady, which waits up to the call deadline';
 
-/** Measured (test/interop/affinity-proxyless.test.ts): grpc-js-xds 1.14 and grpcio 1.85 hash; Debian's grpcio 1.51 crashes. */
+/** Measured (test/interop/affinity-proxyless.test.ts): grpc-js-xds 1.14, grpcio 1.85 and grpc-go 1.85 hash; Debian's grpcio 1.51 crashes. */
 export const AFFINITY_PROXYLESS =
-  'affinity: proxyless grpc-js-xds (1.14) and gRPC C-core 1.85 hash on the header (C-core between 1.51 and 1.85 untested); gRPC C-core 1.51 (Debian 12 python3-grpcio) crashes (SIGSEGV) on its RING_HASH clusters, for a call to any model through xds:///<grpc target>: such clients must not call this model and must dial other models by their own target (xds:///<grpc target>/<model>)';
+  'affinity: proxyless grpc-js-xds (1.14), gRPC C-core 1.85 and grpc-go (1.85) hash on the header (C-core between 1.51 and 1.85 untested); gRPC C-core 1.51 (Debian 12 python3-grpcio) crashes (SIGSEGV) on its RING_HASH clusters, for a call to any model through xds:///<grpc target>: such clients must not call this model and must dial other models by their own target (xds:///<grpc target>/<model>)';
 
 /**
  * Zone failover orders a caller's endpoints by the zones the EndpointSlices give them: with no zone on any of

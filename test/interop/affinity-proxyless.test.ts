@@ -1,18 +1,17 @@
 /**
  * Session affinity (`affinity: { header: x-session-id }`) with proxyless gRPC clients, which read the same
  * route hash_policy and RING_HASH clusters as Envoy (gRFC A42): grpc-js-xds in this process (stickiness, spread
- * and the share that moves when a pod joins), and gRPC C-core from Python: grpcio from PyPI (stickiness and
- * spread, one process per session id); Debian's python3-grpcio 1.51 crashes (SIGSEGV) on a RING_HASH cluster,
+ * and the share that moves when a pod joins); gRPC C-core from Python (grpcio from PyPI) and grpc-go as processes
+ * (stickiness across channels and spread, one process per session id and pass, and a model without affinity
+ * in the same table); Debian's python3-grpcio 1.51 crashes (SIGSEGV) on a RING_HASH cluster,
  * also when it calls another model through xds:///infermesh (not through that model's own target), which this
  * file pins so that a fix shows. No client NACKs. Pods on 127.0.0.110-114.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFakeModelServer, tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { processClient, writeBootstrap } from './proxyless-scenarios.ts';
+import { describeProcessClients } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: sticky
@@ -95,51 +94,46 @@ it('grpc-js-xds: each session id always reaches the same pod, ids spread, a 5th 
   expect(await nacks()).toBe(before);
 }, 60_000);
 
-const CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
 /** C-core 1.51 crashes (SIGSEGV) on a RING_HASH cluster here, 1.85 hashes; those between are untested (README). */
 const RING_HASH_CORE = [1, 52];
 const olderThan = (version: string, [major, minor]: number[]) => {
   const [a = 0, b = 0] = version.split('.').map(Number);
   return a < (major ?? 0) || (a === major && b < (minor ?? 0));
 };
-for (const { name, lookup } of [
-  { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-  { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-]) {
-  describeWithTool(`gRPC C-core (${name})`, lookup, ({ python, version }) => {
-    let bootstrap = '';
-    beforeAll(async () => {
-      bootstrap = await writeBootstrap(mesh, `grpc-python-affinity-${version}`);
-    });
-    const call = processClient(python, [CLIENT], () => bootstrap);
-
-    if (olderThan(version, RING_HASH_CORE)) {
-      it(`grpcio ${version} crashes (SIGSEGV) on the RING_HASH cluster, with or without the header`, async () => {
-        // If this starts to pass, the client handles ring_hash: test stickiness here and update README.
-        const variants: Record<string, string>[] = [{ 'x-model': 'sticky', 'x-session-id': 'session-0' }, { 'x-model': 'sticky' }];
-        for (const headers of variants) {
-          await expect(call('triton', 'sticky', 3, headers)).rejects.toMatchObject({ signal: 'SIGSEGV' });
-        }
-      }, 60_000);
-      it(`grpcio ${version} calling another model crashes too on xds:///infermesh (its table names the RING_HASH clusters), not on the model's own target`, async () => {
-        await expect(call('triton', 'plain', 3, { 'x-model': 'plain' })).rejects.toMatchObject({ signal: 'SIGSEGV' });
-        expect(await call('triton', 'plain', 3, { 'x-model': 'plain' }, { target: 'infermesh/plain' })).toMatchObject({ pods: { 'plain-0': 3 }, errors: {} });
-      }, 60_000);
-      return;
-    }
-
-    it(`grpcio ${version}: each session id always reaches the same pod, and ids spread (no NACK)`, async () => {
-      const before = await nacks();
-      const placed = new Map<string, string>();
-      // One process (one channel) per id, 10 calls each; 8 ids over 4 pods land on >= 2 pods (p > 0.999).
-      await Promise.all(ids(8).map(async (id) => {
-        const { pods, errors } = await call('triton', 'sticky', 10, { 'x-model': 'sticky', 'x-session-id': id });
-        expect(errors, id).toEqual({});
-        expect(Object.values(pods), `${id}: ${JSON.stringify(pods)}`).toEqual([10]);
-        placed.set(id, Object.keys(pods)[0] ?? '');
-      }));
-      expect(new Set(placed.values()).size).toBeGreaterThanOrEqual(2);
-      expect(await nacks()).toBe(before);
+describeProcessClients(() => mesh, 'proxyless-affinity', (call, { implementation, version, label }) => {
+  if (implementation === 'c-core' && olderThan(version, RING_HASH_CORE)) {
+    it(`${label} crashes (SIGSEGV) on the RING_HASH cluster, with or without the header`, async () => {
+      // If this starts to pass, the client handles ring_hash: test stickiness here and update README.
+      const variants: Record<string, string>[] = [{ 'x-model': 'sticky', 'x-session-id': 'session-0' }, { 'x-model': 'sticky' }];
+      for (const headers of variants) {
+        await expect(call('triton', 'sticky', 3, headers)).rejects.toMatchObject({ signal: 'SIGSEGV' });
+      }
     }, 60_000);
-  });
-}
+    it(`${label} calling another model crashes too on xds:///infermesh (its table names the RING_HASH clusters), not on the model's own target`, async () => {
+      await expect(call('triton', 'plain', 3, { 'x-model': 'plain' })).rejects.toMatchObject({ signal: 'SIGSEGV' });
+      expect(await call('triton', 'plain', 3, { 'x-model': 'plain' }, { target: 'infermesh/plain' })).toMatchObject({ pods: { 'plain-0': 3 }, errors: {} });
+    }, 60_000);
+    return;
+  }
+
+  it(`${label}: each session id always reaches the same pod, from any channel, and ids spread (no NACK)`, async () => {
+    const before = await nacks();
+    // One process (one channel) per id and pass, 10 calls each; 8 ids over 4 pods land on >= 2 pods (p > 0.999).
+    const pass = async () => new Map(await Promise.all(ids(8).map(async (id) => {
+      const { pods, errors } = await call('triton', 'sticky', 10, { 'x-model': 'sticky', 'x-session-id': id });
+      expect(errors, id).toEqual({});
+      expect(Object.values(pods), `${id}: ${JSON.stringify(pods)}`).toEqual([10]);
+      return [id, Object.keys(pods)[0] ?? ''] as const;
+    })));
+    const first = await pass();
+    const second = await pass();
+    console.log(`${label}: 8 session ids x 10 calls, twice: ${JSON.stringify(Object.fromEntries(first))}`);
+    expect(second, 'the same pod per id on a second channel').toEqual(first);
+    expect(new Set(first.values()).size).toBeGreaterThanOrEqual(2);
+    expect(await nacks()).toBe(before);
+  }, 60_000);
+
+  it(`${label} calls a model without affinity on xds:///infermesh, whose table names the RING_HASH clusters too`, async () => {
+    expect(await call('triton', 'plain', 3, { 'x-model': 'plain' })).toMatchObject({ pods: { 'plain-0': 3 }, errors: {} });
+  }, 60_000);
+});

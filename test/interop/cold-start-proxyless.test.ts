@@ -3,8 +3,8 @@
  * per-model target xds:///infermesh/<model> reads) carries the optional ext_proc override. gRPC has no
  * ext_proc: every client must accept the table (no NACK) and is not held by the control plane; gRPC's own
  * wait-for-ready does the waiting, up to the call's deadline. grpc-js-xds in this process; gRPC C-core from
- * Python (Debian python3-grpcio 1.51 and grpcio from PyPI; the script always sets wait_for_ready with a 10 s
- * deadline). Pods on 127.0.4.2.
+ * Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go (both client programs always set
+ * wait-for-ready with a 10 s deadline). Pods on 127.0.4.2.
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: coldp
@@ -74,9 +74,9 @@ it('grpc-js-xds accepts it (no NACK) and, without wait-for-ready, fails at once 
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-cold', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-cold', (call, { label }) => {
 
-  it(`grpcio ${version} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
+  it(`${label} accepts it (no NACK) and waits (wait_for_ready) until its own deadline`, async () => {
     const before = await nacks(mesh);
     const { pods, errors } = await call('triton', 'coldp', 1, { 'x-model': 'coldp' }, { target: TARGET });
     expect(pods).toEqual({});

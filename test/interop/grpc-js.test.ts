@@ -38,7 +38,7 @@ function percentEncodedAuthority(target: string): grpc.ChannelOptions {
 const call: ClientRun = async (kind, model, calls, headers, { gapMs = 0, target = 'infermesh' } = {}) => {
   runs += 1;
   const options = { ...mesh.channelOptions(`grpc-js-${process.pid}-${runs}`), ...percentEncodedAuthority(target) };
-  const tally: Tally = { pods: {}, errors: {}, messages: {}, outcomes: [] };
+  const tally: Tally = { pods: {}, errors: {}, messages: {}, outcomes: [], times: [] };
   const triton = kind === 'triton' ? tritonOverXds(options, `xds:///${target}`) : undefined;
   const tfServing = kind === 'tfserving' ? tfServingOverXds(options, `xds:///${target}`) : undefined;
   const once = (): Promise<InferenceIdentity> => {
@@ -50,6 +50,7 @@ const call: ClientRun = async (kind, model, calls, headers, { gapMs = 0, target 
   try {
     for (let i = 0; i < calls; i += 1) {
       if (i > 0 && gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+      tally.times.push(Date.now());
       try {
         const { pod } = await once();
         tally.pods[pod] = (tally.pods[pod] ?? 0) + 1;

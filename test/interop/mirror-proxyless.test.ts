@@ -2,14 +2,14 @@
  * Policy `mirror` with proxyless gRPC clients: the route tables they read (xds:///infermesh and the model's
  * own) carry request_mirror_policies, which gRPC does not implement. Every client must accept the tables (no
  * NACK) and route as if the field were absent: calls reach stable, the canary gets no copies. grpc-js-xds in
- * this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pods on
+ * this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go. Pods on
  * 127.0.0.144-145.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: shadowed
@@ -70,9 +70,9 @@ it('grpc-js-xds accepts them (no NACK) and ignores the mirror, on both targets',
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-mirror', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-mirror', (call, { label }) => {
 
-  it(`grpcio ${version} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
+  it(`${label} accepts the tables (no NACK) and ignores the mirror, on both targets`, async () => {
     const before = await nacks(mesh);
     for (const target of ['infermesh', 'infermesh/shadowed']) {
       mesh.pod('shadowed-v2-a').resetCounters();

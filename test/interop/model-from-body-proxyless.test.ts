@@ -3,14 +3,14 @@
  * the optional per-filter config that switches the body-routing guard off (a LuaPerRoute, which gRPC does not
  * implement) and request_headers_to_remove. Every client must accept the tables (no NACK) and call the model
  * as before, by header on xds:///infermesh and by target on its own. grpc-js-xds in this process; gRPC C-core
- * from Python (Debian python3-grpcio 1.51 and grpcio from PyPI). Pod on 127.0.3.20.
+ * from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go. Pod on 127.0.3.20.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { BODY_ROUTING_GUARD_FILTER } from '../../src/envoy/names.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: chatty
@@ -54,9 +54,9 @@ it('grpc-js-xds accepts the tables (no NACK) and calls the model on both targets
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-body', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-body', (call, { label }) => {
 
-  it(`grpcio ${version} accepts the tables (no NACK) and calls the model on both targets`, async () => {
+  it(`${label} accepts the tables (no NACK) and calls the model on both targets`, async () => {
     const before = await nacks(mesh);
     for (const target of ['infermesh', 'infermesh/chatty']) {
       const { pods, errors } = await call('triton', 'chatty', CALLS, { 'x-model': 'chatty' }, { target });

@@ -13,7 +13,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
-import { debianGrpcio, describeWithTool, pypiGrpcio } from '../support/tools.ts';
+import { debianGrpcio, describeWithTool, grpcGoClient, type Lookup, pypiGrpcio } from '../support/tools.ts';
 import { backendClusterName, BLACKHOLE_CLUSTER } from '../../src/envoy/names.ts';
 import type { ClientStream } from '../../src/xds/client-view.ts';
 import { eventually } from '../support/eventually.ts';
@@ -28,8 +28,8 @@ export interface Tally {
   messages: Record<string, string>;
   /** Per call, in order: the pod that answered or the error code. */
   outcomes: string[];
-  /** Per call, when it started (ms since the epoch); grpc_python_client.py reports it, go/main.go does not. */
-  times?: number[];
+  /** Per call, when it started (ms since the epoch). */
+  times: number[];
 }
 
 export type ServingKind = 'triton' | 'tfserving';
@@ -141,23 +141,46 @@ export async function writeBootstrap(mesh: Mesh, nodeId: string, zone?: string):
 
 const PYTHON_CLIENT = path.join(import.meta.dirname, 'grpc_python_client.py');
 
+/** A client process describeProcessClients runs: its xDS implementation and version, and a label for titles. */
+export interface ProcessClientInfo {
+  implementation: 'c-core' | 'grpc-go';
+  version: string;
+  /** `grpcio 1.85.1`, `grpc-go v1.85.0`. */
+  label: string;
+}
+
 /**
- * Each gRPC C-core build (Debian's python3-grpcio 1.51, grpcio from PyPI) in a describe of its own:
- * grpc_python_client.py with a bootstrap for node `${node}-<version>` (in `zone`, if given).
+ * Each client process in a describe of its own: gRPC C-core (Debian's python3-grpcio 1.51, grpcio from PyPI)
+ * through grpc_python_client.py, and grpc-go through go/main.go, with a bootstrap for node
+ * `${node}-<version>` (in `zone`, if given). The same command line and tally, so the tests drive them alike.
  */
-export function describeCoreClients(mesh: () => Mesh, node: string, tests: (call: ClientRun, version: string) => void, zone?: string): void {
-  for (const { name, lookup } of [
-    { name: 'Debian python3-grpcio', lookup: debianGrpcio() },
-    { name: 'grpcio from PyPI', lookup: pypiGrpcio() },
-  ]) {
-    describeWithTool(`gRPC C-core (${name}${zone === undefined ? '' : `, node zone ${zone}`})`, lookup, ({ python, version }) => {
+export function describeProcessClients(mesh: () => Mesh, node: string, tests: (call: ClientRun, client: ProcessClientInfo) => void, zone?: string): void {
+  const inZone = zone === undefined ? '' : `, node zone ${zone}`;
+  const clients: { title: string; lookup: Lookup<{ command: string; args: string[]; info: ProcessClientInfo }> }[] = [
+    { title: 'Debian python3-grpcio', lookup: debianGrpcio() },
+    { title: 'grpcio from PyPI', lookup: pypiGrpcio() },
+  ].map(({ title, lookup }) => ({
+    title: `gRPC C-core (${title}${inZone})`,
+    lookup: mapLookup(lookup, ({ python, version }) => ({ command: python, args: [PYTHON_CLIENT], info: { implementation: 'c-core' as const, version, label: `grpcio ${version}` } })),
+  }));
+  const go = grpcGoClient();
+  clients.push({
+    title: `grpc-go${go.found ? ` ${go.value.version}` : ''}${inZone ? ` (${inZone.slice(2)})` : ''}`,
+    lookup: mapLookup(go, ({ path: command, version }) => ({ command, args: [], info: { implementation: 'grpc-go' as const, version, label: `grpc-go ${version}` } })),
+  });
+  for (const { title, lookup } of clients) {
+    describeWithTool(title, lookup, ({ command, args, info }) => {
       let bootstrap = '';
       beforeAll(async () => {
-        bootstrap = await writeBootstrap(mesh(), `${node}-${version}`, zone);
+        bootstrap = await writeBootstrap(mesh(), `${node}-${info.implementation}-${info.version}`, zone);
       });
-      tests(processClient(python, [PYTHON_CLIENT], () => bootstrap), version);
+      tests(processClient(command, args, () => bootstrap), info);
     });
   }
+}
+
+function mapLookup<T, U>(lookup: Lookup<T>, map: (value: T) => U): Lookup<U> {
+  return lookup.found ? { found: true, value: map(lookup.value) } : lookup;
 }
 
 /** A ClientRun that starts `command args... TARGET KIND MODEL CALLS K=V...` with GRPC_XDS_BOOTSTRAP set. */
@@ -166,7 +189,10 @@ export function processClient(command: string, args: string[], bootstrap: () => 
     const argv = [...args, target, kind, model, String(calls), ...Object.entries(headers).map(([k, v]) => `${k}=${v}`)];
     const env = { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap(), GRPC_VERBOSITY: 'ERROR', INFERMESH_CALL_GAP_MS: String(gapMs) };
     const { stdout } = await run(command, argv, { env, timeout: 60_000 });
-    return JSON.parse(stdout) as Tally;
+    const tally = JSON.parse(stdout) as Tally;
+    // A client built before `times` existed (the grpc-go binary is cached): say so, not a TypeError later.
+    if (!Array.isArray(tally.times)) throw new Error(`${command} reports no per-call times: an old build? Run scripts/grpc-clients.sh`);
+    return tally;
   };
 }
 

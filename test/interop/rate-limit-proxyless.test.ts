@@ -3,14 +3,14 @@
  * own) are read with the model's per-virtual-host rate limit config (the model's own table), marked optional, for
  * a filter their API listener does not have. Every client must accept the tables (no NACK) and call unlimited, as the README's Traffic
  * policies table and the validate//status warning say: far more calls than the bucket holds all succeed.
- * grpc-js-xds in this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI).
+ * grpc-js-xds in this process; gRPC C-core from Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go.
  * Pod on 127.0.0.250.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 const POLICY = `
 model: limited
@@ -62,9 +62,9 @@ it('grpc-js-xds accepts them (no NACK) and is not limited, on both targets', asy
   expect(await nacks(mesh)).toBe(before);
 });
 
-describeCoreClients(() => mesh, 'grpc-python-limit', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-limit', (call, { label }) => {
 
-  it(`grpcio ${version} accepts the tables (no NACK) and is not limited, on both targets`, async () => {
+  it(`${label} accepts the tables (no NACK) and is not limited, on both targets`, async () => {
     const before = await nacks(mesh);
     for (const target of ['infermesh', 'infermesh/limited']) {
       const { pods, errors } = await call('triton', 'limited', CALLS, { 'x-model': 'limited' }, { target });

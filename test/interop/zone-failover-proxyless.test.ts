@@ -2,7 +2,7 @@
  * Zone failover (`zoneFailover: { enabled: true }`) with proxyless gRPC clients whose bootstrap node carries
  * `locality: { zone: zone-a }`: they read the EDS priorities (gRFC A27's priority LB) as Envoy does. The
  * scenarios of test/e2e/zone-failover-scenarios.ts through @grpc/grpc-js-xds in this process and through gRPC
- * C-core from Python (Debian's python3-grpcio and grpcio from PyPI), each on xds:///infermesh and one
+ * C-core from Python (Debian's python3-grpcio and grpcio from PyPI) and through grpc-go, each on xds:///infermesh and one
  * timeline per process. No client NACKs. Pods on 127.0.2.11-14.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
 import { CALLER_ZONE, channelRun, GRPC_PARTIAL, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods, type TimedRun } from '../e2e/zone-failover-scenarios.ts';
-import { describeCoreClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
 
 let mesh: Mesh;
 let nacksBefore = 0;
@@ -51,15 +51,15 @@ describe(`@grpc/grpc-js-xds (node zone ${CALLER_ZONE})`, () => {
   });
 });
 
-describeCoreClients(() => mesh, 'grpc-python-zone', (call, version) => {
+describeProcessClients(() => mesh, 'proxyless-zone', (call, { label }) => {
   const run: TimedRun = async (model, calls, gapMs) => {
     const tally = await call('triton', model, calls, { 'x-model': model }, { gapMs });
-    return { times: tally.times ?? [], outcomes: tally.outcomes };
+    return { times: tally.times, outcomes: tally.outcomes };
   };
   // A process takes about a second to start and fetch its resources: its pods fail later in the timeline.
-  zoneFailoverScenarios(`grpcio ${version}`, () => mesh, () => run, GRPC_PARTIAL, { failAfterMs: 2_500, calls: 1_400 });
+  zoneFailoverScenarios(label, () => mesh, () => run, GRPC_PARTIAL, { failAfterMs: 2_500, calls: 1_400 });
 
-  it(`grpcio ${version} on the per-model target xds:///infermesh/zonal too: every call to zone-a`, async () => {
+  it(`${label} on the per-model target xds:///infermesh/zonal too: every call to zone-a`, async () => {
     const tally = await call('triton', ZONED_MODEL, 50, {}, { target: `infermesh/${ZONED_MODEL}` });
     expect(tally.errors).toEqual({});
     expect(Object.keys(tally.pods).every((pod) => pod.startsWith('za-')), JSON.stringify(tally.pods)).toBe(true);

@@ -8,7 +8,9 @@
 //	grpc-go-client --version
 //
 // Prints one JSON object: {"pods": {pod: count}, "errors": {code: count}, "messages": {code: last message},
-// "outcomes": [pod or code, per call in order]}. INFERMESH_CALL_GAP_MS (default 0) pauses between calls.
+// "outcomes": [pod or code, per call in order], "times": [ms since the epoch when each call started],
+// "grpc-go": version}. INFERMESH_CALL_GAP_MS (default 0) pauses between calls; INFERMESH_MODEL_VERSION
+// (Triton only) puts a model_version in the request body.
 //
 // No generated code: the request is a hand-encoded protobuf (model name only) sent through a pass-through
 // codec, and the pod is read from the x-served-by response header.
@@ -43,11 +45,15 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 }
 func (rawCodec) Name() string { return "proto" }
 
-// request encodes ModelInferRequest{model_name} or PredictRequest{model_spec{name}}: field 1 both times.
-func request(kind, model string) ([]byte, string, error) {
+// request encodes ModelInferRequest{model_name, model_version} or PredictRequest{model_spec{name}}: the name
+// is field 1 both times, ModelInferRequest.model_version field 2 (left out when empty).
+func request(kind, model, version string) ([]byte, string, error) {
 	name := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), model)
 	switch kind {
 	case "triton":
+		if version != "" {
+			name = protowire.AppendString(protowire.AppendTag(name, 2, protowire.BytesType), version)
+		}
 		return name, "/inference.GRPCInferenceService/ModelInfer", nil
 	case "tfserving":
 		spec := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), name)
@@ -73,7 +79,7 @@ func run(args []string) error {
 		}
 		pairs = append(pairs, key, value)
 	}
-	body, method, err := request(kind, model)
+	body, method, err := request(kind, model, os.Getenv("INFERMESH_MODEL_VERSION"))
 	if err != nil {
 		return err
 	}
@@ -87,11 +93,13 @@ func run(args []string) error {
 	errors := map[string]int{}
 	messages := map[string]string{}
 	outcomes := []string{}
+	times := []float64{}
 	gap, _ := strconv.Atoi(os.Getenv("INFERMESH_CALL_GAP_MS"))
 	for i := range calls {
 		if i > 0 && gap > 0 {
 			time.Sleep(time.Duration(gap) * time.Millisecond)
 		}
+		times = append(times, float64(time.Now().UnixMicro())/1000)
 		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), pairs...), 10*time.Second)
 		var header metadata.MD
 		var reply []byte
@@ -112,7 +120,7 @@ func run(args []string) error {
 		pods[servedBy]++
 		outcomes = append(outcomes, servedBy)
 	}
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes})
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"pods": pods, "errors": errors, "messages": messages, "outcomes": outcomes, "times": times, "grpc-go": grpcVersion()})
 }
 
 // codeName turns grpc-go's "NotFound" into Python's "NOT_FOUND", so both clients report codes alike.
