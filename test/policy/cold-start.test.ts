@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.ts';
 import { coldStartOverride } from '../../src/envoy/cold-start.ts';
 import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import { EXT_PROC_FILTER, LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER } from '../../src/envoy/names.ts';
-import { COLD_START_PROXYLESS } from '../../src/model/build.ts';
+import { COLD_START_PROXYLESS } from '../../src/model/policy-warnings.ts';
 import { DEFAULT_SETTINGS, type Endpoint, type PolicySource } from '../../src/model/types.ts';
 import { resolvePolicyWithProvenance } from '../../src/policy/index.ts';
 import { policyDefaultsSchema } from '../../src/policy/schema.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { MODEL_FROM_BODY_PROXYLESS } from '../../src/model/build.ts';
+import { MODEL_FROM_BODY_PROXYLESS } from '../../src/model/policy-warnings.ts';
 import type { PolicySource } from '../../src/model/types.ts';
 import { policyDefaultsSchema, resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
 import { docWith, problems, validDoc } from './helpers.ts';

@@ -12,7 +12,7 @@ import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import { LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER } from '../../src/envoy/names.ts';
 import { RATE_LIMITED_HEADER, rateLimitOverride } from '../../src/envoy/rate-limit.ts';
 import { DEFAULT_SETTINGS, type PolicySource } from '../../src/model/types.ts';
-import { RATE_LIMIT_PROXYLESS } from '../../src/model/build.ts';
+import { RATE_LIMIT_PROXYLESS } from '../../src/model/policy-warnings.ts';
 import { resolvePolicyWithProvenance } from '../../src/policy/index.ts';
 import { testModel, testPolicy } from '../support/models.ts';
 import { docWith, problems, validDoc } from './helpers.ts';

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
 import { failoverZones, zoneFailoverAssignment } from '../../src/envoy/zone-priorities.ts';
-import { buildModelSteps, ZONE_FAILOVER_NO_ZONES } from '../../src/model/build.ts';
+import { buildModelSteps } from '../../src/model/build.ts';
+import { ZONE_FAILOVER_NO_ZONES } from '../../src/model/policy-warnings.ts';
 import type { Endpoint, ModelPolicy, PolicySource } from '../../src/model/types.ts';
 import type { EndpointSliceObject } from '../../src/sources/types.ts';
 import { runToEnd } from '../../src/util/cooperative.ts';
