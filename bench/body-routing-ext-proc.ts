@@ -24,7 +24,7 @@ import { anyEnvoy } from '../scripts/envoy-lookup.ts';
 import { modelFromBodyLua } from '../src/envoy/model-from-body.ts';
 import { DEFAULT_SETTINGS } from '../src/model/types.ts';
 import { freePort } from '../test/support/envoy-process.ts';
-import { check, runWrk, writeLoadFiles } from './body-routing.ts';
+import { check, runBodyLoad, writeLoadFiles } from './body-routing.ts';
 import { cpuUs } from './data-plane.ts';
 
 const SECONDS = Number(process.env['BENCH_BODY_SECONDS'] ?? 8);
@@ -160,10 +160,10 @@ export async function measureLuaVsExtProc(): Promise<unknown> {
         for (const body of bodies) {
           for (const [variant, header] of setup.variants) {
             await check(url, body.text, header);
-            await runWrk(script, url, body.file, header, 1);
+            await runBodyLoad(script, url, body.file, header, 1);
             const envoyBefore = cpuUs(child.pid);
             const processorBefore = cpuUs(extProc.child.pid);
-            const run = await runWrk(script, url, body.file, header, SECONDS);
+            const run = await runBodyLoad(script, url, body.file, header, SECONDS);
             const row = {
               variant,
               bodyBytes: body.bytes,

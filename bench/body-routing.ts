@@ -18,7 +18,6 @@
  * Alone: `npx node bench/body-routing.ts`. Progress on stderr; the last stdout line is the JSON figures, or
  * {"skipped": reason} when Envoy or wrk is missing.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,10 +27,10 @@ import { DEFAULT_SETTINGS, type MeshSettings } from '../src/model/types.ts';
 import type { SourceWorld } from '../src/sources/types.ts';
 import { EnvoyProcess, freePort } from '../test/support/envoy-process.ts';
 import { cpuUs, startControlPlane } from './data-plane.ts';
+import { runWrk, wrkProblem, type LoadFigures } from './wrk.ts';
 
 const SECONDS = Number(process.env['BENCH_BODY_SECONDS'] ?? 8);
 const CONNECTIONS = Number(process.env['BENCH_BODY_CONNECTIONS'] ?? 8);
-const WRK = process.env['BENCH_WRK'] ?? 'wrk';
 const POD_HOST = '127.0.3.200';
 const MODEL = 'bench-chat';
 const PATH = '/v1/chat/completions';
@@ -124,34 +123,9 @@ done = function(summary, latency, requests)
 end
 `;
 
-interface WrkRun {
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
 
-export function runWrk(script: string, url: string, bodyFile: string, header: string, seconds: number): Promise<WrkRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url], {
-      env: { ...process.env, BENCH_BODY_FILE: bodyFile, BENCH_MODEL_HEADER: header },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const handle = { kill: () => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGKILL') };
-    running.add(handle);
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      running.delete(handle);
-      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-      if (code !== 0 || line === undefined) return reject(new Error(`wrk exited ${code}: ${out.trim()}`));
-      const r = JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number; durationUs: number; p50Us: number; p99Us: number; errors: number };
-      resolve({ requests: r.requests, rps: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors });
-    });
-  });
+export function runBodyLoad(script: string, url: string, bodyFile: string, header: string, seconds: number): Promise<LoadFigures> {
+  return runWrk({ script, url, seconds, connections: CONNECTIONS, env: { BENCH_BODY_FILE: bodyFile, BENCH_MODEL_HEADER: header }, running });
 }
 
 /** One check call: the sidecar must answer 200 from the pod, naming the model, before anything is measured. */
@@ -209,9 +183,9 @@ async function startSidecar(bodyRouting: boolean, binary: EnvoyBinary, pod: Fake
 /** One run of wrk through `sidecar`, with Envoy's CPU time per request over it. */
 async function measureRun(sidecar: RunningSidecar, script: string, body: { file: string; text: string }, header: string): Promise<BodyFigures> {
   await check(sidecar.url, body.text, header);
-  await runWrk(script, sidecar.url, body.file, header, 1);
+  await runBodyLoad(script, sidecar.url, body.file, header, 1);
   const before = cpuUs(sidecar.pid);
-  const run = await runWrk(script, sidecar.url, body.file, header, SECONDS);
+  const run = await runBodyLoad(script, sidecar.url, body.file, header, SECONDS);
   const envoyCpuPerRequestUs = (cpuUs(sidecar.pid) - before - sidecar.idleUsPerMs * SECONDS * 1000) / run.requests;
   return { ...run, envoyCpuPerRequestUs };
 }
@@ -222,8 +196,8 @@ const best = (runs: BodyFigures[]): BodyFigures => runs.reduce((a, b) => (b.envo
 export async function measureBodyRouting(): Promise<BodyRoutingResult> {
   const envoy = anyEnvoy();
   if (!envoy.found) return { skipped: envoy.problem };
-  const probe = spawnSync(WRK, ['-v'], { encoding: 'utf8' });
-  if (probe.error) return { skipped: `${WRK} not found: apt-get install -y wrk (scripts/tools.sh)` };
+  const missing = wrkProblem();
+  if (missing) return { skipped: missing };
   const { dir, script, bodies } = writeLoadFiles('infermesh-bench-body-');
   const pod = await startFakeModelServer({ kind: 'triton', host: POD_HOST, pod: 'bench-body-pod', models: [MODEL], version: '1' });
   try {

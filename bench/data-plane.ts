@@ -19,7 +19,6 @@
  * Alone: `npx node bench/data-plane.ts`. Progress goes to stderr; the last stdout line is the JSON figures,
  * or {"skipped": reason} when Envoy or wrk is missing.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,25 +35,18 @@ import { XdsServer } from '../src/xds/server.ts';
 import { SnapshotStore } from '../src/xds/snapshot-store.ts';
 import { EnvoyProcess, freePort } from '../test/support/envoy-process.ts';
 import { MemorySource } from './memory-source.ts';
+import { runWrk, wrkProblem, type LoadFigures } from './wrk.ts';
 
 const MODEL_COUNTS = (process.env['BENCH_DATA_PLANE_MODELS'] ?? '5,1000,10000').split(',').map(Number);
 const SECONDS = Number(process.env['BENCH_DATA_PLANE_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_DATA_PLANE_CONNECTIONS'] ?? 16);
 /** How long Envoy's CPU use is read with no traffic, before the run through it. */
 const IDLE_MS = 10_000;
-const WRK = process.env['BENCH_WRK'] ?? 'wrk';
 const POD_HOST = '127.0.0.140';
 /** Models the first-request figures call, besides the measured one (all never called before). */
 const FIRST_REQUEST_MODELS = 20;
 
-export interface LoadFigures {
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Connect, read, write, timeout errors and non-2xx answers, as wrk counts them. */
-  errors: number;
-}
+export type { LoadFigures } from './wrk.ts';
 
 export interface DataPlaneFigures {
   models: number;
@@ -164,26 +156,8 @@ done = function(summary, latency, requests)
 end
 `;
 
-function runWrk(script: string, url: string, model: string, seconds: number): Promise<LoadFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRK, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, url], {
-      env: { ...process.env, BENCH_MODEL: model },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const handle = { kill: () => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGKILL') };
-    running.add(handle);
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      running.delete(handle);
-      const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
-      if (code !== 0 || line === undefined) return reject(new Error(`wrk exited ${code}: ${out.trim()}`));
-      const r = JSON.parse(line.slice('WRK_JSON '.length)) as { requests: number; durationUs: number; p50Us: number; p99Us: number; errors: number };
-      resolve({ requests: r.requests, rps: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors });
-    });
-  });
+function runLoad(script: string, url: string, model: string, seconds: number): Promise<LoadFigures> {
+  return runWrk({ script, url, seconds, connections: CONNECTIONS, env: { BENCH_MODEL: model }, running });
 }
 
 const percentileOf = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)] ?? NaN;
@@ -257,15 +231,15 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     const calling = envoy;
     const firstRequest = await firstRequests(`http://127.0.0.1:${settings.sidecarListenerPort}`, models, FIRST_REQUEST_MODELS, () => (envoyRssFiveCalledMb = rssMb(calling.pid)));
     log(`${models} models: first request p50 ${firstRequest.p50Ms.toFixed(1)} ms p99 ${firstRequest.p99Ms.toFixed(1)} ms, loaded p50 ${firstRequest.loadedP50Ms.toFixed(1)} ms; RSS with 5 models called ${envoyRssFiveCalledMb.toFixed(1)} MB; warming up`);
-    await runWrk(script, directUrl, model, 2);
-    await runWrk(script, sidecarUrl, model, 2);
+    await runLoad(script, directUrl, model, 2);
+    await runLoad(script, sidecarUrl, model, 2);
     log(`${models} models: ${SECONDS} s straight to the pod, then ${SECONDS} s through the sidecar (${CONNECTIONS} connections)`);
-    const direct = await runWrk(script, directUrl, model, SECONDS);
+    const direct = await runLoad(script, directUrl, model, SECONDS);
     const idleStart = cpuUs(envoy.pid);
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
     const idleUsPerMs = (cpuUs(envoy.pid) - idleStart) / IDLE_MS;
     const cpuBefore = cpuUs(envoy.pid);
-    const sidecar = await runWrk(script, sidecarUrl, model, SECONDS);
+    const sidecar = await runLoad(script, sidecarUrl, model, SECONDS);
     const envoyCpuPerRequestUs = (cpuUs(envoy.pid) - cpuBefore - idleUsPerMs * SECONDS * 1000) / sidecar.requests;
     const envoyIdleCpuPercent = idleUsPerMs / 10;
     const envoyRssAfterLoadMb = rssMb(envoy.pid);
@@ -279,11 +253,6 @@ async function measure(models: number, binary: EnvoyBinary, pod: FakeModelServer
     await envoy?.stop(failed);
     await controlPlane.close();
   }
-}
-
-function wrkProblem(): string | undefined {
-  const probe = spawnSync(WRK, ['-v'], { encoding: 'utf8' });
-  return probe.error ? `${WRK} not found (${probe.error.message}): install it with \`apt-get install -y wrk\`` : undefined;
 }
 
 export async function measureDataPlane(): Promise<DataPlaneResult> {
