@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { TfServingClient, TritonClient } from '../../demo/fake-model-server.ts';
-import { writeBootstrap } from '../interop/proxyless-scenarios.ts';
+import { writeBootstrap } from '../interop/proxyless-clients.ts';
 import { freePort } from '../support/envoy-process.ts';
 import { Mesh } from '../support/mesh.ts';
 import { describeWithTool, pypiGrpcio } from '../support/tools.ts';

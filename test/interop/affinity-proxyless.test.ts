@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startFakeModelServer, tritonInfer } from '../../demo/fake-model-server.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeProcessClients } from './proxyless-scenarios.ts';
+import { describeProcessClients } from './proxyless-clients.ts';
 
 const POLICY = `
 model: sticky

@@ -13,7 +13,7 @@ import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-clients.ts';
 
 const POLICY = `
 model: coldp

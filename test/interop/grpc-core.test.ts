@@ -2,7 +2,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Mesh } from '../support/mesh.ts';
 import { debianGrpcio, describeWithTool, pypiGrpcio, type Lookup, type PythonGrpc } from '../support/tools.ts';
-import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, processClient, proxylessScenarios, writeBootstrap } from './proxyless-scenarios.ts';
+import { processClient, writeBootstrap } from './proxyless-clients.ts';
+import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, proxylessScenarios } from './proxyless-scenarios.ts';
 
 /**
  * The same routing through gRPC C-core, another xDS implementation, from Python: Debian 12's python3-grpcio

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Mesh } from '../support/mesh.ts';
 import { describeWithTool, grpcGoClient } from '../support/tools.ts';
-import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, processClient, proxylessScenarios, writeBootstrap } from './proxyless-scenarios.ts';
+import { processClient, writeBootstrap } from './proxyless-clients.ts';
+import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, proxylessScenarios } from './proxyless-scenarios.ts';
 
 /**
  * The same routing through grpc-go's xDS client, a third independent implementation: test/interop/go, built

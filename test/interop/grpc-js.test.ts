@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tfServingPredict, tritonInfer, type InferenceIdentity } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tfServingOverXds, tritonOverXds } from '../support/xds-client.ts';
-import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, proxylessScenarios, type ClientRun, type Tally } from './proxyless-scenarios.ts';
+import type { ClientRun, Tally } from './proxyless-clients.ts';
+import { INTEROP_POLICIES, interopPods, perModelTargetScenarios, proxylessScenarios } from './proxyless-scenarios.ts';
 
 /**
  * The same proxyless scenarios through @grpc/grpc-js-xds (the package-lock's version), in this process, so

@@ -10,7 +10,7 @@ import { tritonInfer } from '../../demo/fake-model-server.ts';
 import { BODY_ROUTING_GUARD_FILTER } from '../../src/envoy/names.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
-import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-clients.ts';
 
 const POLICY = `
 model: chatty

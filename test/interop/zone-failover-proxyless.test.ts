@@ -10,7 +10,7 @@ import type { TritonClient } from '../../demo/fake-model-server.ts';
 import { Mesh } from '../support/mesh.ts';
 import { tritonOverXds } from '../support/xds-client.ts';
 import { CALLER_ZONE, channelRun, GRPC_PARTIAL, ZONED_MODEL, ZONE_POLICIES, ZONE_PROBE_INTERVAL_MS, zoneFailoverScenarios, zonePods, type TimedRun } from '../e2e/zone-failover-scenarios.ts';
-import { describeProcessClients, nacks } from './proxyless-scenarios.ts';
+import { describeProcessClients, nacks } from './proxyless-clients.ts';
 
 let mesh: Mesh;
 let nacksBefore = 0;

@@ -11,7 +11,7 @@ import type { RunningServer } from '../../src/cli/serve.ts';
 import { Mesh } from '../support/mesh.ts';
 import { makeTestCerts, type TestCerts } from '../support/test-certs.ts';
 import { describeWithTool, grpcGoClient, opensslBinary, pypiGrpcio } from '../support/tools.ts';
-import { processClient } from '../interop/proxyless-scenarios.ts';
+import { processClient } from '../interop/proxyless-clients.ts';
 import { startTlsReplica } from './tls-support.ts';
 
 const PYTHON_CLIENT = path.join(import.meta.dirname, '..', 'interop', 'grpc_python_client.py');
