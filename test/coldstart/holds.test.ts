@@ -3,37 +3,10 @@
  * the model, or the sync grace after ready), holdFor, the bound on held requests, cancel and shutdown.
  */
 import { describe, expect, it } from 'vitest';
-import type { Timers } from '../../src/controller/debounce.ts';
 import { ColdStartHolds, type HoldResult, type RolloutView } from '../../src/coldstart/holds.ts';
 import type { Endpoint, Model, ModelPolicy } from '../../src/model/types.ts';
+import { manualTimers } from '../support/manual-timers.ts';
 import { testModel, testPolicy } from '../support/models.ts';
-
-function manualTimers() {
-  let now = 0;
-  let nextId = 0;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  const timers: Timers = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      nextId += 1;
-      pending.set(nextId, { at: now + ms, fn });
-      return nextId;
-    },
-    clearTimeout: (handle) => void pending.delete(handle as number),
-  };
-  const advance = (ms: number) => {
-    const until = now + ms;
-    for (;;) {
-      const next = [...pending].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      pending.delete(next[0]);
-      now = next[1].at;
-      next[1].fn();
-    }
-    now = until;
-  };
-  return { timers, advance, pending };
-}
 
 const ready: Endpoint = { address: '10.0.0.1', port: 8001, health: 'healthy' };
 const notReady: Endpoint = { address: '10.0.0.1', port: 8001, health: 'unhealthy' };

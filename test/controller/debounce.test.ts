@@ -1,31 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { debounce, type Timers } from '../../src/controller/debounce.ts';
-
-/** A manual clock: time moves only when the test says so. */
-function manualTimers() {
-  let now = 0;
-  let nextId = 0;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  const timers: Timers = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      nextId += 1;
-      pending.set(nextId, { at: now + ms, fn });
-      return nextId;
-    },
-    clearTimeout: (handle) => void pending.delete(handle as number),
-  };
-  const advance = (ms: number) => {
-    now += ms;
-    for (const [id, timer] of [...pending]) {
-      if (timer.at <= now) {
-        pending.delete(id);
-        timer.fn();
-      }
-    }
-  };
-  return { timers, advance };
-}
+import { debounce } from '../../src/controller/debounce.ts';
+import { manualTimers } from '../support/manual-timers.ts';
 
 describe('debounce', () => {
   it('runs once after changes stop for the hold-off', () => {
