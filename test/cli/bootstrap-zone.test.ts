@@ -1,15 +1,7 @@
 /** `infermesh bootstrap --zone`: the node's locality zone (zone failover), written only with a node section. */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { main } from '../../src/cli/main.ts';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), new Writable({ write: (c: Buffer, _e, done) => ((err += c.toString()), done()) }));
-  return { code, out, err };
-}
+import { runCli as run } from '../support/cli-run.ts';
 
 describe('infermesh bootstrap --zone', () => {
   it('writes node.locality.zone next to the node id and cluster', async () => {

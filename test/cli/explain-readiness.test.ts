@@ -1,9 +1,7 @@
 import type http from 'node:http';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminServer, listenHttp } from '../../src/admin/server.ts';
-import { main } from '../../src/cli/main.ts';
 import { EMPTY_LAST_GOOD, reconcileWorld } from '../../src/controller/reconcile.ts';
 import { loadEnvoyProtos } from '../../src/envoy/protos.ts';
 import { explainModel, type Explanation } from '../../src/explain/explain.ts';
@@ -15,15 +13,9 @@ import type { Endpoint } from '../../src/model/types.ts';
 import { allModelEndpoints } from '../../src/status/model-endpoints.ts';
 import { closeNow } from '../support/close-http.ts';
 import { testModel, testPolicy } from '../support/models.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
 const example = path.resolve(import.meta.dirname, '../../examples/basic');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), new Writable({ write: (c: Buffer, _e, done) => ((err += c.toString()), done()) }));
-  return { code, out, err };
-}
 
 async function explain(...argv: string[]): Promise<Explanation> {
   const { code, out, err } = await run('explain', ...argv, '-o', 'json');

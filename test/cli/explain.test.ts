@@ -1,19 +1,11 @@
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import type { Explanation } from '../../src/explain/explain.ts';
 import { readFolder } from '../../src/sources/folder.ts';
 import { startFakeKube, type FakeKube } from '../support/fake-kube/index.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
 const example = path.resolve(import.meta.dirname, '../../examples/basic');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), new Writable({ write: (c: Buffer, _e, done) => ((err += c.toString()), done()) }));
-  return { code, out, err };
-}
 
 async function explain(...argv: string[]): Promise<Explanation> {
   const { code, out, err } = await run('explain', ...argv, '-o', 'json');

@@ -2,10 +2,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import type { Explanation } from '../../src/explain/explain.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
 const WORLD = `apiVersion: v1
 kind: ConfigMap
@@ -49,13 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), new Writable({ write: (c: Buffer, _e, done) => ((err += c.toString()), done()) }));
-  return { code, out, err };
-}
 
 interface Rendered {
   endpoints: { cluster_name: string; endpoints?: { locality?: { zone?: string }; priority?: number }[] }[];

@@ -2,12 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { backendCluster } from '../../src/envoy/cluster.ts';
 import { splitAction } from '../../src/envoy/route-action.ts';
-import type { PolicySource } from '../../src/model/types.ts';
 import { resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
 import { testModel, testPolicy } from '../support/models.ts';
-import { docWith, problems, validDoc } from './helpers.ts';
+import { docWith, problems, validDoc, SOURCE } from './helpers.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 const RULE =
   "a lowercase HTTP header name (1-128 of a-z 0-9 and !#$%&'*+.^_`|~-, e.g. x-session-id), not starting with grpc- nor ending in -bin";
 

@@ -5,29 +5,19 @@
  * explain / render --show-policies say. The real Envoy behaviour is in test/sidecar/cold-start.test.ts.
  */
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { coldStartOverride } from '../../src/envoy/cold-start.ts';
 import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import { EXT_PROC_FILTER, LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER } from '../../src/envoy/names.ts';
 import { COLD_START_PROXYLESS } from '../../src/model/policy-warnings.ts';
-import { DEFAULT_SETTINGS, type Endpoint, type PolicySource } from '../../src/model/types.ts';
+import { DEFAULT_SETTINGS, type Endpoint } from '../../src/model/types.ts';
 import { resolvePolicyWithProvenance } from '../../src/policy/index.ts';
 import { policyDefaultsSchema } from '../../src/policy/schema.ts';
 import { testModel, testPolicy } from '../support/models.ts';
-import { docWith, problems, validDoc } from './helpers.ts';
+import { docWith, problems, validDoc, SOURCE } from './helpers.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 const FOLDER = path.resolve(import.meta.dirname, '../golden/cases/cold-start/input');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (c: Buffer, _e, done) => (append(c.toString()), done()) });
-  const code = await main(argv, sink((t) => (out += t)), sink((t) => (err += t)));
-  return { code, out, err };
-}
 
 describe('coldStart: validation', () => {
   it.each([['1s'], ['30s'], ['4m'], ['1m30s']])('accepts holdFor %s', (holdFor) => {

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelPolicy, PolicySource } from '../../src/model/types.ts';
+import type { ModelPolicy } from '../../src/model/types.ts';
 import { BUILTIN_DEFAULTS, resolvePolicy, resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
-import { backendWith, baseDoc, docWith, validDoc } from './helpers.ts';
+import { backendWith, baseDoc, docWith, validDoc, SOURCE } from './helpers.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 
 const BUILTIN_POLICY: ModelPolicy = {
   model: 'resnet50',

@@ -1,5 +1,6 @@
 import { formatPath, policyDocumentSchema, toFieldProblems, type PolicyDocument } from '../../src/policy/index.ts';
 import type { ConfigMapObject } from '../../src/sources/types.ts';
+import type { PolicySource } from '../../src/model/types.ts';
 
 /** The smallest valid policy document. */
 export function baseDoc(): Record<string, unknown> {
@@ -41,3 +42,6 @@ export function configMap(data: Record<string, string>, overrides: Partial<Confi
     ...overrides,
   };
 }
+
+/** Where a test's policy document comes from (namespace ml, ConfigMap cm). */
+export const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };

@@ -3,25 +3,14 @@
  * and what validate, explain and render --show-policies say (golden case model-from-body as the folder).
  */
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { MODEL_FROM_BODY_PROXYLESS } from '../../src/model/policy-warnings.ts';
-import type { PolicySource } from '../../src/model/types.ts';
 import { policyDefaultsSchema, resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
-import { docWith, problems, validDoc } from './helpers.ts';
+import { docWith, problems, validDoc, SOURCE } from './helpers.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 const FOLDER = path.resolve(import.meta.dirname, '../golden/cases/model-from-body/input');
 const RULE = 'true or false (route JSON requests without the model header by their body\'s top-level "model")';
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (c: Buffer, _e, done) => (append(c.toString()), done()) });
-  const code = await main(argv, sink((t) => (out += t)), sink((t) => (err += t)));
-  return { code, out, err };
-}
 
 describe('modelFromBody: validation', () => {
   it('accepts true and false', () => {

@@ -5,28 +5,18 @@
  * test/sidecar/rate-limit.test.ts.
  */
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import { LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER } from '../../src/envoy/names.ts';
 import { RATE_LIMITED_HEADER, rateLimitOverride } from '../../src/envoy/rate-limit.ts';
-import { DEFAULT_SETTINGS, type PolicySource } from '../../src/model/types.ts';
+import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { RATE_LIMIT_PROXYLESS } from '../../src/model/policy-warnings.ts';
 import { resolvePolicyWithProvenance } from '../../src/policy/index.ts';
 import { testModel, testPolicy } from '../support/models.ts';
-import { docWith, problems, validDoc } from './helpers.ts';
+import { docWith, problems, validDoc, SOURCE } from './helpers.ts';
+import { runCli as run } from '../support/cli-run.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 const FOLDER = path.resolve(import.meta.dirname, '../golden/cases/rate-limit/input');
-
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (text: string) => void) => new Writable({ write: (c: Buffer, _e, done) => (append(c.toString()), done()) });
-  const code = await main(argv, sink((t) => (out += t)), sink((t) => (err += t)));
-  return { code, out, err };
-}
 
 describe('rateLimit: validation', () => {
   it.each([[{ requestsPerSecond: 1 }], [{ requestsPerSecond: 100, burst: 200 }], [{ requestsPerSecond: 5, burst: 5 }]])('accepts %j', (rateLimit) => {

@@ -4,14 +4,13 @@ import { clusterLoadAssignment } from '../../src/envoy/endpoints.ts';
 import { failoverZones, zoneFailoverAssignment } from '../../src/envoy/zone-priorities.ts';
 import { buildModelSteps } from '../../src/model/build.ts';
 import { ZONE_FAILOVER_NO_ZONES } from '../../src/model/policy-warnings.ts';
-import type { Endpoint, ModelPolicy, PolicySource } from '../../src/model/types.ts';
+import type { Endpoint, ModelPolicy } from '../../src/model/types.ts';
 import type { EndpointSliceObject } from '../../src/sources/types.ts';
 import { runToEnd } from '../../src/util/cooperative.ts';
 import { testPolicy } from '../support/models.ts';
 import { resolvePolicyWithProvenance, type PolicyDefaults } from '../../src/policy/index.ts';
-import { docWith, problems, validDoc } from './helpers.ts';
+import { docWith, problems, validDoc, SOURCE } from './helpers.ts';
 
-const SOURCE: PolicySource = { namespace: 'ml', configMap: 'cm', key: 'policy.yaml', index: 0, createdAt: '2025-01-01T00:00:00Z' };
 
 describe('zoneFailover: validation', () => {
   it.each([[{ enabled: true }], [{ enabled: false }], [null]])('accepts %j', (zoneFailover) => {
