@@ -22,6 +22,7 @@ import { Prober } from '../probe/prober.ts';
 import { ColdStartHolds } from '../coldstart/holds.ts';
 import { extProcService } from '../coldstart/ext-proc.ts';
 import { proxySyncIndex } from '../coldstart/proxy-sync.ts';
+import { COLD_START_HELP, COLD_START_OPTIONS, coldStartLimitsFromFlags, type ColdStartLimits } from './cold-start-flags.ts';
 import { DEFAULT_PROBE_SETTINGS, PROBE_HELP, PROBE_OPTIONS, probeSettingsFromFlags, type ProbeSettings } from './probe-flags.ts';
 
 const HELP = `Usage: infermesh serve (--config-dir DIR | --kubeconfig FILE | in a pod) [options]
@@ -40,7 +41,7 @@ Options:
   --log-level LEVEL       trace|debug|info|warn|error (default info, or $LOG_LEVEL)
   --log-format FORMAT     json (one JSON object per line, for a log pipeline) or pretty (one human line
                           per event, for a terminal) (default json, or $LOG_FORMAT)
-${XDS_TLS_HELP}${XDS_LIMIT_HELP}${PROBE_HELP}${SETTINGS_HELP}`;
+${XDS_TLS_HELP}${XDS_LIMIT_HELP}${COLD_START_HELP}${PROBE_HELP}${SETTINGS_HELP}`;
 
 export type SourceChoice = { kind: 'folder'; dir: string } | KubernetesChoice;
 
@@ -69,6 +70,8 @@ export interface ServeOptions {
   probes?: Partial<ProbeSettings>;
   /** TLS (mTLS with clientCaFile) on the xDS port; plain text without it. */
   xdsTls?: XdsTlsFiles;
+  /** Bounds on coldStart holds (README, "Hold while a model has no ready pod"); unset ones default. */
+  coldStart?: Partial<ColdStartLimits>;
 }
 
 /**
@@ -97,6 +100,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   let xds: XdsServer | undefined;
   const holds = new ColdStartHolds({
+    ...options.coldStart,
     proxySync: () => proxySyncIndex(xds?.streams() ?? []),
     onHeldCount: (model, count) => (count > 0 ? metrics.coldStartHeld.set({ model }, count) : metrics.coldStartHeld.remove({ model })),
     onEnd: (result) => {
@@ -198,6 +202,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
       ...XDS_LIMIT_OPTIONS,
       ...XDS_TLS_OPTIONS,
       ...PROBE_OPTIONS,
+      ...COLD_START_OPTIONS,
     },
     HELP,
   );
@@ -217,6 +222,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream, _
     settings: settingsFromFlags(values),
     xdsLimits: xdsLimitsFromFlags(values),
     probes: usage(() => probeSettingsFromFlags(values)),
+    coldStart: usage(() => coldStartLimitsFromFlags(values)),
     ...tlsOption(values),
     logger,
   });
