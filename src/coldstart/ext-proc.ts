@@ -6,7 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Logger } from 'pino';
-import { COLD_START_HEADER, HELD_HEADER, HOLD_ANSWER_SLACK_MS } from '../envoy/cold-start.ts';
+import { COLD_START_HEADER, HELD_HEADER, HOLD_ANSWER_SLACK_MS, HOLD_VERSION_METADATA } from '../envoy/cold-start.ts';
 import { durationMessage, formatDuration } from '../util/duration.ts';
 import type { ColdStartHolds, HoldResult } from './holds.ts';
 
@@ -109,7 +109,10 @@ export function extProcService(options: ExtProcOptions): { definition: grpc.Serv
       if (!request.request_headers) return;
       const headers = requestHeaders(request);
       const name = headers.get(options.modelHeader) ?? '';
-      const hold = options.holds.hold(name, headers.get(options.versionHeader), nodeId(request));
+      // A version route that holds names its version (a path pin sets no header); the split's tables name none.
+      const routeVersion = call.metadata.get(HOLD_VERSION_METADATA)[0];
+      const version = typeof routeVersion === 'string' && routeVersion !== '' ? routeVersion : headers.get(options.versionHeader);
+      const hold = options.holds.hold(name, version, nodeId(request));
       cancel = hold.cancel;
       if (hold.holdForMs !== undefined) call.write({ override_message_timeout: durationMessage(hold.holdForMs + HOLD_ANSWER_SLACK_MS) });
       void hold.result.then((result) => {

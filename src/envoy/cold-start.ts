@@ -1,7 +1,7 @@
 import { splitBackends, hasHealthyEndpoint } from './route-action.ts';
-import type { Model } from '../model/types.ts';
+import type { Backend, Model } from '../model/types.ts';
 import { durationMessage } from '../util/duration.ts';
-import type { HttpFilter, VirtualHost } from './messages.ts';
+import type { ExtProcPerRoute, HttpFilter, Route, VirtualHost } from './messages.ts';
 import { EXT_PROC_FILTER, XDS_CLUSTER } from './names.ts';
 import { typedConfig } from './typed-config.ts';
 import { COLD_START_HOLD_MAX_MS } from '../policy/schema.ts';
@@ -18,6 +18,12 @@ export const HELD_HEADER = 'x-infermesh-held-ms';
 export const EXT_PROC_MESSAGE_TIMEOUT_MS = 1_000;
 /** Time the control plane's answer may take beyond the longest hold (the 503 must reach Envoy before its own timeout). */
 export const HOLD_ANSWER_SLACK_MS = 10_000;
+
+/**
+ * gRPC metadata on the hold stream of a version-pinned route: the version the request waits for. The route
+ * knows it whether the caller pinned it by header or by a `/versions/V` path (which sets no header).
+ */
+export const HOLD_VERSION_METADATA = 'x-infermesh-hold-version';
 
 /** Body modes default to NONE and trailer modes to SKIP; header modes default to SEND. */
 const SKIP_ALL = { request_header_mode: 'SKIP', response_header_mode: 'SKIP' } as const;
@@ -65,6 +71,23 @@ export function hasNoReadyEndpoint(model: Model): boolean {
  */
 export function coldStartOverride(model: Model): NonNullable<VirtualHost['typed_per_filter_config']> | undefined {
   if (!model.policy.coldStart || !hasNoReadyEndpoint(model)) return undefined;
-  const config = typedConfig('extProcPerRoute', { overrides: { processing_mode: HEADERS_ONLY } });
+  return optionalOverride({ overrides: { processing_mode: HEADERS_ONLY } });
+}
+
+/**
+ * A version route's own switch, where it must differ from its table's: a pinned version with no ready pod
+ * holds (naming the version), even while the split serves; a pinned version that has one skips the hold the
+ * table switched on for the split. Undefined where the table's switch is right, so serving tables carry nothing.
+ */
+export function coldStartVersionOverride(model: Model, backend: Backend & { version: string }): NonNullable<Route['typed_per_filter_config']> | undefined {
+  if (!model.policy.coldStart) return undefined;
+  if (!hasHealthyEndpoint(backend)) {
+    return optionalOverride({ overrides: { processing_mode: HEADERS_ONLY, grpc_initial_metadata: [{ key: HOLD_VERSION_METADATA, value: backend.version }] } });
+  }
+  return hasNoReadyEndpoint(model) ? optionalOverride({ overrides: { processing_mode: SKIP_ALL } }) : undefined;
+}
+
+function optionalOverride(perRoute: ExtProcPerRoute): NonNullable<Route['typed_per_filter_config']> {
+  const config = typedConfig('extProcPerRoute', perRoute);
   return { [EXT_PROC_FILTER]: typedConfig('routeFilterConfig', { config, is_optional: true }) };
 }

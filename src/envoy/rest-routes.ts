@@ -1,7 +1,8 @@
 import type { Model } from '../model/types.ts';
 import { httpAbortRoute } from './error-routes.ts';
 import type { Route, RouteAction, RouteMatch } from './messages.ts';
-import { singleBackendAction, splitAction } from './route-action.ts';
+import { splitAction } from './route-action.ts';
+import { versionRoute, versionedBackends } from './version-route.ts';
 
 /** REST API prefixes by server kind: TF Serving speaks /v1, Triton (KServe v2) /v2; generic servers may speak either. */
 const REST_PREFIXES: Record<Model['policy']['server'], string[]> = {
@@ -48,13 +49,9 @@ export function restPathRoutes(model: Model): Route[] {
   for (const prefix of REST_PREFIXES[model.policy.server]) {
     for (const name of [own, ...model.policy.aliases]) {
       const rewrite = name === own ? {} : aliasRewrite(prefix, name, own);
-      for (const backend of model.backends) {
-        if (backend.version === undefined) continue;
-        routes.push({
-          name: `${prefix}${name}|version=${backend.version}`,
-          match: pathRegex(prefix, name, escapeRegex(backend.version)),
-          route: { ...singleBackendAction(model, backend), ...rewrite },
-        });
+      for (const backend of versionedBackends(model)) {
+        const route = versionRoute(model, backend, `${prefix}${name}|version=${backend.version}`, pathRegex(prefix, name, escapeRegex(backend.version)));
+        routes.push({ ...route, route: { ...route.route, ...rewrite } });
       }
       routes.push(httpAbortRoute(`${prefix}${name}|unknown-version`, pathRegex(prefix, name, ANY_VERSION), HTTP_NOT_FOUND));
       routes.push({ name: `${prefix}${name}`, match: pathRegex(prefix, name), route: { ...splitAction(model), ...rewrite } });

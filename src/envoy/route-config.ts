@@ -1,8 +1,9 @@
-import type { Backend, MeshSettings, Model } from '../model/types.ts';
+import type { MeshSettings, Model } from '../model/types.ts';
 import { GRPC_INVALID_ARGUMENT, GRPC_NOT_FOUND, abortRoute } from './error-routes.ts';
 import type { HeaderMatcher, Route, RouteMatch } from './messages.ts';
 import { restPathRoutes } from './rest-routes.ts';
-import { singleBackendAction, splitAction } from './route-action.ts';
+import { splitAction } from './route-action.ts';
+import { versionRoute, versionedBackends } from './version-route.ts';
 
 /**
  * Header matchers use exact_match / present_match rather than string_match: gRPC 1.51 NACKs a whole
@@ -20,10 +21,6 @@ function headerMatch(headers: HeaderMatcher[]): RouteMatch {
   return { prefix: '/', headers };
 }
 
-function versionedBackends(model: Model): (Backend & { version: string })[] {
-  return model.backends.filter((backend): backend is Backend & { version: string } => backend.version !== undefined);
-}
-
 /**
  * Header-selected routes for one name of a model (its own name or an alias): version pins, then unknown
  * version, then the weighted split. Each route also matches the model header, so the same encoded routes
@@ -31,11 +28,8 @@ function versionedBackends(model: Model): (Backend & { version: string })[] {
  */
 export function nameHeaderRoutes(model: Model, name: string, settings: MeshSettings): Route[] {
   const modelHeader = exactHeader(settings.modelHeader, name);
-  const routes: Route[] = versionedBackends(model).map((backend) => ({
-    name: `${name}|version=${backend.version}`,
-    match: headerMatch([modelHeader, exactHeader(settings.versionHeader, backend.version)]),
-    route: singleBackendAction(model, backend),
-  }));
+  const routes: Route[] = versionedBackends(model).map((backend) =>
+    versionRoute(model, backend, `${name}|version=${backend.version}`, headerMatch([modelHeader, exactHeader(settings.versionHeader, backend.version)])));
   routes.push(abortRoute(`${name}|unknown-version`, headerMatch([modelHeader, presentHeader(settings.versionHeader)]), GRPC_NOT_FOUND));
   routes.push({ name, match: headerMatch([modelHeader]), route: splitAction(model) });
   return routes;
@@ -58,11 +52,8 @@ export function modelHeaderRoutes(model: Model, settings: MeshSettings): Route[]
  */
 export function tableVersionRoutes(model: Model, settings: MeshSettings): Route[] {
   const own = model.policy.model;
-  const routes: Route[] = versionedBackends(model).map((backend) => ({
-    name: `${own}|version=${backend.version}`,
-    match: headerMatch([exactHeader(settings.versionHeader, backend.version)]),
-    route: singleBackendAction(model, backend),
-  }));
+  const routes: Route[] = versionedBackends(model).map((backend) =>
+    versionRoute(model, backend, `${own}|version=${backend.version}`, headerMatch([exactHeader(settings.versionHeader, backend.version)])));
   routes.push(abortRoute(`${own}|unknown-version`, headerMatch([presentHeader(settings.versionHeader)]), GRPC_NOT_FOUND));
   return routes;
 }

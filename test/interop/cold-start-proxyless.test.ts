@@ -1,6 +1,7 @@
 /**
  * Policy `coldStart` with proxyless gRPC clients: while the model has no ready pod, its own table (the one a
- * per-model target xds:///infermesh/<model> reads) carries the optional ext_proc override. gRPC has no
+ * per-model target xds:///infermesh/<model> reads) carries the optional ext_proc override, and so do its
+ * version routes (version 2 never has a pod: its route keeps its own override after version 1 is ready). gRPC has no
  * ext_proc: every client must accept the table (no NACK) and is not held by the control plane; gRPC's own
  * wait-for-ready does the waiting, up to the call's deadline. grpc-js-xds in this process; gRPC C-core from
  * Python (Debian python3-grpcio 1.51 and grpcio from PyPI) and grpc-go (both client programs always set
@@ -9,6 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tritonInfer } from '../../demo/fake-model-server.ts';
+import { HOLD_VERSION_METADATA } from '../../src/envoy/cold-start.ts';
 import { EXT_PROC_FILTER } from '../../src/envoy/names.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh } from '../support/mesh.ts';
@@ -19,7 +21,9 @@ const POLICY = `
 model: coldp
 server: triton
 protocol: grpc
-backends: [{ name: main, service: csp, port: grpc }]
+backends:
+  - { name: main, service: csp, port: grpc, version: "1", weight: 1 }
+  - { name: next, service: csp-next, port: grpc, version: "2", weight: 0 }
 retries: { attempts: 0 }
 coldStart: { holdFor: 30s }
 `;
@@ -62,8 +66,12 @@ async function callCold(options: { waitForReady?: boolean; timeoutMs: number }):
   }
 }
 
-it('the model\'s own table carries the optional ext_proc override while it has no ready pod', async () => {
-  await eventually(() => expect(JSON.stringify(mesh.server.store.current()?.resources('route').get(TARGET)?.json)).toContain(EXT_PROC_FILTER));
+it('the model\'s own table carries the optional ext_proc override while it has no ready pod, on its version routes too', async () => {
+  await eventually(() => {
+    const table = JSON.stringify(mesh.server.store.current()?.resources('route').get(TARGET)?.json);
+    expect(table).toContain(EXT_PROC_FILTER);
+    expect(table).toContain(HOLD_VERSION_METADATA);
+  });
 });
 
 it('grpc-js-xds accepts it (no NACK) and, without wait-for-ready, fails at once with UNAVAILABLE', async () => {
@@ -86,6 +94,7 @@ describeProcessClients(() => mesh, 'proxyless-cold', (call, { label }) => {
 });
 
 it('grpc-js-xds with wait-for-ready waits for the pod and succeeds once it loads the model', async () => {
+  const before = await nacks(mesh);
   const call = callCold({ waitForReady: true, timeoutMs: 20_000 });
   // Give the call time to start waiting before the model exists anywhere.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -93,4 +102,8 @@ it('grpc-js-xds with wait-for-ready waits for the pod and succeeds once it loads
   const outcome = await call;
   expect(outcome.ok).toBe(true);
   expect(outcome.ms).toBeGreaterThan(1_000);
+  // The split serves now; version 2's route still holds for itself, and the client took that table too.
+  const table = JSON.stringify(mesh.server.store.current()?.resources('route').get(TARGET)?.json);
+  expect(table).toContain(HOLD_VERSION_METADATA);
+  expect(await nacks(mesh)).toBe(before);
 }, 30_000);

@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { coldStartOverride } from '../../src/envoy/cold-start.ts';
+import { HOLD_VERSION_METADATA, coldStartOverride } from '../../src/envoy/cold-start.ts';
+import { modelRoutes } from '../../src/envoy/route-config.ts';
 import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import { EXT_PROC_FILTER, LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER } from '../../src/envoy/names.ts';
 import { COLD_START_PROXYLESS } from '../../src/model/policy-warnings.ts';
@@ -143,6 +144,41 @@ describe('coldStart: builders', () => {
     expect(coldStartOverride(model)).toBeDefined();
     model.backends[0] = { ...model.backends[0], endpoints: [healthy] };
     expect(coldStartOverride(model)).toBeUndefined();
+  });
+});
+
+describe('coldStart: version routes', () => {
+  /** The ext_proc switch of each version route (header pins in the model's table, then REST path pins). */
+  function versionSwitches(split: Endpoint, pinned: Endpoint, coldStart = true) {
+    const model = testModel(testPolicy(coldStart ? { coldStart: { holdForMs: 30_000 } } : {}));
+    model.backends[0] = { ...model.backends[0]!, version: '1', endpoints: [split] };
+    model.backends[1] = { ...model.backends[1]!, version: '2', weight: 0, endpoints: [pinned] };
+    const routes = modelRoutes(model, DEFAULT_SETTINGS);
+    return [...routes.tableVersions, ...routes.pathRoutes]
+      .filter((route) => String(route.name).endsWith('|version=2'))
+      .map((route) => (route.typed_per_filter_config?.[EXT_PROC_FILTER] as { config?: { overrides?: unknown } } | undefined)?.config?.overrides);
+  }
+
+  it('a pinned version with no ready pod holds, naming its version, while the split serves (header and path pins alike)', () => {
+    const switches = versionSwitches(healthy, notReady);
+    expect(switches.length).toBeGreaterThanOrEqual(2);
+    for (const overrides of switches) {
+      expect(overrides).toEqual({
+        processing_mode: { request_header_mode: 'SEND', response_header_mode: 'SKIP' },
+        grpc_initial_metadata: [{ key: HOLD_VERSION_METADATA, value: '2' }],
+      });
+    }
+  });
+
+  it('a pinned version with a ready pod skips the hold its table switched on for the split', () => {
+    for (const overrides of versionSwitches(notReady, healthy)) {
+      expect(overrides).toEqual({ processing_mode: { request_header_mode: 'SKIP', response_header_mode: 'SKIP' } });
+    }
+  });
+
+  it('writes nothing on version routes of a serving model, nor without coldStart', () => {
+    expect(versionSwitches(healthy, healthy)).toEqual([undefined, undefined]);
+    expect(versionSwitches(notReady, notReady, false).every((overrides) => overrides === undefined)).toBe(true);
   });
 });
 

@@ -3,8 +3,9 @@
  * pinned version: a request sent while its model's only pod does not have it loaded waits (ext_proc to the
  * control plane) and succeeds once the pod loads it, for REST and gRPC callers; with nothing becoming ready
  * it fails after holdFor with the 503 JSON / UNAVAILABLE naming the model; a model without coldStart still
- * fails at once; once ready, requests no longer reach the control plane; a caller that gives up ends its hold. Readiness probes every 1 s.
- * Pods on 127.0.4.1.
+ * fails at once; once ready, requests no longer reach the control plane; a call pinned (by header or path) to
+ * a version with no ready pod is held while the split serves; a caller that gives up ends its hold. Readiness probes every 1 s.
+ * Pods on 127.0.4.1 and 127.0.4.3.
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,16 @@ import { Sidecar, trackFailures } from '../support/sidecar.ts';
 import { describeWithTool, envoyBinaries } from '../support/tools.ts';
 import { grpcInfer, restInfer, sidecarClient } from './resilience-calls.ts';
 
-const PODS: PodSpec[] = [{ kind: 'triton', host: '127.0.4.1', pod: 'cs-a', service: 'cs', models: ['warm'], version: '1', onlyListedModels: true }];
+const lookup = envoyBinaries();
+const versions = lookup.found ? lookup.value.map((binary) => binary.version) : [];
+/** Each Envoy version loads its own models, so one version's loads do not make another's ready. */
+const tag = (version: string) => version.replaceAll('.', '-');
+
+// cs-b serves version 2, of nothing at first; each `pinned-*` model's version 1 (its whole split) is on cs-a.
+const PODS: PodSpec[] = [
+  { kind: 'triton', host: '127.0.4.1', pod: 'cs-a', service: 'cs', models: ['warm', ...versions.map((version) => `pinned-${tag(version)}`)], version: '1', onlyListedModels: true },
+  { kind: 'triton', host: '127.0.4.3', pod: 'cs-b', service: 'cs2', models: [], version: '2', onlyListedModels: true },
+];
 const PROBE_INTERVAL_MS = 1_000;
 const SHORT_HOLD_S = 2;
 const BURST = 200;
@@ -28,10 +38,14 @@ backends: [{ name: main, service: cs, port: ${protocol} }]
 retries: { attempts: 0 }
 ${rest}`;
 
-const lookup = envoyBinaries();
-const versions = lookup.found ? lookup.value.map((binary) => binary.version) : [];
-/** Each Envoy version loads its own models, so one version's loads do not make another's ready. */
-const tag = (version: string) => version.replaceAll('.', '-');
+const pinnedPolicy = (name: string) => `model: ${name}
+server: triton
+protocol: http
+backends:
+  - { name: main, service: cs, port: http, version: "1", weight: 1 }
+  - { name: next, service: cs2, port: http, version: "2", weight: 0 }
+retries: { attempts: 0 }
+coldStart: { holdFor: 30s }`;
 
 const POLICIES: Record<string, string> = {
   warm: policy('warm', 'http'),
@@ -43,6 +57,7 @@ const POLICIES: Record<string, string> = {
     [`rest-${tag(version)}`, policy(`rest-${tag(version)}`, 'http', 'coldStart: { holdFor: 30s }')],
     [`grpc-${tag(version)}`, policy(`grpc-${tag(version)}`, 'grpc', 'coldStart: { holdFor: 30s }')],
     [`burst-${tag(version)}`, policy(`burst-${tag(version)}`, 'http', 'coldStart: { holdFor: 30s }')],
+    [`pinned-${tag(version)}`, pinnedPolicy(`pinned-${tag(version)}`)],
   ])),
 };
 
@@ -161,6 +176,29 @@ describeWithTool('cold-start holds through a real Envoy sidecar', lookup, (binar
         measured.push(`Envoy ${binary.version} gRPC timeout: UNAVAILABLE after ${Math.round(answer.ms)} ms (holdFor ${SHORT_HOLD_S}s)`);
         expect(answer.ms).toBeGreaterThan(SHORT_HOLD_S * 1_000 - 50);
         expect(answer.ms).toBeLessThan(SHORT_HOLD_S * 1_000 + 2_000);
+      });
+
+      it('holds a call pinned to a version with no ready pod (by header and by path) while the split serves; both succeed on that version once loaded', async () => {
+        const model = `pinned-${tag(binary.version)}`;
+        const post = (path: string, headers: Record<string, string> = {}) => fetch(`${sidecar.url}${path}`, {
+          method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}', signal: AbortSignal.timeout(40_000),
+        }).then(async (response) => ({ status: response.status, body: await response.text() }));
+        const byHeader = post(`/v2/models/${model}/infer`, { 'x-model-version': '2' });
+        const byPath = post(`/v2/models/${model}/versions/2/infer`);
+        await eventually(async () => expect(await heldOn(sidecar, model)).toBe(2), { timeoutMs: 10_000 });
+        // The split (version 1) is ready: an unpinned call and a call pinned to 1 are not held.
+        for (const served of [await post(`/v2/models/${model}/infer`), await post(`/v2/models/${model}/versions/1/infer`)]) {
+          expect(served.status, served.body).toBe(200);
+          expect(JSON.parse(served.body)).toMatchObject({ served_by: 'cs-a', model_version: '1' });
+        }
+        expect(await heldOn(sidecar, model)).toBe(2);
+        const readyAt = performance.now();
+        await mesh.pod('cs-b').load(model);
+        for (const answer of await Promise.all([byHeader, byPath])) {
+          expect(answer.status, answer.body).toBe(200);
+          expect(JSON.parse(answer.body)).toMatchObject({ served_by: 'cs-b', model_version: '2' });
+        }
+        measured.push(`Envoy ${binary.version} version pin: 2 held calls answered ${Math.round(performance.now() - readyAt)} ms after the pod loaded version 2`);
       });
 
       it('ends the hold when the caller gives up', async () => {
