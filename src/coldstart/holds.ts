@@ -75,6 +75,8 @@ interface Held {
   /** The holding sidecar's node id, when it sent one. */
   node?: string;
   startedAt: number;
+  /** How long this request is held at most: its model's holdFor when it came, or a shorter one set since. */
+  holdForMs: number;
   timer: unknown;
   finish: (outcome: HoldOutcome) => void;
 }
@@ -127,8 +129,18 @@ export class ColdStartHolds {
     for (const held of this.#held) {
       // A held request follows its model's new state; a model no longer held for lets its requests go.
       const state = next.get(held.model.model);
-      if (state) held.model = state;
-      else held.finish('released');
+      if (!state) {
+        held.finish('released');
+        continue;
+      }
+      held.model = state;
+      // A shorter holdFor applies to requests already held; a longer one only to new requests, since Envoy
+      // was told (override_message_timeout) to wait for the answer only as long as the hold it came with.
+      if (state.holdForMs < held.holdForMs) {
+        held.holdForMs = state.holdForMs;
+        this.#timers.clearTimeout(held.timer);
+        held.timer = this.#timers.setTimeout(() => held.finish('timed_out'), Math.max(0, held.startedAt + state.holdForMs - now));
+      }
     }
     this.#settle();
   }
@@ -161,13 +173,13 @@ export class ColdStartHolds {
       finish = (outcome) => {
         if (!this.#held.delete(held)) return;
         this.#timers.clearTimeout(held.timer);
-        const ended: HoldResult = { outcome, model: held.model.model, holdForMs: held.model.holdForMs, waitedMs: this.#timers.now() - held.startedAt };
+        const ended: HoldResult = { outcome, model: held.model.model, holdForMs: held.holdForMs, waitedMs: this.#timers.now() - held.startedAt };
         this.#countHeld(held.model.model);
         this.#options.onEnd?.(ended);
         resolve(ended);
       };
     });
-    const held: Held = { model, target, ...(node !== undefined ? { node } : {}), startedAt: now, timer: undefined, finish };
+    const held: Held = { model, target, ...(node !== undefined ? { node } : {}), startedAt: now, holdForMs: model.holdForMs, timer: undefined, finish };
     held.timer = this.#timers.setTimeout(() => held.finish('timed_out'), model.holdForMs);
     this.#held.add(held);
     this.#countHeld(model.model);

@@ -131,6 +131,33 @@ describe('ColdStartHolds', () => {
     expect(counts.at(-1)).toEqual(['chat', 0]);
   });
 
+  it('a shorter holdFor applies to requests already held (ending at once those held longer); a longer one only to new requests', async () => {
+    const { holds, advance } = setup();
+    holds.observeModels([model([notReady])], 1);
+    const early = holds.hold('chat', undefined);
+    advance(10_000);
+    const late = holds.hold('chat', undefined);
+    advance(2_000);
+    holds.observeModels([model([notReady], { coldStart: { holdForMs: 11_000 } })], 2);
+    // early has been held 12 s, past the new 11 s: it ends now; late ends 11 s after it came.
+    advance(0);
+    expect(await early.result).toEqual({ outcome: 'timed_out', model: 'chat', holdForMs: 11_000, waitedMs: 12_000 });
+    advance(8_999);
+    expect(holds.heldCount).toBe(1);
+    advance(1);
+    expect(await late.result).toEqual({ outcome: 'timed_out', model: 'chat', holdForMs: 11_000, waitedMs: 11_000 });
+
+    const kept = holds.hold('chat', undefined);
+    holds.observeModels([model([notReady], { coldStart: { holdForMs: 60_000 } })], 3);
+    const longer = holds.hold('chat', undefined);
+    expect(longer.holdForMs).toBe(60_000);
+    advance(11_000);
+    expect(await kept.result).toEqual({ outcome: 'timed_out', model: 'chat', holdForMs: 11_000, waitedMs: 11_000 });
+    expect(holds.heldCount).toBe(1);
+    advance(49_000);
+    expect(await longer.result).toMatchObject({ outcome: 'timed_out', holdForMs: 60_000, waitedMs: 60_000 });
+  });
+
   it('waits for the pinned version\'s own backend', async () => {
     const { holds } = setup();
     const base = model([notReady]);
