@@ -10,6 +10,7 @@ export const SETTINGS_OPTIONS = {
   'sidecar-address': { type: 'string' },
   'control-plane-namespace': { type: 'string' },
   'allow-cross-namespace': { type: 'string', multiple: true },
+  'body-routing-limit': { type: 'string' },
 } as const;
 
 export const SETTINGS_HELP = `  --model-header NAME     request header naming the model (default ${DEFAULT_SETTINGS.modelHeader})
@@ -21,6 +22,9 @@ export const SETTINGS_HELP = `  --model-header NAME     request header naming th
                           where cluster-wide defaults ConfigMaps live (default $POD_NAMESPACE, else ${DEFAULT_SETTINGS.controlPlaneNamespace})
   --allow-cross-namespace NS
                           let policies route to Services in NS besides their own namespace (repeatable)
+  --body-routing-limit SIZE
+                          largest JSON body a sidecar reads to route by its "model" (modelFromBody), in
+                          bytes or with KiB / MiB (default 1MiB, at most 64MiB); larger ones get 413
 `;
 
 const HEADER_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -33,6 +37,7 @@ interface SettingsFlags {
   'sidecar-address'?: string;
   'control-plane-namespace'?: string;
   'allow-cross-namespace'?: string[];
+  'body-routing-limit'?: string;
 }
 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -65,5 +70,20 @@ export function settingsFromFlags(values: SettingsFlags, env: NodeJS.ProcessEnv 
     if (isIP(values['sidecar-address']) === 0) throw new Error(`--sidecar-address "${values['sidecar-address']}" must be an IPv4 or IPv6 address, e.g. 0.0.0.0 or 127.0.0.1`);
     settings.sidecarListenerAddress = values['sidecar-address'];
   }
+  if (values['body-routing-limit'] !== undefined) settings.bodyRoutingLimitBytes = bodyRoutingLimit(values['body-routing-limit']);
   return settings;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, KiB: 1024, MiB: 1024 * 1024 };
+const MIN_BODY_ROUTING_LIMIT = 1024;
+const MAX_BODY_ROUTING_LIMIT = 64 * 1024 * 1024;
+
+/** A size in bytes, or whole KiB / MiB: 1048576, 512KiB, 8MiB. */
+function bodyRoutingLimit(text: string): number {
+  const match = /^(\d{1,9})(KiB|MiB)?$/.exec(text);
+  const bytes = match ? Number(match[1]) * (SIZE_UNITS[match[2] ?? ''] ?? 1) : NaN;
+  if (!(bytes >= MIN_BODY_ROUTING_LIMIT && bytes <= MAX_BODY_ROUTING_LIMIT)) {
+    throw new Error(`--body-routing-limit "${text}" must be a size from 1KiB to 64MiB, in bytes or with KiB or MiB, e.g. 8MiB`);
+  }
+  return bytes;
 }

@@ -1,4 +1,4 @@
-import type { MeshSettings } from '../model/types.ts';
+import { DEFAULT_SETTINGS, type MeshSettings } from '../model/types.ts';
 import { FAULT_FILTER, GRPC_STATS_FILTER, HCM_FILTER, ON_DEMAND_FILTER, ROUTER_FILTER, SIDECAR_LISTENER, SIDECAR_SCOPES } from './names.ts';
 import { modelFromPath } from './model-from-path.ts';
 import { durationMessage } from '../util/duration.ts';
@@ -99,7 +99,18 @@ export function sidecarListener(settings: MeshSettings, features: SidecarFeature
     },
     filter_chains: [{ filters: [{ name: HCM_FILTER, typed_config: typedConfig('httpConnectionManager', connectionManager) }] }],
     traffic_direction: 'OUTBOUND',
+    ...bodyBufferLimit(settings, features),
   };
+}
+
+/**
+ * Body routing buffers a request's body up to the listener's per-connection buffer limit, which Envoy also
+ * applies to each request: raised only when the body-routing limit is over Envoy's default (1 MiB), so the
+ * listener is unchanged otherwise. Flow control on every connection of the listener then allows that much too.
+ */
+function bodyBufferLimit(settings: MeshSettings, features: SidecarFeatures): Pick<Listener, 'per_connection_buffer_limit_bytes'> {
+  if (!features.bodyRouting || settings.bodyRoutingLimitBytes <= DEFAULT_SETTINGS.bodyRoutingLimitBytes) return {};
+  return { per_connection_buffer_limit_bytes: { value: settings.bodyRoutingLimitBytes } };
 }
 
 /**

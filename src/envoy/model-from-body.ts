@@ -28,11 +28,11 @@ import { typedConfig } from './typed-config.ts';
 export const MODEL_SOURCE_HEADER = 'x-infermesh-model-source';
 
 /**
- * The largest body scanned: Envoy's default per-connection (and so per-request) buffer limit, 1 MiB. A larger
- * Content-Length is refused before buffering; a larger chunked body makes Envoy itself answer 413, which the
- * listener's local reply mapper words the same way (bodyRoutingMappers).
+ * The largest body scanned is settings.bodyRoutingLimitBytes, which is also the sidecar listener's buffer
+ * limit (per connection, and so per request; Envoy's default 1 MiB unless raised). A larger Content-Length is
+ * refused before buffering; a larger chunked body makes Envoy itself answer 413, which the listener's local
+ * reply mapper words the same way (bodyRoutingMappers).
  */
-export const BODY_LIMIT_BYTES = 1_048_576;
 
 /** The answers the Lua filters write themselves, by error code (README "Routing semantics"). */
 export const BODY_ERRORS = {
@@ -50,7 +50,7 @@ export function luaString(text: string): string {
 const answer = (error: string, message: string) => luaString(JSON.stringify({ error, message }));
 
 function tooLargeMessage(settings: MeshSettings): string {
-  return `the JSON body is larger than ${BODY_LIMIT_BYTES} bytes, the most a sidecar reads to find its "model": set the ${settings.modelHeader} header instead`;
+  return `the JSON body is larger than ${settings.bodyRoutingLimitBytes} bytes, the most a sidecar reads to find its "model": set the ${settings.modelHeader} header instead`;
 }
 
 function messages(settings: MeshSettings) {
@@ -76,7 +76,7 @@ export function modelFromBodyLua(settings: MeshSettings): string {
   return `-- infermesh: route by the JSON body's top-level "model" (src/envoy/model-from-body.ts)
 local MODEL_HEADER = ${luaString(settings.modelHeader)}
 local SOURCE_HEADER = ${luaString(MODEL_SOURCE_HEADER)}
-local LIMIT = ${BODY_LIMIT_BYTES}
+local LIMIT = ${settings.bodyRoutingLimitBytes}
 local ANSWERS = {
   not_json = ${m.notJson},
   not_object = ${m.notObject},

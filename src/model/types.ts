@@ -219,6 +219,8 @@ export interface MeshSettings {
   controlPlaneNamespace: string;
   /** Namespaces any policy may route to besides its own. */
   crossNamespaceTargets: readonly string[];
+  /** The largest JSON body a sidecar reads to find its "model" (policy modelFromBody). */
+  bodyRoutingLimitBytes: number;
 }
 
 export const DEFAULT_SETTINGS: MeshSettings = {
@@ -229,4 +231,6 @@ export const DEFAULT_SETTINGS: MeshSettings = {
   sidecarListenerPort: 15001,
   controlPlaneNamespace: 'infermesh-system',
   crossNamespaceTargets: [],
+  // Envoy's default per-connection (and so per-request) buffer limit: the listener needs no setting for it.
+  bodyRoutingLimitBytes: 1_048_576,
 };

@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { apiListener, sidecarListener } from '../../src/envoy/listener.ts';
 import {
   BODY_ERRORS,
-  BODY_LIMIT_BYTES,
   MODEL_SOURCE_HEADER,
   acceptBodyRouting,
   bodyRoutingGuardLua,
@@ -32,6 +31,17 @@ function unLua(literal: string): string {
   return JSON.parse(literal.replace(/\\\\|\\"|\\n|\\r|\\0/g, (e) => ({ '\\\\': '\\\\', '\\"': '\\"', '\\n': '\\n', '\\r': '\\r', '\\0': '\\u0000' })[e] ?? e)) as string;
 }
 
+describe('the body-routing limit', () => {
+  it('is the Lua filter\'s limit and, when raised over Envoy\'s 1 MiB default, the sidecar listener\'s buffer limit', () => {
+    const raised: MeshSettings = { ...DEFAULT_SETTINGS, bodyRoutingLimitBytes: 8 * 1024 * 1024 };
+    expect(modelFromBodyLua(raised)).toContain('local LIMIT = 8388608\n');
+    expect(sidecarListener(raised, { bodyRouting: true }).per_connection_buffer_limit_bytes).toEqual({ value: 8 * 1024 * 1024 });
+    // Without body routing, or at the default, the listener is as it was.
+    expect(sidecarListener(raised, {}).per_connection_buffer_limit_bytes).toBeUndefined();
+    expect(sidecarListener(DEFAULT_SETTINGS, { bodyRouting: true }).per_connection_buffer_limit_bytes).toBeUndefined();
+  });
+});
+
 describe('luaString', () => {
   it('quotes and escapes so that any text survives', () => {
     expect(luaString('plain')).toBe('"plain"');
@@ -45,7 +55,7 @@ describe('modelFromBodyLua', () => {
     const lua = modelFromBodyLua(CUSTOM);
     expect(lua).toContain('local MODEL_HEADER = "x-llm"\n');
     expect(lua).toContain(`local SOURCE_HEADER = "${MODEL_SOURCE_HEADER}"\n`);
-    expect(lua).toContain(`local LIMIT = ${BODY_LIMIT_BYTES}\n`);
+    expect(lua).toContain(`local LIMIT = ${DEFAULT_SETTINGS.bodyRoutingLimitBytes}\n`);
     expect(lua).toContain('headers:replace(MODEL_HEADER, model)');
     expect(lua).toContain('headers:replace(SOURCE_HEADER, "body")');
     expect(lua).toContain('handle:clearRouteCache()');
@@ -62,7 +72,7 @@ describe('modelFromBodyLua', () => {
     expect(answers.get('too_large')?.error).toBe(BODY_ERRORS.tooLarge);
     for (const key of ['duplicate', 'invalid', 'missing', 'not_object', 'not_string']) expect(answers.get(key)?.error).toBe(BODY_ERRORS.noModel);
     expect(answers.get('missing')?.message).toContain('x-llm');
-    expect(answers.get('too_large')?.message).toContain(String(BODY_LIMIT_BYTES));
+    expect(answers.get('too_large')?.message).toContain(String(DEFAULT_SETTINGS.bodyRoutingLimitBytes));
     // Every key the scanner can return has an answer.
     for (const problem of lua.matchAll(/return nil, "(\w+)"/g)) expect(answers.has(problem[1] ?? '')).toBe(true);
   });

@@ -10,7 +10,8 @@
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TritonClient } from '../../demo/fake-model-server.ts';
-import { BODY_LIMIT_BYTES, MODEL_SOURCE_HEADER } from '../../src/envoy/model-from-body.ts';
+import { MODEL_SOURCE_HEADER } from '../../src/envoy/model-from-body.ts';
+import { DEFAULT_SETTINGS } from '../../src/model/types.ts';
 import { eventually } from '../support/eventually.ts';
 import { Mesh, type PodSpec } from '../support/mesh.ts';
 import { Sidecar, trackFailures } from '../support/sidecar.ts';
@@ -198,7 +199,7 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
       });
 
       it('a body over the limit is refused with 413, by its content-length or while buffering a chunked body', async () => {
-        const big = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(BODY_LIMIT_BYTES)}"`));
+        const big = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(DEFAULT_SETTINGS.bodyRoutingLimitBytes)}"`));
         refused(await post(sidecar, CHAT, big), 413, 'body_too_large');
         refused(await post(sidecar, CHAT, big, {}, true), 413, 'body_too_large');
         // With the header the body is not read, so the limit does not apply: it streams to the pod.
@@ -206,8 +207,8 @@ describeWithTool('routing by the JSON body\'s "model" through a real Envoy sidec
         expect(named.status).toBe(200);
         servedBy(named, 'chat-a', 'chat');
         // Just under the limit, chunked: read and routed (about 64 KB of content in a 1 MiB body is no special case).
-        const under = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(BODY_LIMIT_BYTES - 100)}"`));
-        expect(under.length).toBeLessThanOrEqual(BODY_LIMIT_BYTES);
+        const under = Buffer.from(chatBody('chat', `,"pad":"${'x'.repeat(DEFAULT_SETTINGS.bodyRoutingLimitBytes - 100)}"`));
+        expect(under.length).toBeLessThanOrEqual(DEFAULT_SETTINGS.bodyRoutingLimitBytes);
         const answer = await post(sidecar, CHAT, under, {}, true);
         expect(answer.status).toBe(200);
         servedBy(answer, 'chat-a', 'chat');
