@@ -32,8 +32,8 @@ const HEADERS_ONLY = { request_header_mode: 'SEND', response_header_mode: 'SKIP'
 /**
  * The sidecar's ext_proc filter to the control plane, idle: its own processing mode skips everything, so it
  * opens no stream; only the tables of a coldStart model with no ready endpoint switch header processing on
- * (coldStartOverride), so a request pays for the hop only while it would otherwise fail with "no healthy
- * upstream". Not `disabled: true` with the tables enabling it: Envoy decides which disabled filters run when
+ * (coldStartOverride), and the routes of a pinned version with none (coldStartVersionOverride), so a request
+ * pays for the hop only while it would otherwise fail with "no healthy upstream". Not `disabled: true` with the tables enabling it: Envoy decides which disabled filters run when
  * it creates a request's filter chain, before the on-demand filter has loaded the model's table, so the
  * first request for a model on a sidecar would never be held (seen on 1.40.0). It rides the bootstrap's xDS
  * cluster (and its mTLS). Request headers only, and only the model, version and content-type headers are
