@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_HELD, DEFAULT_SYNC_GRACE_MS } from '../coldstart/holds.ts';
 import { parseDuration } from '../util/duration.ts';
+import { wholeNumberFlag } from './usage.ts';
 
 /** How many requests a replica holds for coldStart models, and how long it waits for a sidecar's ACK. */
 export interface ColdStartLimits {
@@ -32,10 +33,7 @@ const MAX_SYNC_GRACE_MS = 60_000;
 /** The limits the flags give (the rest default); throws with the flag's name on a bad value. */
 export function coldStartLimitsFromFlags(values: ColdStartFlags): ColdStartLimits {
   const heldText = values['cold-start-max-held'];
-  const maxHeld = heldText === undefined ? d.maxHeld : Number(heldText);
-  if (!/^\d+$/.test(heldText ?? '1') || !Number.isSafeInteger(maxHeld) || maxHeld < 1) {
-    throw new Error(`--cold-start-max-held "${heldText}" must be a whole number of at least 1`);
-  }
+  const maxHeld = heldText === undefined ? d.maxHeld : wholeNumberFlag('--cold-start-max-held', heldText);
   const graceText = values['cold-start-sync-grace'];
   if (graceText === undefined) return { maxHeld, syncGraceMs: d.syncGraceMs };
   const grace = parseDuration(graceText);

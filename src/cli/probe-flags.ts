@@ -1,4 +1,5 @@
 import { parseDuration } from '../util/duration.ts';
+import { wholeNumberFlag } from './usage.ts';
 
 /** How `serve` asks model servers which models each pod has loaded (src/probe; README "Per-model readiness"). */
 export interface ProbeSettings {
@@ -42,10 +43,7 @@ function duration(flag: string, text: string | undefined, fallback: number): num
 /** The probe settings the flags give (the rest default); throws with the flag's name on a bad value. */
 export function probeSettingsFromFlags(values: ProbeFlags): ProbeSettings {
   const concurrencyText = values['probe-concurrency'];
-  const concurrency = concurrencyText === undefined ? d.concurrency : Number(concurrencyText);
-  if (!/^\d+$/.test(concurrencyText ?? '1') || !Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw new Error(`--probe-concurrency "${concurrencyText}" must be a whole number of at least 1`);
-  }
+  const concurrency = concurrencyText === undefined ? d.concurrency : wholeNumberFlag('--probe-concurrency', concurrencyText);
   const intervalMs = duration('probe-interval', values['probe-interval'], d.intervalMs);
   const timeoutMs = duration('probe-timeout', values['probe-timeout'], Math.min(d.timeoutMs, intervalMs));
   return { enabled: !values['no-probes'], intervalMs, timeoutMs, concurrency };

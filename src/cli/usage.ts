@@ -18,3 +18,10 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T, 
     throw new UsageError((error as Error).message, help);
   }
 }
+
+/** A flag's value that must be a whole number of at least 1 (a count, a size); throws naming the flag. */
+export function wholeNumberFlag(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new Error(`${flag} "${text}" must be a whole number of at least 1`);
+  return value;
+}

@@ -1,4 +1,5 @@
 import { DEFAULT_XDS_LIMITS, LIMIT_FLAGS, type XdsLimits } from '../xds/stream-limits.ts';
+import { wholeNumberFlag } from './usage.ts';
 
 /** `serve` flags for the limits on the xDS port (src/xds/stream-limits.ts). */
 export const XDS_LIMIT_OPTIONS = {
@@ -44,9 +45,7 @@ export function xdsLimitsFromFlags(values: XdsLimitFlags): Partial<XdsLimits> {
   for (const [key, flag] of Object.entries(FLAG_OF) as [keyof typeof LIMIT_FLAGS, keyof XdsLimitFlags][]) {
     const text = values[flag];
     if (text === undefined) continue;
-    const value = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new Error(`${LIMIT_FLAGS[key]} "${text}" must be a whole number of at least 1`);
-    limits[key] = value;
+    limits[key] = wholeNumberFlag(LIMIT_FLAGS[key], text);
   }
   return limits;
 }
